@@ -1,0 +1,80 @@
+"""PyTorch side of the adapters: seeding, devices, NumPy interop, loading shared weights."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from diptych import params as shared_params
+from diptych.optional import require
+from diptych.seeding import seed_everything
+
+torch = require("torch")
+
+NAME = "PyTorch"
+
+
+def setup(seed: int = 0) -> str:
+    """Seed everything, ask for deterministic kernels, turn TF32 off; describe the setup.
+
+    TF32 (on by default for convolutions on Ampere-or-newer GPUs) rounds float32 inputs to 10
+    mantissa bits, which would break parity with the NumPy reference; we ask for full float32.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+    seed_everything(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = False
+    return f"{NAME} {torch.__version__.split('+')[0]} on {device()}, seed {seed}"
+
+
+def device(*, float64: bool = False) -> Any:
+    """The best available device: CUDA, then Apple's MPS, then the CPU.
+
+    MPS has no float64, so a lesson computing in float64 passes ``float64=True`` to skip it.
+    """
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if not float64 and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def from_numpy(array: np.ndarray, *, dtype: Any = None, on: Any = None) -> Any:
+    """A tensor holding a copy of ``array`` (keeping its dtype unless ``dtype``) on ``on``."""
+    tensor = torch.as_tensor(np.array(array, copy=True), dtype=dtype)
+    return tensor.to(on if on is not None else device(float64=tensor.dtype == torch.float64))
+
+
+def to_numpy(tensor: Any) -> np.ndarray:
+    """A NumPy copy of ``tensor``, detached from autograd and moved to the CPU.
+
+    A copy, not a view: ``.numpy()`` of a CPU tensor shares its memory, so an in-place update of
+    the tensor (``theta -= lr * grad``) would silently rewrite every array saved earlier.
+    """
+    return tensor.detach().cpu().numpy().copy()
+
+
+def load_dense(layer: Any, weights: shared_params.Dense) -> None:
+    """Copy shared dense weights ``{"W": (in, out), "b": (out,)}`` into an ``nn.Linear``."""
+    _copy(layer.weight, shared_params.linear_to_torch(weights["W"]), "weight")
+    _copy(layer.bias, weights["b"], "bias")
+
+
+def load_conv(layer: Any, weights: shared_params.Dense) -> None:
+    """Copy shared conv weights ``{"W": OIHW, "b": (out,)}`` into an ``nn.Conv2d``."""
+    _copy(layer.weight, weights["W"], "weight")
+    _copy(layer.bias, weights["b"], "bias")
+
+
+def _copy(parameter: Any, value: np.ndarray, what: str) -> None:
+    if tuple(parameter.shape) != tuple(np.shape(value)):
+        raise ValueError(
+            f"cannot load a {what} of shape {tuple(np.shape(value))} into a parameter of shape "
+            f"{tuple(parameter.shape)}"
+        )
+    with torch.no_grad():
+        parameter.copy_(torch.as_tensor(np.asarray(value), dtype=parameter.dtype))

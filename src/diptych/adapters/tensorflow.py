@@ -1,0 +1,73 @@
+"""TensorFlow side of the adapters: seeding, devices, NumPy interop, loading shared weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from diptych import params as shared_params
+from diptych.optional import require
+from diptych.seeding import seed_everything
+
+tf = require("tensorflow")  # sets TF_CPP_MIN_LOG_LEVEL first, so the import is quiet
+
+NAME = "TensorFlow"
+
+
+def setup(seed: int = 0) -> str:
+    """Seed everything, ask for deterministic kernels, turn TF32 off; describe the setup.
+
+    TF32 (on by default on Ampere-or-newer GPUs) rounds float32 matmul inputs to 10 mantissa
+    bits, which would break parity with the NumPy reference; we ask for full float32.
+    """
+    seed_everything(seed)
+    tf.config.experimental.enable_op_determinism()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    return f"{NAME} {tf.__version__} on {device()}, seed {seed}"
+
+
+def device(*, float64: bool = False) -> str:
+    """``"/GPU:0"`` when TensorFlow sees a GPU, else ``"/CPU:0"``.
+
+    TensorFlow places operations itself; this name is for ``with tf.device(...)`` and messages.
+    ``float64`` is accepted for symmetry with the PyTorch adapter (TensorFlow GPUs have float64).
+    """
+    del float64
+    return "/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0"
+
+
+def from_numpy(array: np.ndarray, *, dtype: Any = None, on: Any = None) -> Any:
+    """A tensor holding a copy of ``array`` (keeping its dtype unless ``dtype``)."""
+    with tf.device(on or device()):
+        return tf.identity(tf.constant(np.array(array, copy=True), dtype=dtype))
+
+
+def to_numpy(tensor: Any) -> np.ndarray:
+    """A NumPy copy of a tensor or variable."""
+    return np.array(tensor.numpy(), copy=True)
+
+
+def load_dense(layer: Any, weights: shared_params.Dense) -> None:
+    """Copy shared dense weights ``{"W": (in, out), "b": (out,)}`` into a built ``Dense``."""
+    _assign(layer, [weights["W"], weights["b"]])
+
+
+def load_conv(layer: Any, weights: shared_params.Dense) -> None:
+    """Copy shared conv weights ``{"W": OIHW, "b": (out,)}`` into a built ``Conv2D`` (HWIO)."""
+    _assign(layer, [shared_params.conv_to_keras(weights["W"]), weights["b"]])
+
+
+def _assign(layer: Any, values: list[np.ndarray]) -> None:
+    if not layer.built:
+        raise ValueError(
+            f"layer {layer.name!r} is not built yet: call the model on a batch (or build it with "
+            "an input shape) before loading weights"
+        )
+    for variable, value in zip(layer.weights, values, strict=True):
+        if tuple(variable.shape) != tuple(np.shape(value)):
+            raise ValueError(
+                f"cannot load a value of shape {tuple(np.shape(value))} into {variable.path} of "
+                f"shape {tuple(variable.shape)}"
+            )
+        variable.assign(np.asarray(value, dtype=variable.dtype))

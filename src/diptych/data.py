@@ -1,0 +1,96 @@
+"""Datasets as NumPy arrays, deterministic splits, and one minibatch order for both frameworks.
+
+Everything here is NumPy so that PyTorch and TensorFlow receive byte-identical inputs. Nothing is
+downloaded: digits ship inside scikit-learn, the rest is generated from a seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Split:
+    """A train/test split. ``X_*`` is (n, features) float, ``y_*`` is (n,) int64 or float."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+@dataclass(frozen=True)
+class Regression:
+    """A 1-D linear regression problem ``y = w·x + b + noise``; ``true_params`` is (w, b)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    true_params: np.ndarray
+
+    @property
+    def design(self) -> np.ndarray:
+        """(n, 2) design matrix ``[x, 1]`` so that ``y ≈ design @ (w, b)``."""
+        return np.stack([self.x, np.ones_like(self.x)], axis=1)
+
+
+def digits(*, test_size: float = 0.25, seed: int = 0, dtype: type = np.float32) -> Split:
+    """scikit-learn's 1,797 8×8 handwritten digits, pixels scaled to [0, 1], split stratified.
+
+    Returns X of shape (n, 64) and integer labels 0..9. ``images(X)`` turns rows back into 8×8.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be between 0 and 1 (exclusive), got {test_size}")
+    bunch = load_digits()
+    X = (bunch.data / 16.0).astype(dtype)
+    y = bunch.target.astype(np.int64)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, random_state=seed, stratify=y
+    )
+    return Split(X_train, y_train, X_test, y_test)
+
+
+def images(X: np.ndarray) -> np.ndarray:
+    """(n, 64) digit rows -> (n, 8, 8) images."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != 64:
+        raise ValueError(f"expected digit rows of shape (n, 64), got {X.shape}")
+    return X.reshape(-1, 8, 8)
+
+
+def regression(
+    *, n: int = 100, w: float = 2.0, b: float = -1.0, noise: float = 0.5, seed: int = 0
+) -> Regression:
+    """Noisy points on the line ``y = w·x + b`` with x uniform in [0, 4], float64.
+
+    x is deliberately not centred, so slope and intercept are coupled: plain gradient descent
+    zig-zags along a long valley, which is what makes momentum worth teaching.
+    """
+    if n < 2:
+        raise ValueError(f"need at least 2 points to fit a line, got n={n}")
+    if noise < 0:
+        raise ValueError(f"noise must be non-negative, got {noise}")
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.0, 4.0, size=n)
+    y = w * x + b + noise * rng.standard_normal(n)
+    return Regression(x=x, y=y, true_params=np.array([w, b]))
+
+
+def minibatch_order(n: int, *, batch_size: int, epochs: int = 1, seed: int = 0) -> list[np.ndarray]:
+    """Index arrays, one per step: each epoch a fresh permutation cut into batches.
+
+    Both frameworks iterate this same list, so they see the same examples at the same step.
+    The last batch of an epoch is smaller when ``batch_size`` does not divide ``n``.
+    """
+    if n < 1 or batch_size < 1 or epochs < 1:
+        raise ValueError(f"n, batch_size and epochs must be positive, got {n}, {batch_size}, {epochs}")
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        batches += [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    return batches

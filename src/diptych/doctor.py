@@ -1,0 +1,118 @@
+"""``diptych doctor``: can this machine run the curriculum? Each problem comes with its fix."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+
+from diptych.optional import is_installed
+
+CORE_PACKAGES = ("numpy", "scikit-learn", "matplotlib", "nbformat", "nbclient", "ipykernel", "tqdm", "tabulate")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the doctor's report. ``level`` is "ok", "warn" (works, with a caveat) or "fail"."""
+
+    level: str
+    topic: str
+    detail: str
+    fix: str = ""
+
+
+def examine() -> list[Finding]:
+    """Every check, in the order a person would fix them."""
+    return [
+        _python(), *(_package(name) for name in CORE_PACKAGES), *_frameworks(), _kernel(),
+        _dataset(), _curriculum(),
+    ]
+
+
+def _python() -> Finding:
+    version = platform.python_version()
+    if sys.version_info < (3, 10):
+        return Finding("fail", "Python", version, "install Python 3.10 or newer")
+    return Finding("ok", "Python", f"{version} ({sys.executable})")
+
+
+def _package(name: str) -> Finding:
+    try:
+        return Finding("ok", name, metadata.version(name))
+    except metadata.PackageNotFoundError:
+        return Finding("fail", name, "not installed", "pip install -e . (the README's first command does it)")
+
+
+def _frameworks() -> list[Finding]:
+    findings = [_torch(), _tensorflow()]
+    if all(f.level != "ok" for f in findings):
+        return [Finding("fail", f.topic, f.detail, f.fix) for f in findings]
+    return findings
+
+
+def _torch() -> Finding:
+    if not is_installed("torch"):
+        return Finding("warn", "PyTorch", "not installed: only the TensorFlow track can run",
+                       "pip install -e '.[pytorch]'")
+    import torch
+
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        devices.append("mps")
+    return Finding("ok", "PyTorch", f"{torch.__version__}; devices: {', '.join(devices)}")
+
+
+def _tensorflow() -> Finding:
+    if not is_installed("tensorflow"):
+        return Finding("warn", "TensorFlow", "not installed: only the PyTorch track can run",
+                       "pip install -e '.[tensorflow]'")
+    from diptych.optional import require
+
+    tf = require("tensorflow")
+    devices = [d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()]
+    return Finding("ok", "TensorFlow", f"{tf.__version__}; devices: {', '.join(devices)}")
+
+
+def _kernel() -> Finding:
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+        spec = KernelSpecManager().get_kernel_spec("python3")
+    except (ImportError, NoSuchKernel) as error:
+        return Finding("fail", "Jupyter kernel", f"no python3 kernel ({error})", "pip install ipykernel")
+    return Finding("ok", "Jupyter kernel", f"python3 ({spec.argv[0]})")
+
+
+def _dataset() -> Finding:
+    try:
+        from sklearn.datasets import load_digits
+
+        shape = load_digits().data.shape
+    except Exception as error:  # any failure here means the lessons cannot load their data
+        return Finding("fail", "digits dataset", str(error), "pip install scikit-learn")
+    return Finding("ok", "digits dataset", f"{shape[0]} images of 8×8 (bundled with scikit-learn, no download)")
+
+
+def _curriculum() -> Finding:
+    from diptych.registry import CurriculumError, find_root, lessons
+
+    try:
+        root = find_root()
+    except CurriculumError as error:
+        return Finding("warn", "curriculum", str(error))
+    return Finding("ok", "curriculum", f"{len(lessons(root))} lessons in {root / 'notebooks'}")
+
+
+def render(findings: list[Finding]) -> str:
+    """The report as text, problems and their fixes last."""
+    lines = [f"{f.level.upper():<5}{f.topic:<16}{f.detail}" for f in findings]
+    fixes = [f"  - {f.topic}: {f.fix}" for f in findings if f.level != "ok" and f.fix]
+    if fixes:
+        lines += ["", "To fix:", *fixes]
+    failed = sum(f.level == "fail" for f in findings)
+    lines += ["", "This machine can run the curriculum." if not failed
+              else f"{failed} problem(s) stop the curriculum from running here."]
+    return "\n".join(lines)

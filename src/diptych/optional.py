@@ -1,0 +1,51 @@
+"""Import a framework only when it is used, with a message that says how to install it.
+
+A learner may install one framework's track only (``pip install -e '.[pytorch]'``); touching the
+other framework's helpers must then say which extra is missing instead of a bare ImportError.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+#: Python module name -> (what a person calls it, the diptych extra that installs it)
+FRAMEWORKS = {
+    "torch": ("PyTorch", "pytorch"),
+    "tensorflow": ("TensorFlow", "tensorflow"),
+}
+
+
+class MissingFrameworkError(ImportError):
+    """A framework the learner asked for is not installed."""
+
+
+def quiet_tensorflow_environment() -> None:
+    """Silence TensorFlow's C++ log lines and oneDNN's reordering; both must precede its import.
+
+    oneDNN's fused kernels reorder float sums, which moves results by an ulp or two between runs
+    of different shapes; the curriculum promises identical numbers, so it is switched off.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module`` (``"torch"`` or ``"tensorflow"``) or raise a clear MissingFrameworkError."""
+    if module == "tensorflow":
+        quiet_tensorflow_environment()
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        name, extra = FRAMEWORKS.get(module, (module, "all"))
+        raise MissingFrameworkError(
+            f"{name} is not installed, and this part of diptych needs it. "
+            f"Install the {name} track with:  pip install -e '.[{extra}]'  "
+            f"(or everything with '.[all]'). Original error: {error}"
+        ) from error
+
+
+def is_installed(module: str) -> bool:
+    """True when ``module`` can be imported, without importing it."""
+    return importlib.util.find_spec(module) is not None

@@ -1,0 +1,102 @@
+"""Shared initial weights, drawn once in NumPy, and their conversion into each framework's layout.
+
+The neutral layout is the one the math in the lessons uses:
+
+* dense layer ``y = x @ W + b``: ``W`` is (in, out), ``b`` is (out,)   — Keras' layout;
+  PyTorch's ``nn.Linear`` stores ``W.T``, i.e. (out, in).
+* conv layer: ``K`` is (out, in, kh, kw) = OIHW — PyTorch's layout; Keras stores HWIO.
+
+Both frameworks start from the same numbers, so any difference after training is the
+framework's, never the initialisation's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Dense = dict[str, np.ndarray]
+
+SCHEMES = ("glorot_uniform", "he_normal", "kaiming_uniform", "normal", "zeros")
+
+
+def _draw(
+    shape: tuple[int, ...], fan_in: int, fan_out: int, scheme: str, rng: np.random.Generator
+) -> np.ndarray:
+    """One weight tensor of ``shape`` drawn with ``scheme`` (see SCHEMES)."""
+    if scheme == "glorot_uniform":  # Keras' default: keeps activations' variance ≈ constant
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, size=shape)
+    if scheme == "kaiming_uniform":  # PyTorch's default for Linear/Conv (a=√5): U(±1/√fan_in)
+        limit = 1.0 / np.sqrt(fan_in)
+        return rng.uniform(-limit, limit, size=shape)
+    if scheme == "he_normal":  # for ReLU networks: variance 2/fan_in
+        return rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
+    if scheme == "normal":  # a naive N(0, 1), to show why scaling matters
+        return rng.standard_normal(shape)
+    if scheme == "zeros":
+        return np.zeros(shape)
+    raise ValueError(f"unknown initialisation scheme {scheme!r}; choose one of {SCHEMES}")
+
+
+def dense(
+    n_in: int, n_out: int, *, seed: int = 0, scheme: str = "glorot_uniform", dtype: type = np.float32
+) -> Dense:
+    """Weights of one dense layer: ``{"W": (n_in, n_out), "b": (n_out,)}``, bias zero."""
+    if n_in < 1 or n_out < 1:
+        raise ValueError(f"layer sizes must be positive, got n_in={n_in}, n_out={n_out}")
+    rng = np.random.default_rng(seed)
+    W = _draw((n_in, n_out), n_in, n_out, scheme, rng)
+    return {"W": W.astype(dtype), "b": np.zeros(n_out, dtype=dtype)}
+
+
+def mlp(
+    sizes: list[int], *, seed: int = 0, scheme: str = "glorot_uniform", dtype: type = np.float32
+) -> list[Dense]:
+    """Weights of an MLP with layer widths ``sizes`` (input first), one dict per layer."""
+    if len(sizes) < 2:
+        raise ValueError(f"an MLP needs at least an input and an output size, got {sizes}")
+    return [
+        dense(n_in, n_out, seed=seed + i, scheme=scheme, dtype=dtype)
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
+    ]
+
+
+def conv2d(
+    c_in: int, c_out: int, kernel_size: int, *, seed: int = 0, scheme: str = "glorot_uniform",
+    dtype: type = np.float32,
+) -> Dense:
+    """Weights of one conv layer: ``{"W": (c_out, c_in, k, k) OIHW, "b": (c_out,)}``."""
+    if min(c_in, c_out, kernel_size) < 1:
+        raise ValueError(f"channels and kernel size must be positive, got {c_in}, {c_out}, {kernel_size}")
+    rng = np.random.default_rng(seed)
+    area = kernel_size * kernel_size
+    shape = (c_out, c_in, kernel_size, kernel_size)
+    W = _draw(shape, c_in * area, c_out * area, scheme, rng)
+    return {"W": W.astype(dtype), "b": np.zeros(c_out, dtype=dtype)}
+
+
+def linear_to_torch(W: np.ndarray) -> np.ndarray:
+    """Dense kernel (in, out) -> ``nn.Linear.weight`` (out, in)."""
+    return np.ascontiguousarray(_check_ndim(W, 2, "dense kernel").T)
+
+
+def linear_from_torch(weight: np.ndarray) -> np.ndarray:
+    """``nn.Linear.weight`` (out, in) -> dense kernel (in, out)."""
+    return np.ascontiguousarray(_check_ndim(weight, 2, "nn.Linear weight").T)
+
+
+def conv_to_keras(W: np.ndarray) -> np.ndarray:
+    """Conv kernel OIHW (out, in, kh, kw) -> Keras HWIO (kh, kw, in, out)."""
+    return np.ascontiguousarray(_check_ndim(W, 4, "conv kernel").transpose(2, 3, 1, 0))
+
+
+def conv_from_keras(kernel: np.ndarray) -> np.ndarray:
+    """Keras HWIO (kh, kw, in, out) -> OIHW (out, in, kh, kw)."""
+    return np.ascontiguousarray(_check_ndim(kernel, 4, "Keras conv kernel").transpose(3, 2, 0, 1))
+
+
+def _check_ndim(array: np.ndarray, ndim: int, what: str) -> np.ndarray:
+    array = np.asarray(array)
+    if array.ndim != ndim:
+        raise ValueError(f"a {what} has {ndim} dimensions, got shape {array.shape}")
+    return array

@@ -1,0 +1,148 @@
+"""Compare two arrays and say clearly how they differ; record named values for ``diptych run``.
+
+``check`` is what a lesson's Parity section calls: silent arithmetic, one short deterministic line
+on success, and on failure an error that names the quantity, both shapes, and the largest absolute
+and relative differences with their positions.
+
+``record`` writes a named value to the folder in ``$DIPTYCH_RECORD_DIR`` so that ``diptych run``
+can show the PyTorch and TensorFlow notebooks' values side by side. When the variable is unset (a
+learner running the notebook in Jupyter) recording does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RECORD_ENV = "DIPTYCH_RECORD_DIR"
+RECORD_FILE = "values.jsonl"
+
+
+class ParityError(AssertionError):
+    """Two quantities that should agree do not."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of comparing ``actual`` with ``expected`` elementwise."""
+
+    name: str
+    actual_shape: tuple[int, ...]
+    expected_shape: tuple[int, ...]
+    max_abs_diff: float
+    max_rel_diff: float
+    worst_index: tuple[int, ...]
+    atol: float
+    rtol: float
+    ok: bool
+
+    def message(self) -> str:
+        """One paragraph for a person: what was compared and, if it failed, how."""
+        tolerance = f"atol={self.atol:g}" + (f", rtol={self.rtol:g}" if self.rtol else "")
+        if self.actual_shape != self.expected_shape:
+            return (
+                f"{self.name}: shapes differ: actual {self.actual_shape} vs expected "
+                f"{self.expected_shape}"
+            )
+        if self.ok:
+            return f"✓ {self.name} matches (shape {self.actual_shape}, {tolerance})"
+        return (
+            f"{self.name} differs beyond {tolerance}: largest absolute difference "
+            f"{self.max_abs_diff:.3g}, largest relative difference {self.max_rel_diff:.3g}, "
+            f"worst at index {self.worst_index} (shape {self.actual_shape})"
+        )
+
+
+def as_array(value: Any) -> np.ndarray:
+    """NumPy view of a NumPy array, a number, a PyTorch tensor or a TensorFlow tensor.
+
+    Uses duck typing so that this module imports neither framework.
+    """
+    if value is None:
+        raise ParityError(
+            "got None instead of an array: a gradient is None when the value it was asked for "
+            "does not depend on the variable (was the computation recorded?)"
+        )
+    if hasattr(value, "detach"):  # torch.Tensor, possibly on a GPU and requiring grad
+        value = value.detach().cpu().numpy()
+    elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):  # tf.Tensor / Variable
+        value = value.numpy()
+    return np.asarray(value)
+
+
+def compare(
+    name: str, actual: Any, expected: Any, *, atol: float, rtol: float = 0.0
+) -> Comparison:
+    """Compare elementwise: passes where ``|a - e| <= atol + rtol * |e|`` everywhere (no NaNs)."""
+    if atol < 0 or rtol < 0:
+        raise ValueError(f"tolerances must be non-negative, got atol={atol}, rtol={rtol}")
+    a = as_array(actual).astype(np.float64)
+    e = as_array(expected).astype(np.float64)
+    if a.shape != e.shape:
+        return Comparison(name, a.shape, e.shape, math.inf, math.inf, (), atol, rtol, False)
+    if a.size == 0:
+        return Comparison(name, a.shape, e.shape, 0.0, 0.0, (), atol, rtol, True)
+    abs_diff = np.abs(a - e)
+    abs_diff = np.where(np.isnan(abs_diff), math.inf, abs_diff)  # a NaN never agrees
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel_diff = np.where(abs_diff == 0, 0.0, abs_diff / np.abs(e))
+    excess = abs_diff - (atol + rtol * np.abs(e))
+    worst = np.unravel_index(int(np.argmax(excess)), a.shape)
+    ok = bool(np.all(excess <= 0))
+    return Comparison(
+        name, a.shape, e.shape, float(abs_diff.max()), float(rel_diff.max()),
+        tuple(int(i) for i in worst), atol, rtol, ok,
+    )
+
+
+def check(
+    name: str, actual: Any, expected: Any, *, atol: float, rtol: float = 0.0, record: bool = True
+) -> Comparison:
+    """Assert that ``actual`` agrees with ``expected``; print one line; record ``actual``.
+
+    The printed line holds no measured difference, so it is identical on every machine; the
+    differences themselves are in the returned Comparison and in ``diptych run``'s table.
+    """
+    result = compare(name, actual, expected, atol=atol, rtol=rtol)
+    if not result.ok:
+        raise ParityError(result.message())
+    if record:
+        _append(name, actual, atol=atol, rtol=rtol)
+    print(result.message())
+    return result
+
+
+def record(name: str, value: Any, *, atol: float, rtol: float = 0.0) -> None:
+    """Record ``value`` under ``name`` for ``diptych run``; a no-op outside it.
+
+    ``atol``/``rtol`` say how closely the other framework's value must agree.
+    """
+    _append(name, value, atol=atol, rtol=rtol)
+
+
+def _append(name: str, value: Any, *, atol: float, rtol: float) -> None:
+    if not name or not isinstance(name, str):
+        raise ValueError(f"a recorded value needs a non-empty name, got {name!r}")
+    folder = os.environ.get(RECORD_ENV)
+    if not folder:
+        return
+    array = as_array(value)
+    entry = {"name": name, "value": array.tolist(), "shape": list(array.shape),
+             "dtype": str(array.dtype), "atol": atol, "rtol": rtol}
+    with open(Path(folder) / RECORD_FILE, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
+
+
+def read_recorded(folder: Path) -> dict[str, dict[str, Any]]:
+    """The values a notebook recorded into ``folder``, by name (a later record wins)."""
+    path = Path(folder) / RECORD_FILE
+    if not path.exists():
+        return {}
+    entries = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line)
+    return {entry["name"]: entry for entry in entries}

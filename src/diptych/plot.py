@@ -1,0 +1,109 @@
+"""Figures the lessons share, titled and labelled.
+
+Each function returns a ``matplotlib.figure.Figure`` that pyplot no longer tracks (it is closed
+at once), so as the last expression of a notebook cell it is shown exactly once, and a figure
+never leaks into a later cell. matplotlib is imported only when a figure is drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+#: one colour per framework, the same in every lesson
+COLORS = {"PyTorch": "#ee4c2c", "TensorFlow": "#ff8f00", "NumPy": "#4c72b0", "reference": "#4c72b0"}
+
+
+def _new_figure(width: float, height: float) -> Any:
+    """A figure detached from pyplot; importing pyplot lets Jupyter register its PNG display."""
+    from matplotlib import pyplot
+
+    figure = pyplot.figure(figsize=(width, height), layout="constrained")
+    pyplot.close(figure)
+    return figure
+
+
+def _figure(ncols: int = 1, *, width: float = 6.0, height: float = 4.0) -> tuple[Any, Any]:
+    figure = _new_figure(width * ncols, height)
+    return figure, figure.subplots(1, ncols)
+
+
+def _color(label: str) -> str | None:
+    return next((c for key, c in COLORS.items() if label.startswith(key)), None)
+
+
+def curves(
+    series: Mapping[str, Sequence[float]], *, title: str, xlabel: str = "step",
+    ylabel: str = "loss", logy: bool = False, x: Sequence[float] | None = None, logx: bool = False,
+) -> Any:
+    """One line per entry of ``series`` (label -> values), e.g. both frameworks' loss curves.
+
+    ``x`` gives the horizontal positions (default 0, 1, 2, ...), shared by every series.
+    """
+    if not series:
+        raise ValueError("curves needs at least one series to draw")
+    figure, ax = _figure()
+    styles = ["-", "--", ":", "-."]
+    for i, (label, values) in enumerate(series.items()):
+        values = np.asarray(values, dtype=float)
+        positions = np.arange(len(values)) if x is None else np.asarray(x, dtype=float)
+        if len(positions) != len(values):
+            raise ValueError(f"series {label!r} has {len(values)} values for {len(positions)} x positions")
+        ax.plot(positions, values, styles[i % len(styles)], label=label, color=_color(label))
+    if logy:
+        ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return figure
+
+
+def loss_contour(
+    losses: np.ndarray, *, w: np.ndarray, b: np.ndarray, paths: Mapping[str, np.ndarray],
+    title: str, optimum: np.ndarray | None = None,
+) -> Any:
+    """Contours of ``losses`` (nb, nw) over the (w, b) grid, with optimisation paths (T, 2)."""
+    losses = np.asarray(losses)
+    if losses.shape != (len(b), len(w)):
+        raise ValueError(f"losses must have shape (len(b), len(w)) = {(len(b), len(w))}, got {losses.shape}")
+    figure, ax = _figure(width=6.5, height=5.0)
+    levels = np.geomspace(losses.min() + 1e-3, losses.max(), 20)
+    contour = ax.contour(w, b, losses, levels=levels, cmap="viridis", linewidths=0.8)
+    figure.colorbar(contour, ax=ax, label="mean squared error")
+    markers = ["o", "x", "s", "^"]
+    for i, (label, path) in enumerate(paths.items()):
+        path = np.asarray(path)
+        ax.plot(path[:, 0], path[:, 1], marker=markers[i % len(markers)], markersize=3,
+                linewidth=1, label=label, color=_color(label))
+    if optimum is not None:
+        ax.plot(*optimum, "k*", markersize=14, label="least-squares optimum")
+    ax.set(title=title, xlabel="slope w", ylabel="intercept b")
+    ax.legend()
+    return figure
+
+
+def image_grid(
+    images: np.ndarray, *, title: str, labels: Sequence[str] | None = None, ncols: int = 10,
+    cmap: str = "gray_r",
+) -> Any:
+    """A grid of 2-D images (n, h, w), each captioned with ``labels[i]`` when given."""
+    images = np.asarray(images)
+    if images.ndim != 3 or len(images) == 0:
+        raise ValueError(f"image_grid needs a non-empty stack of 2-D images (n, h, w), got {images.shape}")
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"got {len(labels)} labels for {len(images)} images")
+    nrows = -(-len(images) // ncols)
+    figure = _new_figure(1.1 * ncols, 1.3 * nrows + 0.6)
+    axes = np.atleast_1d(figure.subplots(nrows, ncols)).ravel()
+    for i, ax in enumerate(axes):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(images[i], cmap=cmap)
+            if labels is not None:
+                ax.set_title(str(labels[i]), fontsize=9)
+    figure.suptitle(title)
+    return figure

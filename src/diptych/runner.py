@@ -1,0 +1,67 @@
+"""``diptych run``'s engine: execute lesson notebooks (in parallel if asked) with a progress bar."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+from diptych.execution import Execution, code_cell_count, execute
+from diptych.registry import Lesson
+from diptych.report import LessonReport, compare_values
+
+
+def run_lessons(
+    lessons: list[Lesson], frameworks: tuple[str, ...], *, timeout: float, jobs: int = 1,
+    progress: bool = True, save_outputs: bool = False,
+) -> list[LessonReport]:
+    """Execute each lesson's notebooks for ``frameworks`` and compare what they recorded.
+
+    ``jobs`` notebooks run at once, each in its own kernel. With ``save_outputs`` the executed
+    notebooks are written back over the sources (a maintainer's refresh of committed outputs).
+    """
+    from tqdm.auto import tqdm
+
+    tasks = [(lesson, fw) for lesson in lessons for fw in frameworks if fw in lesson.notebooks]
+    total = sum(code_cell_count(lesson.notebooks[fw]) for lesson, fw in tasks)
+    bar = tqdm(total=total, unit="cell", desc="diptych run", disable=not progress, leave=False)
+    lock = Lock()
+
+    def tick() -> None:
+        with lock:
+            bar.update(1)
+
+    def one(task: tuple[Lesson, str]) -> Execution:
+        lesson, fw = task
+        with lock:
+            bar.set_postfix_str(f"{lesson.name} {fw}")
+        return execute(lesson.notebooks[fw], timeout=timeout, on_cell=tick)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        executions = list(pool.map(one, tasks))
+    bar.close()
+    if save_outputs:
+        for execution in executions:
+            if execution.ok:
+                save_executed(execution.notebook, execution.path)
+    reports = []
+    for lesson in lessons:
+        runs = {fw: ex for (les, fw), ex in zip(tasks, executions) if les is lesson}
+        reports.append(LessonReport(lesson.name, runs, compare_values(runs)))
+    return reports
+
+
+def save_executed(notebook: Any, path: Path) -> None:
+    """Write an executed notebook to ``path`` without stderr streams.
+
+    Under nbval the kernel does not capture fd-level stderr, so stderr saved here would show up
+    as a missing output there; it is noise (warnings, TF logs) for a reader anyway.
+    """
+    import nbformat
+
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [out for out in cell.outputs if out.get("name") != "stderr"]
+            cell.metadata.pop("execution", None)
+    nbformat.write(notebook, path)
