@@ -22,7 +22,8 @@ class UsageError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="diptych", description="Deep learning taught twice, side by side: PyTorch and TensorFlow.",
+        prog="diptych",
+        description="Deep learning taught twice, side by side: PyTorch and TensorFlow.",
     )
     parser.add_argument("--version", action="version", version=f"diptych {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -31,25 +32,51 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("doctor", help="can this machine run the curriculum? what to fix")
 
     run = commands.add_parser("run", help="execute lessons and compare both frameworks' values")
-    run.add_argument("lessons", nargs="*", metavar="LESSON", help="e.g. 04_mlp, 04 or mlp (default: all)")
-    run.add_argument("--framework", choices=("pytorch", "tensorflow"), help="run one framework only")
-    run.add_argument("--solutions", action="store_true", help="run solutions/ instead of notebooks/")
+    run.add_argument(
+        "lessons", nargs="*", metavar="LESSON", help="e.g. 04_mlp, 04 or mlp (default: all)"
+    )
+    run.add_argument(
+        "--framework", choices=("pytorch", "tensorflow"), help="run one framework only"
+    )
+    run.add_argument(
+        "--solutions", action="store_true", help="run solutions/ instead of notebooks/"
+    )
     run.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
-    run.add_argument("--timeout", type=_positive, default=600, metavar="SECONDS", help="per cell (default 600)")
-    run.add_argument("--jobs", "-j", type=_positive_int, default=1, metavar="N", help="notebooks at once (default 1)")
+    run.add_argument(
+        "--timeout", type=_positive, default=600, metavar="SECONDS", help="per cell (default 600)"
+    )
+    run.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="notebooks at once (default 1)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run.add_argument("--save-outputs", action="store_true",
-                     help="maintainers: write the executed notebooks back over the sources")
+    run.add_argument(
+        "--save-outputs",
+        action="store_true",
+        help="maintainers: write the executed notebooks back over the sources",
+    )
 
     exercises = commands.add_parser("exercises", help="build exercises/ from solutions/")
     actions = exercises.add_subparsers(dest="action", required=True, metavar="ACTION")
-    build = actions.add_parser("build", help="write exercises/ from solutions/ (never over a learner's work)")
-    build.add_argument("--check", action="store_true", help="only report notebooks out of sync (exit 1)")
-    build.add_argument("--force", action="store_true", help="overwrite edited exercises, keeping a backup")
+    build = actions.add_parser(
+        "build", help="write exercises/ from solutions/ (never over a learner's work)"
+    )
+    build.add_argument(
+        "--check", action="store_true", help="only report notebooks out of sync (exit 1)"
+    )
+    build.add_argument(
+        "--force", action="store_true", help="overwrite edited exercises, keeping a backup"
+    )
 
     check = commands.add_parser("check", help="run an exercise notebook and report each exercise")
     check.add_argument("path", type=Path, metavar="PATH", help="an exercise (or solution) notebook")
-    check.add_argument("--timeout", type=_positive, default=120, metavar="SECONDS", help="per cell (default 120)")
+    check.add_argument(
+        "--timeout", type=_positive, default=120, metavar="SECONDS", help="per cell (default 120)"
+    )
     return parser
 
 
@@ -76,12 +103,21 @@ def main(argv: list[str] | None = None) -> int:
     from diptych.registry import CurriculumError
 
     args = build_parser().parse_args(argv)
-    handlers = {"list": _list, "doctor": _doctor, "run": _run, "exercises": _exercises, "check": _check}
+    handlers = {
+        "list": _list,
+        "doctor": _doctor,
+        "run": _run,
+        "exercises": _exercises,
+        "check": _check,
+    }
     try:
         return handlers[args.command](args)
     except (UsageError, CurriculumError, NotebookError, MissingFrameworkError) as error:
         print(f"diptych: error: {error}", file=sys.stderr)
-        print("hint: 'diptych list' shows the lessons; 'diptych doctor' checks this machine", file=sys.stderr)
+        print(
+            "hint: 'diptych list' shows the lessons; 'diptych doctor' checks this machine",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("diptych: interrupted", file=sys.stderr)
@@ -98,9 +134,15 @@ def _list(args: argparse.Namespace) -> int:
     for lesson in lessons(root):
         meta = lesson.metadata("pytorch") or lesson.metadata("tensorflow")
         solutions = root / "solutions" / lesson.name
-        rows.append([lesson.name, meta.get("title", ""), ", ".join(lesson.notebooks) or "none",
-                     f"~{meta['expected_seconds']} s" if "expected_seconds" in meta else "?",
-                     "yes" if solutions.is_dir() else "no"])
+        rows.append(
+            [
+                lesson.name,
+                meta.get("title", ""),
+                ", ".join(lesson.notebooks) or "none",
+                f"~{meta['expected_seconds']} s" if "expected_seconds" in meta else "?",
+                "yes" if solutions.is_dir() else "no",
+            ]
+        )
     print(tabulate(rows, headers=["lesson", "title", "notebooks", "run time", "exercises"]))
     print(f"\nNotebooks in {root / 'notebooks'}; open them with:  jupyter lab notebooks/")
     return EXIT_OK
@@ -131,16 +173,25 @@ def _run(args: argparse.Namespace) -> int:
                 raise UsageError(f"{lesson.name} has no {fw} notebook in {lesson.folder}")
             read_notebook(lesson.notebooks[fw])  # fail early, before any kernel starts
     progress = not args.no_progress and sys.stderr.isatty()
-    reports = run_lessons(chosen, frameworks, timeout=args.timeout, jobs=args.jobs,
-                          progress=progress, save_outputs=args.save_outputs)
+    reports = run_lessons(
+        chosen,
+        frameworks,
+        timeout=args.timeout,
+        jobs=args.jobs,
+        progress=progress,
+        save_outputs=args.save_outputs,
+    )
     for report in reports:
         print(table(report, frameworks), end="\n\n")
     if args.json:
         write_json(reports, args.json)
     failed = [r.lesson for r in reports if not r.ok]
     seconds = sum(run.seconds for r in reports for run in r.runs.values())
-    print(f"{len(reports) - len(failed)} of {len(reports)} lessons ok "
-          f"({seconds:.1f} s of notebook execution)" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(
+        f"{len(reports) - len(failed)} of {len(reports)} lessons ok "
+        f"({seconds:.1f} s of notebook execution)"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
     return EXIT_FAILED if failed else EXIT_OK
 
 

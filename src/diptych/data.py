@@ -87,7 +87,9 @@ def minibatch_order(n: int, *, batch_size: int, epochs: int = 1, seed: int = 0) 
     The last batch of an epoch is smaller when ``batch_size`` does not divide ``n``.
     """
     if n < 1 or batch_size < 1 or epochs < 1:
-        raise ValueError(f"n, batch_size and epochs must be positive, got {n}, {batch_size}, {epochs}")
+        raise ValueError(
+            f"n, batch_size and epochs must be positive, got {n}, {batch_size}, {epochs}"
+        )
     rng = np.random.default_rng(seed)
     batches = []
     for _ in range(epochs):

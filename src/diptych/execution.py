@@ -68,8 +68,12 @@ def code_cell_count(path: Path) -> int:
 
 
 def execute(
-    path: Path, *, timeout: float | None = 600, allow_errors: bool = False,
-    on_cell: Callable[[], None] | None = None, env: dict[str, str] | None = None,
+    path: Path,
+    *,
+    timeout: float | None = 600,
+    allow_errors: bool = False,
+    on_cell: Callable[[], None] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Execution:
     """Run every cell of ``path`` in a fresh kernel; per-cell ``timeout`` in seconds.
 
@@ -97,14 +101,21 @@ def execute(
 
 
 def _client(
-    notebook: Any, folder: str, timeout: float | None, allow_errors: bool,
+    notebook: Any,
+    folder: str,
+    timeout: float | None,
+    allow_errors: bool,
     on_cell: Callable[[], None] | None,
 ) -> Any:
     from nbclient import NotebookClient
 
     client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-        resources={"metadata": {"path": folder}}, record_timing=False,
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": folder}},
+        record_timing=False,
     )
     client.current_cell_index = None
 
@@ -127,7 +138,9 @@ def describe_failure(error: Exception, client: Any, notebook: Any) -> str:
     index = getattr(client, "current_cell_index", None)
     where = "before the first cell ran"
     if index is not None:
-        first_line = next((line for line in notebook.cells[index].source.splitlines() if line.strip()), "")
+        first_line = next(
+            (line for line in notebook.cells[index].source.splitlines() if line.strip()), ""
+        )
         where = f"cell {index + 1} ({first_line.strip()[:60]!r})"
     if isinstance(error, CellTimeoutError):
         return f"{where} ran longer than the per-cell timeout of {client.timeout:g} s"

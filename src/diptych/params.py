@@ -12,6 +12,8 @@ framework's, never the initialisation's.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 Dense = dict[str, np.ndarray]
@@ -39,7 +41,12 @@ def _draw(
 
 
 def dense(
-    n_in: int, n_out: int, *, seed: int = 0, scheme: str = "glorot_uniform", dtype: type = np.float32
+    n_in: int,
+    n_out: int,
+    *,
+    seed: int = 0,
+    scheme: str = "glorot_uniform",
+    dtype: type = np.float32,
 ) -> Dense:
     """Weights of one dense layer: ``{"W": (n_in, n_out), "b": (n_out,)}``, bias zero."""
     if n_in < 1 or n_out < 1:
@@ -57,17 +64,24 @@ def mlp(
         raise ValueError(f"an MLP needs at least an input and an output size, got {sizes}")
     return [
         dense(n_in, n_out, seed=seed + i, scheme=scheme, dtype=dtype)
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes))
     ]
 
 
 def conv2d(
-    c_in: int, c_out: int, kernel_size: int, *, seed: int = 0, scheme: str = "glorot_uniform",
+    c_in: int,
+    c_out: int,
+    kernel_size: int,
+    *,
+    seed: int = 0,
+    scheme: str = "glorot_uniform",
     dtype: type = np.float32,
 ) -> Dense:
     """Weights of one conv layer: ``{"W": (c_out, c_in, k, k) OIHW, "b": (c_out,)}``."""
     if min(c_in, c_out, kernel_size) < 1:
-        raise ValueError(f"channels and kernel size must be positive, got {c_in}, {c_out}, {kernel_size}")
+        raise ValueError(
+            f"channels and kernel size must be positive, got {c_in}, {c_out}, {kernel_size}"
+        )
     rng = np.random.default_rng(seed)
     area = kernel_size * kernel_size
     shape = (c_out, c_in, kernel_size, kernel_size)

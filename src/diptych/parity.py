@@ -76,9 +76,7 @@ def as_array(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-def compare(
-    name: str, actual: Any, expected: Any, *, atol: float, rtol: float = 0.0
-) -> Comparison:
+def compare(name: str, actual: Any, expected: Any, *, atol: float, rtol: float = 0.0) -> Comparison:
     """Compare elementwise: passes where ``|a - e| <= atol + rtol * |e|`` everywhere (no NaNs)."""
     if atol < 0 or rtol < 0:
         raise ValueError(f"tolerances must be non-negative, got atol={atol}, rtol={rtol}")
@@ -96,18 +94,26 @@ def compare(
     worst = np.unravel_index(int(np.argmax(excess)), a.shape)
     ok = bool(np.all(excess <= 0))
     return Comparison(
-        name, a.shape, e.shape, float(abs_diff.max()), float(rel_diff.max()),
-        tuple(int(i) for i in worst), atol, rtol, ok,
+        name,
+        a.shape,
+        e.shape,
+        float(abs_diff.max()),
+        float(rel_diff.max()),
+        tuple(int(i) for i in worst),
+        atol,
+        rtol,
+        ok,
     )
 
 
 def check(
     name: str, actual: Any, expected: Any, *, atol: float, rtol: float = 0.0, record: bool = True
-) -> Comparison:
+) -> None:
     """Assert that ``actual`` agrees with ``expected``; print one line; record ``actual``.
 
     The printed line holds no measured difference, so it is identical on every machine; the
-    differences themselves are in the returned Comparison and in ``diptych run``'s table.
+    differences themselves are in ``compare``'s result and in ``diptych run``'s table. Returns
+    nothing, so a notebook cell ending in a check shows only the printed line.
     """
     result = compare(name, actual, expected, atol=atol, rtol=rtol)
     if not result.ok:
@@ -115,7 +121,6 @@ def check(
     if record:
         _append(name, actual, atol=atol, rtol=rtol)
     print(result.message())
-    return result
 
 
 def record(name: str, value: Any, *, atol: float, rtol: float = 0.0) -> None:
@@ -133,8 +138,14 @@ def _append(name: str, value: Any, *, atol: float, rtol: float) -> None:
     if not folder:
         return
     array = as_array(value)
-    entry = {"name": name, "value": array.tolist(), "shape": list(array.shape),
-             "dtype": str(array.dtype), "atol": atol, "rtol": rtol}
+    entry = {
+        "name": name,
+        "value": array.tolist(),
+        "shape": list(array.shape),
+        "dtype": str(array.dtype),
+        "atol": atol,
+        "rtol": rtol,
+    }
     with open(Path(folder) / RECORD_FILE, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(entry) + "\n")
 

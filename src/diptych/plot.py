@@ -35,8 +35,14 @@ def _color(label: str) -> str | None:
 
 
 def curves(
-    series: Mapping[str, Sequence[float]], *, title: str, xlabel: str = "step",
-    ylabel: str = "loss", logy: bool = False, x: Sequence[float] | None = None, logx: bool = False,
+    series: Mapping[str, Sequence[float]],
+    *,
+    title: str,
+    xlabel: str = "step",
+    ylabel: str = "loss",
+    logy: bool = False,
+    x: Sequence[float] | None = None,
+    logx: bool = False,
 ) -> Any:
     """One line per entry of ``series`` (label -> values), e.g. both frameworks' loss curves.
 
@@ -50,7 +56,9 @@ def curves(
         values = np.asarray(values, dtype=float)
         positions = np.arange(len(values)) if x is None else np.asarray(x, dtype=float)
         if len(positions) != len(values):
-            raise ValueError(f"series {label!r} has {len(values)} values for {len(positions)} x positions")
+            raise ValueError(
+                f"series {label!r} has {len(values)} values for {len(positions)} x positions"
+            )
         ax.plot(positions, values, styles[i % len(styles)], label=label, color=_color(label))
     if logy:
         ax.set_yscale("log")
@@ -63,13 +71,20 @@ def curves(
 
 
 def loss_contour(
-    losses: np.ndarray, *, w: np.ndarray, b: np.ndarray, paths: Mapping[str, np.ndarray],
-    title: str, optimum: np.ndarray | None = None,
+    losses: np.ndarray,
+    *,
+    w: np.ndarray,
+    b: np.ndarray,
+    paths: Mapping[str, np.ndarray],
+    title: str,
+    optimum: np.ndarray | None = None,
 ) -> Any:
     """Contours of ``losses`` (nb, nw) over the (w, b) grid, with optimisation paths (T, 2)."""
     losses = np.asarray(losses)
     if losses.shape != (len(b), len(w)):
-        raise ValueError(f"losses must have shape (len(b), len(w)) = {(len(b), len(w))}, got {losses.shape}")
+        raise ValueError(
+            f"losses must have shape (len(b), len(w)) = {(len(b), len(w))}, got {losses.shape}"
+        )
     figure, ax = _figure(width=6.5, height=5.0)
     levels = np.geomspace(losses.min() + 1e-3, losses.max(), 20)
     contour = ax.contour(w, b, losses, levels=levels, cmap="viridis", linewidths=0.8)
@@ -77,8 +92,15 @@ def loss_contour(
     markers = ["o", "x", "s", "^"]
     for i, (label, path) in enumerate(paths.items()):
         path = np.asarray(path)
-        ax.plot(path[:, 0], path[:, 1], marker=markers[i % len(markers)], markersize=3,
-                linewidth=1, label=label, color=_color(label))
+        ax.plot(
+            path[:, 0],
+            path[:, 1],
+            marker=markers[i % len(markers)],
+            markersize=3,
+            linewidth=1,
+            label=label,
+            color=_color(label),
+        )
     if optimum is not None:
         ax.plot(*optimum, "k*", markersize=14, label="least-squares optimum")
     ax.set(title=title, xlabel="slope w", ylabel="intercept b")
@@ -87,13 +109,19 @@ def loss_contour(
 
 
 def image_grid(
-    images: np.ndarray, *, title: str, labels: Sequence[str] | None = None, ncols: int = 10,
+    images: np.ndarray,
+    *,
+    title: str,
+    labels: Sequence[str] | None = None,
+    ncols: int = 10,
     cmap: str = "gray_r",
 ) -> Any:
     """A grid of 2-D images (n, h, w), each captioned with ``labels[i]`` when given."""
     images = np.asarray(images)
     if images.ndim != 3 or len(images) == 0:
-        raise ValueError(f"image_grid needs a non-empty stack of 2-D images (n, h, w), got {images.shape}")
+        raise ValueError(
+            f"image_grid needs a non-empty stack of 2-D images (n, h, w), got {images.shape}"
+        )
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"got {len(labels)} labels for {len(images)} images")
     nrows = -(-len(images) // ncols)

@@ -85,13 +85,19 @@ def table(report: LessonReport, frameworks: tuple[str, ...]) -> str:
     label = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
     headers = ["value", *(label[fw] for fw in frameworks), "max |Δ|", "tolerance", "agree"]
     body = [
-        [row.name, *(summary(row.values.get(fw)) for fw in frameworks),
-         "—" if row.max_abs_diff is None else f"{row.max_abs_diff:.2e}",
-         _tolerance(row), "yes" if row.ok else "NO"]
+        [
+            row.name,
+            *(summary(row.values.get(fw)) for fw in frameworks),
+            "—" if row.max_abs_diff is None else f"{row.max_abs_diff:.2e}",
+            _tolerance(row),
+            "yes" if row.ok else "NO",
+        ]
         for row in report.rows
     ]
     lines = [f"{report.lesson}: {'ok' if report.ok else 'FAILED'}"]
-    lines.append(tabulate(body, headers=headers, disable_numparse=True) if body else "  (no values recorded)")
+    lines.append(
+        tabulate(body, headers=headers, disable_numparse=True) if body else "  (no values recorded)"
+    )
     for fw, run in report.runs.items():
         status = "ran" if run.ok else f"FAILED: {run.error}"
         lines.append(f"  {label[fw]:<10} {run.seconds:6.1f} s  {run.path.name}  {status}")
@@ -105,27 +111,34 @@ def _tolerance(row: ValueRow) -> str:
 
 def to_json(reports: list[LessonReport]) -> dict[str, Any]:
     """The machine-readable form of ``diptych run``'s result."""
-    return {"lessons": [
-        {
-            "lesson": report.lesson,
-            "ok": report.ok,
-            "notebooks": {
-                fw: {"path": str(run.path), "ok": run.ok, "seconds": round(run.seconds, 3), "error": run.error}
-                for fw, run in report.runs.items()
-            },
-            "values": {
-                row.name: {
-                    **row.values,
-                    "max_abs_diff": _finite(row.max_abs_diff),
-                    "tolerance": row.atol,
-                    "rtol": row.rtol,
-                    "ok": row.ok,
-                }
-                for row in report.rows
-            },
-        }
-        for report in reports
-    ]}
+    return {
+        "lessons": [
+            {
+                "lesson": report.lesson,
+                "ok": report.ok,
+                "notebooks": {
+                    fw: {
+                        "path": str(run.path),
+                        "ok": run.ok,
+                        "seconds": round(run.seconds, 3),
+                        "error": run.error,
+                    }
+                    for fw, run in report.runs.items()
+                },
+                "values": {
+                    row.name: {
+                        **row.values,
+                        "max_abs_diff": _finite(row.max_abs_diff),
+                        "tolerance": row.atol,
+                        "rtol": row.rtol,
+                        "ok": row.ok,
+                    }
+                    for row in report.rows
+                },
+            }
+            for report in reports
+        ]
+    }
 
 
 def _finite(number: float | None) -> float | None:

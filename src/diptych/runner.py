@@ -13,8 +13,13 @@ from diptych.report import LessonReport, compare_values
 
 
 def run_lessons(
-    lessons: list[Lesson], frameworks: tuple[str, ...], *, timeout: float, jobs: int = 1,
-    progress: bool = True, save_outputs: bool = False,
+    lessons: list[Lesson],
+    frameworks: tuple[str, ...],
+    *,
+    timeout: float,
+    jobs: int = 1,
+    progress: bool = True,
+    save_outputs: bool = False,
 ) -> list[LessonReport]:
     """Execute each lesson's notebooks for ``frameworks`` and compare what they recorded.
 
@@ -47,7 +52,7 @@ def run_lessons(
                 save_executed(execution.notebook, execution.path)
     reports = []
     for lesson in lessons:
-        runs = {fw: ex for (les, fw), ex in zip(tasks, executions) if les is lesson}
+        runs = {fw: ex for (les, fw), ex in zip(tasks, executions, strict=True) if les is lesson}
         reports.append(LessonReport(lesson.name, runs, compare_values(runs)))
     return reports
 

@@ -60,6 +60,12 @@ def to_numpy(tensor: Any) -> np.ndarray:
 
 def load_dense(layer: Any, weights: shared_params.Dense) -> None:
     """Copy shared dense weights ``{"W": (in, out), "b": (out,)}`` into an ``nn.Linear``."""
+    expected = (layer.in_features, layer.out_features)
+    if tuple(np.shape(weights["W"])) != expected:
+        raise ValueError(
+            f"cannot load dense weights of shape {tuple(np.shape(weights['W']))} (in, out) into "
+            f"nn.Linear(in_features={expected[0]}, out_features={expected[1]}), which needs {expected}"
+        )
     _copy(layer.weight, shared_params.linear_to_torch(weights["W"]), "weight")
     _copy(layer.bias, weights["b"], "bias")
 

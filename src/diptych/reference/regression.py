@@ -37,7 +37,11 @@ def gradient_descent(
 
 
 def sgd(
-    theta0: np.ndarray, X: np.ndarray, y: np.ndarray, *, lr: float,
+    theta0: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    lr: float,
     batches: Sequence[np.ndarray],
 ) -> np.ndarray:
     """Minibatch SGD: one step per index array in ``batches``; returns (len(batches) + 1, 2)."""
@@ -45,7 +49,12 @@ def sgd(
 
 
 def momentum_sgd(
-    theta0: np.ndarray, X: np.ndarray, y: np.ndarray, *, lr: float, momentum: float,
+    theta0: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    lr: float,
+    momentum: float,
     batches: Sequence[np.ndarray | None],
 ) -> np.ndarray:
     """SGD with heavy-ball momentum, in PyTorch's form: v ← μv + g, θ ← θ − lr·v.
@@ -68,9 +77,7 @@ def momentum_sgd(
     return np.array(path)
 
 
-def loss_grid(
-    X: np.ndarray, y: np.ndarray, *, w: np.ndarray, b: np.ndarray
-) -> np.ndarray:
+def loss_grid(X: np.ndarray, y: np.ndarray, *, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     """MSE at every (w, b) of a grid; w (nw,), b (nb,) -> losses (nb, nw) for ``contour``."""
     W, B = np.meshgrid(w, b)
     predictions = W[..., None] * X[:, 0] + B[..., None] * X[:, 1]  # (nb, nw, n)

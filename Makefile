@@ -1,0 +1,28 @@
+# The README's two commands: `make run` (the curriculum and its parity table) and `make test`.
+# Both create the virtual environment .venv from the lock file first, once, and again only when
+# the lock or pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.diptych-installed
+
+.PHONY: run test lint clean-venv
+
+run: $(STAMP)
+	$(BIN)/diptych run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+$(STAMP): requirements/cpu.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/cpu.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+clean-venv:
+	rm -rf $(VENV)

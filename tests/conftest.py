@@ -1,0 +1,47 @@
+"""Fixtures shared by the tests: the repository root and tiny throwaway curricula."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
+
+
+def write_notebook(path: Path, *cells: str, markdown: str = "## Parity") -> Path:
+    """A small notebook: one markdown cell, then one code cell per string."""
+    notebook = new_notebook(cells=[new_markdown_cell(markdown), *(new_code_cell(c) for c in cells)])
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.fixture
+def make_curriculum(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """Build a curriculum under tmp_path from {"NN_slug": {"pytorch": [cells], ...}} and point
+    DIPTYCH_ROOT at it."""
+
+    def make(lessons: dict[str, dict[str, list[str]]]) -> Path:
+        (tmp_path / "notebooks").mkdir(exist_ok=True)
+        for name, twins in lessons.items():
+            slug = name.split("_", 1)[1]
+            for framework, cells in twins.items():
+                write_notebook(tmp_path / "notebooks" / name / f"{slug}_{framework}.ipynb", *cells)
+        monkeypatch.setenv("DIPTYCH_ROOT", str(tmp_path))
+        return tmp_path
+
+    return make

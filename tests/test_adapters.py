@@ -1,0 +1,101 @@
+"""Both adapters offer the same functions and behave alike; each loads shared weights exactly."""
+
+import numpy as np
+import pytest
+
+from diptych import params
+
+pytorch = pytest.importorskip("diptych.adapters.pytorch")
+tensorflow = pytest.importorskip("diptych.adapters.tensorflow")
+torch = pytorch.torch
+tf = tensorflow.tf
+
+PUBLIC = {"setup", "device", "from_numpy", "to_numpy", "load_dense", "load_conv"}
+
+
+def test_both_adapters_offer_the_same_functions():
+    for adapter in (pytorch, tensorflow):
+        assert set(dir(adapter)) >= PUBLIC
+
+
+@pytest.mark.parametrize("adapter", [pytorch, tensorflow], ids=["pytorch", "tensorflow"])
+def test_setup_describes_framework_device_and_seed(adapter):
+    description = adapter.setup(seed=7)
+    assert adapter.NAME in description and "seed 7" in description
+
+
+@pytest.mark.parametrize("adapter", [pytorch, tensorflow], ids=["pytorch", "tensorflow"])
+def test_numpy_round_trip_keeps_dtype_and_copies(adapter):
+    array = np.arange(6.0).reshape(2, 3)
+    tensor = adapter.from_numpy(array)
+    array[0, 0] = 99.0  # the tensor holds a copy
+    back = adapter.to_numpy(tensor)
+    assert back.dtype == np.float64 and back[0, 0] == 0.0
+    np.testing.assert_array_equal(back[1], [3.0, 4.0, 5.0])
+
+
+def test_torch_to_numpy_is_not_a_view_of_the_tensor():
+    tensor = torch.zeros(2)
+    saved = pytorch.to_numpy(tensor)
+    tensor += 1  # an in-place update must not rewrite what was saved
+    np.testing.assert_array_equal(saved, [0.0, 0.0])
+
+
+def test_setup_makes_random_numbers_repeatable():
+    pytorch.setup(seed=3)
+    first = torch.rand(3)
+    pytorch.setup(seed=3)
+    assert torch.equal(first, torch.rand(3))
+    tensorflow.setup(seed=3)
+    first_tf = tf.random.uniform((3,))
+    tensorflow.setup(seed=3)
+    np.testing.assert_array_equal(first_tf, tf.random.uniform((3,)))
+
+
+def test_shared_dense_weights_give_identical_outputs_in_both_frameworks():
+    import keras
+
+    weights = params.dense(4, 3, seed=0)
+    weights["b"] = np.array([0.1, -0.2, 0.3], dtype=np.float32)
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    linear = torch.nn.Linear(4, 3)
+    pytorch.load_dense(linear, weights)
+    dense = keras.layers.Dense(3)
+    dense.build((None, 4))
+    tensorflow.load_dense(dense, weights)
+    expected = x @ weights["W"] + weights["b"]
+    np.testing.assert_allclose(pytorch.to_numpy(linear(torch.from_numpy(x))), expected, atol=1e-6)
+    np.testing.assert_allclose(dense(x).numpy(), expected, atol=1e-6)
+
+
+def test_shared_conv_weights_give_identical_outputs_in_both_frameworks():
+    import keras
+
+    weights = params.conv2d(2, 3, 3, seed=0)
+    images = np.random.default_rng(1).standard_normal((1, 2, 6, 6)).astype(np.float32)  # NCHW
+    conv = torch.nn.Conv2d(2, 3, 3)
+    pytorch.load_conv(conv, weights)
+    conv2d = keras.layers.Conv2D(3, 3)
+    conv2d.build((None, 6, 6, 2))
+    tensorflow.load_conv(conv2d, weights)
+    out_torch = pytorch.to_numpy(conv(torch.from_numpy(images)))  # (1, 3, 4, 4)
+    out_keras = conv2d(images.transpose(0, 2, 3, 1)).numpy().transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(out_torch, out_keras, atol=1e-5)
+
+
+def test_loading_weights_of_the_wrong_shape_says_which_shapes():
+    import keras
+
+    with pytest.raises(ValueError, match=r"shape \(4, 3\).*needs \(4, 2\)"):
+        pytorch.load_dense(torch.nn.Linear(4, 2), params.dense(4, 3))
+    dense = keras.layers.Dense(2)
+    dense.build((None, 4))
+    with pytest.raises(ValueError, match=r"shape \(4, 3\)"):
+        tensorflow.load_dense(dense, params.dense(4, 3))
+
+
+def test_loading_into_an_unbuilt_keras_layer_explains_what_to_do():
+    import keras
+
+    with pytest.raises(ValueError, match="not built yet"):
+        tensorflow.load_dense(keras.layers.Dense(2), params.dense(4, 2))

@@ -1,0 +1,48 @@
+"""`import diptych` is cheap and side-effect free; a missing framework gets a clear message."""
+
+import subprocess
+import sys
+
+import pytest
+
+from diptych import optional
+
+CLEAN_IMPORT = """
+import sys, time
+started = time.perf_counter()
+import diptych, diptych.data, diptych.params, diptych.parity, diptych.plot, diptych.reference
+import diptych.registry, diptych.report, diptych.cli
+elapsed = time.perf_counter() - started
+heavy = [m for m in ("torch", "tensorflow", "keras", "matplotlib", "nbclient", "sklearn") if m in sys.modules]
+print(heavy, elapsed)
+"""
+
+
+def test_importing_diptych_imports_no_framework_and_is_fast():
+    output = subprocess.run(
+        [sys.executable, "-c", CLEAN_IMPORT], capture_output=True, text=True, check=True
+    )
+    heavy, elapsed = output.stdout.rsplit(" ", 1)
+    assert heavy == "[]"
+    assert float(elapsed) < 0.5
+
+
+@pytest.mark.parametrize(("module", "extra"), [("torch", "pytorch"), ("tensorflow", "tensorflow")])
+def test_a_missing_framework_names_the_extra_to_install(monkeypatch, module, extra):
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    with pytest.raises(optional.MissingFrameworkError, match=rf"pip install -e '\.\[{extra}\]'"):
+        optional.require(module)
+
+
+def test_require_imports_an_installed_module():
+    assert optional.require("json").__name__ == "json"
+    assert optional.is_installed("json") and not optional.is_installed(
+        "no_such_module_diptych_test"
+    )
+
+
+def test_the_pytorch_adapter_fails_clearly_when_torch_is_absent(monkeypatch):
+    code = "import sys; sys.modules['torch'] = None\nfrom diptych.adapters import pytorch"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "PyTorch is not installed" in result.stderr and "'.[pytorch]'" in result.stderr

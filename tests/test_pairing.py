@@ -1,0 +1,59 @@
+"""Every lesson is a pair of twins with the same H2 headings in the same order."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from diptych import registry
+
+REPO = Path(__file__).resolve().parents[1]
+FRAMEWORK_WORDS = re.compile(r"PyTorch|TensorFlow|Keras")
+
+
+def h2_headings(path: Path) -> list[str]:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        FRAMEWORK_WORDS.sub("*", line.strip())
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "markdown"
+        for line in "".join(cell["source"]).splitlines()
+        if line.startswith("## ")
+    ]
+
+
+ALL_LESSONS = [lesson for kind in registry.KINDS for lesson in registry.lessons(REPO, kind)]
+
+
+@pytest.mark.parametrize(
+    "lesson", ALL_LESSONS, ids=lambda lesson: f"{lesson.folder.parent.name}/{lesson.name}"
+)
+def test_both_twins_exist_with_the_same_headings(lesson):
+    assert set(lesson.notebooks) == {"pytorch", "tensorflow"}, f"{lesson.folder} lacks a twin"
+    pytorch, tensorflow = (h2_headings(lesson.notebooks[fw]) for fw in registry.FRAMEWORKS)
+    assert pytorch == tensorflow
+    if lesson.folder.parent.name == "notebooks":
+        for heading in ("## Learning goals", "## Setup", "## Parity", "## Exercises", "## Summary"):
+            assert heading in pytorch, f"{lesson.name} lacks the template's {heading!r}"
+
+
+@pytest.mark.parametrize("lesson", registry.lessons(REPO), ids=lambda lesson: lesson.name)
+def test_lesson_notebooks_carry_title_runtime_and_a_link_to_the_twin(lesson):
+    for framework, path in lesson.notebooks.items():
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        meta = notebook["metadata"]["diptych"]
+        assert meta["title"] and meta["expected_seconds"] <= 30
+        other = "tensorflow" if framework == "pytorch" else "pytorch"
+        assert f"({lesson.slug}_{other}.ipynb)" in "".join(notebook["cells"][0]["source"])
+
+
+def test_every_lesson_has_parity_checks_whose_output_nbval_compares():
+    for lesson in registry.lessons(REPO):
+        for path in lesson.notebooks.values():
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            checked = [
+                c for c in cells if "nbval-check-output" in c.get("metadata", {}).get("tags", [])
+            ]
+            assert checked, f"{path} has no cell tagged nbval-check-output"
+            assert all("parity.check" in "".join(c["source"]) and c["outputs"] for c in checked)

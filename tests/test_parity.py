@@ -1,0 +1,74 @@
+import json
+
+import numpy as np
+import pytest
+
+from diptych import parity
+
+
+def test_compare_reports_worst_position_and_both_differences():
+    result = parity.compare("w", [1.0, 2.0, 3.5], [1.0, 2.0, 3.0], atol=0.1)
+    assert not result.ok
+    assert result.worst_index == (2,)
+    assert result.max_abs_diff == pytest.approx(0.5)
+    assert result.max_rel_diff == pytest.approx(0.5 / 3)
+    assert "w differs beyond atol=0.1" in result.message() and "(2,)" in result.message()
+
+
+def test_compare_relative_tolerance_and_scalars():
+    assert parity.compare("big", 1e6 + 1, 1e6, atol=0, rtol=1e-5).ok
+    assert not parity.compare("big", 1e6 + 100, 1e6, atol=0, rtol=1e-5).ok
+
+
+def test_nan_never_agrees_and_shapes_must_match():
+    assert not parity.compare("n", [np.nan], [np.nan], atol=1).ok
+    result = parity.compare("s", np.zeros((2, 3)), np.zeros((3, 2)), atol=1)
+    assert not result.ok and "shapes differ" in result.message()
+
+
+def test_check_raises_a_clear_error_and_prints_one_line_on_success(capsys):
+    with pytest.raises(parity.ParityError, match="loss differs"):
+        parity.check("loss", 1.0, 2.0, atol=1e-3, record=False)
+    parity.check("loss", 1.0, 1.0 + 1e-9, atol=1e-6, record=False)
+    assert capsys.readouterr().out == "✓ loss matches (shape (), atol=1e-06)\n"
+
+
+def test_none_gets_an_explanation_not_a_numpy_error():
+    with pytest.raises(parity.ParityError, match="gradient is None"):
+        parity.check("g", None, [1.0], atol=1)
+
+
+def test_negative_tolerance_is_refused():
+    with pytest.raises(ValueError, match="non-negative"):
+        parity.compare("x", 1, 1, atol=-1)
+
+
+def test_record_is_a_no_op_without_the_variable(monkeypatch, tmp_path):
+    monkeypatch.delenv(parity.RECORD_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    parity.record("x", [1.0], atol=0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_record_round_trips_exact_floats_and_later_wins(monkeypatch, tmp_path):
+    monkeypatch.setenv(parity.RECORD_ENV, str(tmp_path))
+    value = np.array([0.1, 1 / 3, np.float32(0.05)], dtype=np.float64)
+    parity.record("x", value, atol=1e-10, rtol=1e-4)
+    parity.record("y", 1.0, atol=0)
+    parity.record("y", 2.0, atol=0)
+    recorded = parity.read_recorded(tmp_path)
+    assert recorded["x"]["value"] == value.tolist()  # bit-exact through JSON
+    assert recorded["x"]["atol"] == 1e-10 and recorded["x"]["rtol"] == 1e-4
+    assert recorded["y"]["value"] == 2.0
+    lines = (tmp_path / parity.RECORD_FILE).read_text().splitlines()
+    assert json.loads(lines[0])["shape"] == [3]
+
+
+def test_record_needs_a_name(monkeypatch, tmp_path):
+    monkeypatch.setenv(parity.RECORD_ENV, str(tmp_path))
+    with pytest.raises(ValueError, match="name"):
+        parity.record("", 1.0, atol=0)
+
+
+def test_read_recorded_of_an_empty_folder_is_empty(tmp_path):
+    assert parity.read_recorded(tmp_path) == {}

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from diptych import data
+from diptych.reference import calculus, regression
+
+
+def test_calculus_derivatives_agree_with_finite_differences():
+    x = np.array([-2.0, -0.5, 0.0, 1.0, 2.5])
+    np.testing.assert_allclose(
+        calculus.grad_f(x), calculus.central_difference(calculus.f, x), atol=1e-8
+    )
+    second = calculus.central_difference(lambda z: float(np.sum(calculus.grad_f(z))), x)
+    np.testing.assert_allclose(calculus.second_derivative_f(x), second, atol=1e-7)
+
+
+def test_softplus_is_stable_and_its_derivative_is_the_sigmoid():
+    x = np.array([-1000.0, -1.0, 0.0, 1.0, 1000.0])
+    assert np.all(np.isfinite(calculus.softplus(x)))
+    assert calculus.softplus(np.array([1000.0]))[0] == 1000.0
+    np.testing.assert_allclose(
+        calculus.softplus_derivative(x), [0, 1 / (1 + np.e), 0.5, 1 / (1 + np.exp(-1)), 1]
+    )
+
+
+def test_central_difference_rejects_non_positive_step():
+    with pytest.raises(ValueError, match="positive"):
+        calculus.central_difference(calculus.f, np.ones(2), eps=0)
+
+
+def test_gradient_descent_reaches_the_closed_form_solution():
+    problem = data.regression(n=100, seed=0)
+    X, y = problem.design, problem.y
+    path = regression.gradient_descent(np.zeros(2), X, y, lr=0.12, steps=500)
+    assert path.shape == (501, 2)
+    np.testing.assert_allclose(path[-1], regression.closed_form(X, y), atol=1e-6)
+
+
+def test_mse_grad_matches_finite_differences():
+    problem = data.regression(n=20, seed=1)
+    X, y, theta = problem.design, problem.y, np.array([0.3, -0.2])
+    numeric = calculus.central_difference(lambda t: regression.mse(t, X, y), theta)
+    np.testing.assert_allclose(regression.mse_grad(theta, X, y), numeric, atol=1e-7)
+
+
+def test_momentum_without_momentum_is_sgd_and_paths_have_one_row_per_step():
+    problem = data.regression(n=30, seed=2)
+    batches = data.minibatch_order(30, batch_size=7, epochs=2)
+    plain = regression.sgd(np.zeros(2), problem.design, problem.y, lr=0.05, batches=batches)
+    zero = regression.momentum_sgd(
+        np.zeros(2), problem.design, problem.y, lr=0.05, momentum=0.0, batches=batches
+    )
+    np.testing.assert_array_equal(plain, zero)
+    assert plain.shape == (len(batches) + 1, 2)
+
+
+@pytest.mark.parametrize("kwargs", [{"lr": 0.0, "momentum": 0.5}, {"lr": 0.1, "momentum": 1.0}])
+def test_momentum_rejects_bad_hyper_parameters(kwargs):
+    with pytest.raises(ValueError):
+        regression.momentum_sgd(np.zeros(2), np.ones((2, 2)), np.ones(2), batches=[None], **kwargs)
+
+
+def test_loss_grid_agrees_with_mse_pointwise():
+    problem = data.regression(n=10, seed=0)
+    w, b = np.array([0.0, 1.0, 2.0]), np.array([-1.0, 0.5])
+    grid = regression.loss_grid(problem.design, problem.y, w=w, b=b)
+    assert grid.shape == (2, 3)
+    assert grid[1, 2] == pytest.approx(
+        regression.mse(np.array([2.0, 0.5]), problem.design, problem.y)
+    )
