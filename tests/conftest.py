@@ -17,9 +17,20 @@ def repo() -> Path:
     return REPO
 
 
-def write_notebook(path: Path, *cells: str, markdown: str = "## Parity") -> Path:
-    """A small notebook: one markdown cell, then one code cell per string."""
-    notebook = new_notebook(cells=[new_markdown_cell(markdown), *(new_code_cell(c) for c in cells)])
+def write_notebook(
+    path: Path, *cells: str | tuple[str, list[str]], markdown: str = "## Parity"
+) -> Path:
+    """A small notebook: one markdown cell, then one code cell per string; a (source, tags) pair
+    makes a tagged cell, and a source starting with "## " a markdown cell."""
+    made = [new_markdown_cell(markdown)]
+    for cell in cells:
+        source, tags = cell if isinstance(cell, tuple) else (cell, [])
+        made.append(
+            new_markdown_cell(source) if source.startswith("## ") else new_code_cell(source)
+        )
+        if tags:
+            made[-1].metadata["tags"] = tags
+    notebook = new_notebook(cells=made)
     notebook.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diptych.checks import read_outcomes
 from diptych.parity import RECORD_ENV, read_recorded
 
 #: environment every executed notebook gets: quiet, deterministic, no progress bars
@@ -40,6 +41,7 @@ class Execution:
     seconds: float = 0.0
     error: str | None = None
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outcomes: list[Any] = field(default_factory=list)  # exercise self-checks, in the order they ran
     notebook: Any = None  # the executed nbformat notebook, outputs included
 
 
@@ -97,6 +99,7 @@ def execute(
                 result.error = describe_failure(error, client, notebook)
         result.seconds = time.perf_counter() - started
         result.values = read_recorded(Path(scratch))
+        result.outcomes = read_outcomes(Path(scratch))
     return result
 
 

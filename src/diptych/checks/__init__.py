@@ -1,0 +1,181 @@
+"""Self-checks that follow each exercise: run the learner's code on fresh inputs, answer in words.
+
+A check never reveals the solution. It says what is right and what is wrong (shape, dtype,
+values, gradients), with a hint, in one printed line; it does not raise, so a learner's notebook
+keeps running. An unfinished exercise (its stub raises NotImplementedError) gets a friendly
+"not done yet". Each outcome is also recorded for ``diptych check`` when it runs the notebook.
+
+One module per lesson (``diptych.checks.tensors``, ...); each check takes the learner's function
+and the framework's ``adapter``, so the same check serves the PyTorch and the TensorFlow twin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diptych.parity import RECORD_ENV
+
+CHECKS_FILE = "checks.jsonl"
+PASSED, FAILED, NOT_DONE = "passed", "failed", "not done yet"
+_SYMBOL = {PASSED: "✓", FAILED: "✗", NOT_DONE: "…"}
+
+
+class Mismatch(Exception):
+    """The learner's answer is wrong in a way the message describes in plain words."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One exercise's result: ``status`` is passed, failed or not done."""
+
+    exercise: str
+    status: str
+    message: str
+
+    def line(self) -> str:
+        return f"{_SYMBOL[self.status]} {self.exercise}: {self.status} — {self.message}"
+
+
+def run_check(exercise: str, attempt: Callable[[], str]) -> Outcome:
+    """Run ``attempt`` (which returns a success message or raises Mismatch); print and record.
+
+    Returns nothing visible in a notebook: the printed line is the whole answer.
+    """
+    try:
+        outcome = Outcome(exercise, PASSED, attempt())
+    except NotImplementedError:
+        outcome = Outcome(
+            exercise,
+            NOT_DONE,
+            "replace the `raise NotImplementedError` line in the "
+            "exercise cell with your code, run that cell, then this one",
+        )
+    except Mismatch as mismatch:
+        outcome = Outcome(exercise, FAILED, str(mismatch))
+    except Exception as error:  # the learner's code crashed: say where, in their own words
+        outcome = Outcome(exercise, FAILED, f"your code raised {_describe(error)}")
+    print(outcome.line())
+    _record(outcome)
+    return None
+
+
+def _describe(error: Exception) -> str:
+    """``TypeError: message (in your line: `code`)`` pointing at the learner's own frame."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if "diptych" not in f.filename]
+    where = f" (in your line: `{frames[-1].line.strip()}`)" if frames and frames[-1].line else ""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}{where}"
+
+
+def _record(outcome: Outcome) -> None:
+    folder = os.environ.get(RECORD_ENV)
+    if folder:
+        with open(Path(folder) / CHECKS_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(asdict(outcome)) + "\n")
+
+
+def read_outcomes(folder: Path) -> list[Outcome]:
+    """The outcomes recorded in ``folder``, in the order the checks ran."""
+    path = Path(folder) / CHECKS_FILE
+    if not path.exists():
+        return []
+    return [
+        Outcome(**json.loads(line))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line
+    ]
+
+
+def as_numpy(value: Any, what: str) -> np.ndarray:
+    """The learner's result as NumPy, or a Mismatch saying what came back instead."""
+    if value is None:
+        raise Mismatch(f"{what} returned None: did you forget the `return`?")
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        value = value.numpy()
+    try:
+        return np.asarray(value)
+    except Exception as error:
+        raise Mismatch(
+            f"{what} returned a {type(value).__name__}, which is not an array"
+        ) from error
+
+
+def expect_array(
+    value: Any,
+    expected: np.ndarray,
+    *,
+    what: str,
+    atol: float,
+    hint: str = "",
+    dtype: Any = None,
+    inputs: np.ndarray | None = None,
+) -> np.ndarray:
+    """Check shape, dtype and values of ``value`` against ``expected``; raise Mismatch in words.
+
+    ``inputs``, when given and aligned with ``expected``, lets the message name an input where
+    the answer is wrong (the expected value there, never the formula).
+    """
+    got = as_numpy(value, what)
+    expected = np.asarray(expected)
+    if got.shape != expected.shape:
+        extra = (
+            " (an extra dimension of size 1? check keepdims/reshape)"
+            if got.size == expected.size
+            else ""
+        )
+        raise Mismatch(f"{what} has shape {got.shape}, expected {expected.shape}{extra}")
+    if dtype is not None and got.dtype != np.dtype(dtype):
+        raise Mismatch(
+            f"{what} has dtype {got.dtype}, expected {np.dtype(dtype)}: keep the inputs' dtype "
+            "(a Python float literal or a float32 constant can change it)"
+        )
+    got64 = got.astype(np.float64)
+    bad_nan = ~np.isfinite(got64) & np.isfinite(expected)
+    if bad_nan.any():
+        where = _where(bad_nan, inputs)
+        raise Mismatch(
+            f"{what} is {got64[bad_nan].flat[0]} {where}, where the answer is finite: something "
+            "overflows or divides by zero" + (f". Hint: {hint}" if hint else "")
+        )
+    wrong = ~np.isclose(got64, expected, atol=atol, rtol=0)
+    if wrong.any():
+        index = np.unravel_index(int(np.argmax(np.abs(got64 - expected))), expected.shape)
+        at = (
+            f" at input {inputs[index]:g}"
+            if inputs is not None and inputs.shape == expected.shape
+            else ""
+        )
+        raise Mismatch(
+            f"{what} has the right shape and dtype, but {int(wrong.sum())} of {wrong.size} values are off; "
+            f"the largest error is{at} (index {tuple(int(i) for i in index)}): you return "
+            f"{got64[index]:.6g}, the expected value is {expected[index]:.6g}"
+            + (f". Hint: {hint}" if hint else "")
+        )
+    return got
+
+
+def _where(mask: np.ndarray, inputs: np.ndarray | None) -> str:
+    index = tuple(int(i) for i in np.argwhere(mask)[0])
+    if inputs is not None and inputs.shape == mask.shape:
+        return f"at input {inputs[index]:g}"
+    return f"at index {index}"
+
+
+def framework_ops(adapter: Any) -> Any:
+    """The framework module behind ``adapter`` (torch or tensorflow), for building test inputs."""
+    return adapter.torch if adapter.NAME == "PyTorch" else adapter.tf
+
+
+def fresh_rng(exercise: str) -> np.random.Generator:
+    """Inputs unlike the notebook's own, but the same on every run (seeded by the exercise name)."""
+    return np.random.default_rng(sum(map(ord, exercise)) + 12345)

@@ -1,0 +1,115 @@
+"""The self-checks: right answers pass, each typical mistake gets its own plain-words message."""
+
+import numpy as np
+import pytest
+
+from diptych import checks
+from diptych.checks import gradient_descent, tensors
+
+torch = pytest.importorskip("torch")
+pytorch = pytest.importorskip("diptych.adapters.pytorch")
+tensorflow = pytest.importorskip("diptych.adapters.tensorflow")
+tf = tensorflow.tf
+
+
+@pytest.fixture
+def outcomes(monkeypatch, tmp_path):
+    """Read back what the checks recorded (as `diptych check` does)."""
+    monkeypatch.setenv("DIPTYCH_RECORD_DIR", str(tmp_path))
+    return lambda: checks.read_outcomes(tmp_path)
+
+
+def test_not_done_is_friendly_and_recorded(outcomes, capsys):
+    def stub(x):
+        raise NotImplementedError("Exercise not done yet")
+
+    assert tensors.softplus_derivative(stub, pytorch) is None
+    line = capsys.readouterr().out
+    assert line.startswith("… Exercise 1 (softplus derivative): not done yet — replace")
+    assert "Traceback" not in line
+    assert outcomes()[0].status == checks.NOT_DONE
+
+
+def test_overflowing_softplus_derivative_is_told_where_and_why(outcomes):
+    tensors.softplus_derivative(lambda x: torch.exp(x) / (1 + torch.exp(x)), pytorch)
+    outcome = outcomes()[0]
+    assert outcome.status == checks.FAILED
+    assert "nan at input 800" in outcome.message and "overflows" in outcome.message
+    assert "1 / (1 +" not in outcome.message  # hints, never the answer
+
+
+def test_float32_answer_is_a_dtype_mistake(outcomes):
+    tensors.softplus_derivative(lambda x: torch.sigmoid(x).float(), pytorch)
+    assert "dtype float32, expected float64" in outcomes()[0].message
+
+
+def test_wrong_shape_is_named(outcomes):
+    tensors.outer_sum(lambda a, b: a + b[:1], pytorch)
+    assert "shape (4,), expected (4, 3)" in outcomes()[0].message
+
+
+def test_wrong_values_name_the_input_and_both_values(outcomes):
+    tensors.softplus_derivative(lambda x: torch.sigmoid(x) * 0.5, pytorch)
+    message = outcomes()[0].message
+    assert "values are off" in message and "at input" in message and "you return" in message
+
+
+def test_a_crash_in_the_learners_code_quotes_their_line(outcomes):
+    def broken(x):
+        return x.no_such_method()
+
+    tensors.softplus_derivative(broken, pytorch)
+    message = outcomes()[0].message
+    assert message.startswith("your code raised AttributeError") and "x.no_such_method()" in message
+
+
+def test_tensorflow_gradient_without_watch_is_explained(outcomes):
+    def unwatched(fn, x):
+        with tf.GradientTape() as tape:
+            value = fn(x)
+        return tape.gradient(value, x)
+
+    tensors.autograd_gradient(unwatched, tensorflow)
+    assert "did not watch x" in outcomes()[0].message
+
+
+def test_returning_none_is_explained(outcomes):
+    gradient_descent.mse_gradient(lambda theta, X, y: None, pytorch)
+    assert "returned None" in outcomes()[0].message
+
+
+def test_mse_gradient_mistakes_are_recognised(outcomes):
+    gradient_descent.mse_gradient(lambda theta, X, y: X.T @ (X @ theta - y) / len(y), pytorch)
+    gradient_descent.mse_gradient(lambda theta, X, y: 2 * X.T @ (X @ theta - y), pytorch)
+    half, summed = outcomes()
+    assert "exactly half" in half.message and "n times too large" in summed.message
+
+
+def test_keras_form_of_momentum_is_recognised(outcomes):
+    def keras_form(theta, velocity, gradient, lr, momentum):
+        velocity = momentum * velocity - lr * gradient
+        return theta + velocity, velocity
+
+    gradient_descent.momentum_step(keras_form, tensorflow)
+    assert "Keras' velocity" in outcomes()[0].message
+
+
+def test_uphill_step_and_one_over_lambda_are_recognised(outcomes):
+    def uphill(theta, X, y, lr):
+        theta = tf.Variable(theta)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((tf.linalg.matvec(X, theta) - y) ** 2)
+        return theta + lr * tape.gradient(loss, theta)
+
+    gradient_descent.sgd_step(uphill, tensorflow)
+    gradient_descent.largest_stable_learning_rate(
+        lambda X: 1 / np.linalg.eigvalsh(2 / len(X) * X.numpy().T @ X.numpy()).max(), tensorflow
+    )
+    step, rate = outcomes()
+    assert "uphill" in step.message and "1/λ_max" in rate.message
+
+
+def test_expect_array_accepts_numbers_and_rejects_non_arrays():
+    assert checks.expect_array(1.0, np.array(1.0), what="x", atol=0).shape == ()
+    with pytest.raises(checks.Mismatch, match="not an array"):
+        checks.as_numpy(object.__new__(type("Odd", (), {"__array__": lambda self: 1 / 0})), "f")

@@ -1,0 +1,123 @@
+"""Exercises are generated from solutions, stubs fail friendly, solutions pass, nothing is lost."""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from diptych import exercises, registry
+from diptych.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+EXERCISES = [p for lesson in registry.lessons(REPO, "exercises") for p in lesson.notebooks.values()]
+SOLUTIONS = [p for lesson in registry.lessons(REPO, "solutions") for p in lesson.notebooks.values()]
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def diptych_check(path: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "diptych.cli", "check", str(path), *extra],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
+
+
+def test_every_lesson_with_a_notebook_has_exercises_and_the_counts_fit():
+    lessons = {lesson.name for lesson in registry.lessons(REPO)}
+    assert lessons == {lesson.name for lesson in registry.lessons(REPO, "solutions")}
+    for path in SOLUTIONS:
+        count = path.read_text(encoding="utf-8").count('"exercise-check"')
+        assert 3 <= count <= 5, f"{path} has {count} exercises"
+
+
+def test_exercises_are_in_sync_with_solutions(capsys):
+    assert main(["exercises", "build", "--check"]) == 0
+    assert "in sync" in capsys.readouterr().out
+
+
+def test_exercises_contain_no_solution_and_no_outputs():
+    for path in EXERCISES:
+        text = path.read_text(encoding="utf-8")
+        assert "BEGIN SOLUTION" not in text and exercises.STUB.split("(")[0] in text
+        assert '"outputs": []' in text and '"output_type"' not in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
+def test_every_stub_is_reported_not_done_and_the_file_is_untouched(path):
+    before = sha(path)
+    result = diptych_check(path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("… Exercise")]
+    assert len(lines) == result.stdout.count("Exercise ") and len(lines) >= 3
+    assert all("not done yet" in line for line in lines)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert sha(path) == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_every_solution_passes_its_checks(path):
+    before = sha(path)
+    result = diptych_check(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 failed, 0 not attempted" in result.stdout
+    assert sha(path) == before
+
+
+@pytest.fixture
+def curriculum(tmp_path, monkeypatch):
+    """A copy of the repository's solutions and exercises, to build into."""
+    for kind in ("notebooks", "solutions", "exercises"):
+        shutil.copytree(REPO / kind, tmp_path / kind)
+    monkeypatch.setenv("DIPTYCH_ROOT", str(tmp_path))
+    return tmp_path
+
+
+def test_build_refuses_to_overwrite_an_edited_exercise(curriculum, capsys):
+    edited = curriculum / "exercises/01_tensors/tensors_pytorch.ipynb"
+    edited.write_text(edited.read_text().replace("raise NotImplementedError", "return x  # my try"))
+    learner_work = edited.read_bytes()
+    (curriculum / "exercises/02_gradient_descent/gradient_descent_tensorflow.ipynb").unlink()
+    assert main(["exercises", "build"]) == 1
+    err = capsys.readouterr().err
+    assert "refusing to overwrite" in err and "tensors_pytorch.ipynb" in err and "--force" in err
+    assert edited.read_bytes() == learner_work
+    assert not (
+        curriculum / "exercises/02_gradient_descent/gradient_descent_tensorflow.ipynb"
+    ).exists()
+
+
+def test_force_keeps_a_backup_of_the_learners_work(curriculum, capsys):
+    edited = curriculum / "exercises/01_tensors/tensors_pytorch.ipynb"
+    edited.write_text(edited.read_text().replace("raise NotImplementedError", "return x  # my try"))
+    learner_work = edited.read_bytes()
+    assert main(["exercises", "build", "--force"]) == 0
+    backups = list((curriculum / "exercises/backups/01_tensors").glob("tensors_pytorch-*.ipynb"))
+    assert len(backups) == 1 and backups[0].read_bytes() == learner_work
+    assert str(backups[0].relative_to(curriculum)) in capsys.readouterr().out
+    assert main(["exercises", "build", "--check"]) == 0
+
+
+def test_a_changed_solution_rebuilds_an_untouched_exercise_and_check_names_it(curriculum, capsys):
+    solution = curriculum / "solutions/02_gradient_descent/gradient_descent_pytorch.ipynb"
+    solution.write_text(solution.read_text().replace("Four exercises", "Four good exercises"))
+    assert main(["exercises", "build", "--check"]) == 1
+    assert (
+        "out of sync: exercises/02_gradient_descent/gradient_descent_pytorch.ipynb"
+        in capsys.readouterr().out
+    )
+    assert main(["exercises", "build"]) == 0  # the exercise was untouched since the last build
+    assert (
+        "Four good exercises"
+        in (curriculum / "exercises/02_gradient_descent/gradient_descent_pytorch.ipynb").read_text()
+    )
+    assert main(["exercises", "build", "--check"]) == 0
