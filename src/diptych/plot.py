@@ -135,3 +135,40 @@ def image_grid(
                 ax.set_title(str(labels[i]), fontsize=9)
     figure.suptitle(title)
     return figure
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, *, title: str) -> Any:
+    """Counts of (true label, predicted label) pairs, annotated; the diagonal is what went right."""
+    from sklearn.metrics import confusion_matrix as counts_of
+
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    if labels.shape != predictions.shape:
+        raise ValueError(f"labels {labels.shape} and predictions {predictions.shape} differ in shape")
+    classes = np.union1d(labels, predictions)
+    counts = counts_of(labels, predictions, labels=classes)
+    figure, ax = _figure(width=5.5, height=5.0)
+    ax.imshow(counts, cmap="Blues")
+    for (i, j), count in np.ndenumerate(counts):
+        if count:
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                    color="white" if count > counts.max() / 2 else "black")
+    ax.set(title=title, xlabel="predicted digit", ylabel="true digit",
+           xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes)
+    return figure
+
+
+def framework_overlay(name: str, values: Mapping[str, Sequence[float]]) -> Any:
+    """One recorded curve from each framework, overlaid, with their absolute difference beneath."""
+    figure = _new_figure(6.5, 5.5)
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    arrays = {label: np.asarray(v, dtype=float).ravel() for label, v in values.items()}
+    for style, (label, array) in zip(["-", "--"], arrays.items(), strict=False):
+        top.plot(array, style, label=label, color=_color(label))
+    top.set(title=f"{name}: PyTorch and TensorFlow from the same start", ylabel=name)
+    top.legend()
+    top.grid(alpha=0.3)
+    if len(arrays) == 2:
+        first, second = arrays.values()
+        bottom.semilogy(np.abs(first - second) + 1e-300, color="k", linewidth=0.8)
+    bottom.set(xlabel="index (step)", ylabel="|Δ|")
+    return figure

@@ -5,8 +5,10 @@ on a wrong answer is caught too. One module per topic:
 
 * ``calculus``    — lesson 01: a test function, its analytic derivatives, finite differences
 * ``regression``  — lesson 02: least squares, gradient descent, SGD and momentum trajectories
+* ``classification`` — lesson 03: softmax, cross-entropy on logits, SGD and Adam steps
+* ``mlp``         — lesson 04: a ReLU MLP's forward, backward and momentum-SGD training
 """
 
-from diptych.reference import calculus, regression
+from diptych.reference import calculus, classification, mlp, regression
 
-__all__ = ["calculus", "regression"]
+__all__ = ["calculus", "classification", "mlp", "regression"]

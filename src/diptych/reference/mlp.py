@@ -1,0 +1,56 @@
+"""Lesson 04's reference: a ReLU MLP's forward and backward pass, and momentum-SGD training.
+
+Layers are dicts ``{"W": (in, out), "b": (out,)}`` (diptych's neutral layout); ReLU between
+layers, none after the last. Arithmetic happens in the layers' dtype (float32 for the lessons).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from diptych.reference.classification import cross_entropy, cross_entropy_grad
+
+Layer = dict[str, np.ndarray]
+
+
+def forward(layers: Sequence[Layer], X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Logits (n, k) and the inputs of every layer (kept for the backward pass)."""
+    inputs, h = [], X
+    for i, layer in enumerate(layers):
+        inputs.append(h)
+        h = h @ layer["W"] + layer["b"]
+        if i < len(layers) - 1:
+            h = np.maximum(h, 0)
+    return h, inputs
+
+
+def gradients(layers: Sequence[Layer], X: np.ndarray, labels: np.ndarray) -> tuple[float, list[Layer]]:
+    """Mean cross-entropy and its gradient for every layer's W and b."""
+    logits, inputs = forward(layers, X)
+    delta = cross_entropy_grad(logits, labels).astype(logits.dtype)  # ∂L/∂(layer output), (n, out)
+    grads: list[Layer] = []
+    for i in reversed(range(len(layers))):
+        grads.insert(0, {"W": inputs[i].T @ delta, "b": delta.sum(axis=0)})
+        if i > 0:
+            delta = (delta @ layers[i]["W"].T) * (inputs[i] > 0)  # back through ReLU
+    return cross_entropy(logits, labels), grads
+
+
+def train(
+    layers: Sequence[Layer], X: np.ndarray, labels: np.ndarray, *, batches: Sequence[np.ndarray],
+    lr: float, momentum: float = 0.0,
+) -> tuple[list[Layer], np.ndarray]:
+    """Momentum SGD in PyTorch's form over ``batches``; returns (trained layers, loss per step)."""
+    layers = [{k: v.copy() for k, v in layer.items()} for layer in layers]
+    velocity = [{k: np.zeros_like(v) for k, v in layer.items()} for layer in layers]
+    losses = []
+    for batch in batches:
+        loss, grads = gradients(layers, X[batch], labels[batch])
+        losses.append(loss)
+        for layer, grad, vel in zip(layers, grads, velocity, strict=True):
+            for key in layer:
+                vel[key] = momentum * vel[key] + grad[key]
+                layer[key] = layer[key] - lr * vel[key]
+    return layers, np.array(losses)
