@@ -113,3 +113,80 @@ def test_expect_array_accepts_numbers_and_rejects_non_arrays():
     assert checks.expect_array(1.0, np.array(1.0), what="x", atol=0).shape == ()
     with pytest.raises(checks.Mismatch, match="not an array"):
         checks.as_numpy(object.__new__(type("Odd", (), {"__array__": lambda self: 1 / 0})), "f")
+
+
+def test_log_softmax_overflow_is_explained(outcomes):
+    from diptych.checks import linear_models
+
+    linear_models.log_softmax(
+        lambda Z: (
+            torch.log(torch.softmax(Z, dim=-1) + 0) * 0
+            + Z
+            - torch.log(torch.exp(Z).sum(-1, keepdim=True))
+        ),
+        pytorch,
+    )
+    message = outcomes()[0].message
+    assert "something overflows" in message and "subtract each row's maximum" in message
+
+
+def test_cross_entropy_sum_and_sign_mistakes(outcomes):
+    from diptych.checks import linear_models
+
+    def summed(Z, y):
+        return -tf.reduce_sum(tf.gather(tf.nn.log_softmax(Z), y, batch_dims=1))
+
+    def flipped(Z, y):
+        return tf.reduce_mean(tf.gather(tf.nn.log_softmax(Z), y, batch_dims=1))
+
+    linear_models.cross_entropy(summed, tensorflow)
+    linear_models.cross_entropy(flipped, tensorflow)
+    total, sign = outcomes()
+    assert "sum over the batch" in total.message and "sign is flipped" in sign.message
+
+
+def test_adam_with_keras_epsilon_placement_is_recognised(outcomes):
+    from diptych.checks import linear_models
+    from diptych.reference import classification
+
+    def keras_adam(param, grad, m, v, step, lr, beta1, beta2, eps):
+        arrays = [a.numpy() for a in (param, grad, m, v)]
+        return classification.adam_step(
+            *arrays, step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps, epsilon_style="keras"
+        )
+
+    linear_models.adam_step(keras_adam, tensorflow)
+    assert "Keras' placement of ε" in outcomes()[0].message
+
+
+def test_mlp_mistakes_missing_relu_untransposed_weights_and_accumulated_gradients(outcomes):
+    from diptych.checks import mlp
+
+    mlp.mlp_forward(lambda X, W1, b1, W2, b2: (X @ W1 + b1) @ W2 + b2, pytorch)
+
+    def untransposed(model, layers):
+        with torch.no_grad():
+            for linear, w in zip([m for m in model if hasattr(m, "weight")], layers, strict=True):
+                linear.weight.copy_(torch.from_numpy(w["W"]).reshape(linear.weight.shape))
+                linear.bias.copy_(torch.from_numpy(w["b"]))
+
+    mlp.load_weights(untransposed, pytorch)
+
+    def no_zero_grad(model, optimizer, X, y):
+        loss = torch.nn.functional.cross_entropy(model(X), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    mlp.train_step(no_zero_grad, pytorch)
+    relu, layout, accumulated = outcomes()
+    assert "apply ReLU" in relu.message
+    assert "values are off" in layout.message and "(out, in)" in layout.message
+    assert "old gradients cleared" in accumulated.message
+
+
+def test_init_std_says_how_fast_the_signal_shrinks(outcomes):
+    from diptych.checks import mlp
+
+    mlp.init_std(lambda fan_in, fan_out: np.sqrt(1 / fan_in), tensorflow)
+    assert "shrinks" in outcomes()[0].message and "per layer" in outcomes()[0].message

@@ -56,4 +56,9 @@ def test_every_lesson_has_parity_checks_whose_output_nbval_compares():
                 c for c in cells if "nbval-check-output" in c.get("metadata", {}).get("tags", [])
             ]
             assert checked, f"{path} has no cell tagged nbval-check-output"
-            assert all("parity.check" in "".join(c["source"]) and c["outputs"] for c in checked)
+            assert any("parity.check" in "".join(c["source"]) for c in checked), (
+                f"{path}: no checked parity cell"
+            )
+            assert all(c["outputs"] for c in checked), (
+                f"{path}: a checked cell has no committed output"
+            )

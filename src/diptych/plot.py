@@ -143,17 +143,33 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, *, title: str)
 
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     if labels.shape != predictions.shape:
-        raise ValueError(f"labels {labels.shape} and predictions {predictions.shape} differ in shape")
+        raise ValueError(
+            f"labels {labels.shape} and predictions {predictions.shape} differ in shape"
+        )
     classes = np.union1d(labels, predictions)
     counts = counts_of(labels, predictions, labels=classes)
     figure, ax = _figure(width=5.5, height=5.0)
     ax.imshow(counts, cmap="Blues")
     for (i, j), count in np.ndenumerate(counts):
         if count:
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                    color="white" if count > counts.max() / 2 else "black")
-    ax.set(title=title, xlabel="predicted digit", ylabel="true digit",
-           xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes)
+            ax.text(
+                j,
+                i,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if count > counts.max() / 2 else "black",
+            )
+    ax.set(
+        title=title,
+        xlabel="predicted digit",
+        ylabel="true digit",
+        xticks=range(len(classes)),
+        yticks=range(len(classes)),
+        xticklabels=classes,
+        yticklabels=classes,
+    )
     return figure
 
 

@@ -158,10 +158,15 @@ def expect_array(
         raise Mismatch(
             f"{what} has the right shape and dtype, but {int(wrong.sum())} of {wrong.size} values are off; "
             f"the largest error is{at} (index {tuple(int(i) for i in index)}): you return "
-            f"{got64[index]:.6g}, the expected value is {expected[index]:.6g}"
-            + (f". Hint: {hint}" if hint else "")
+            f"{_pair(got64[index], expected[index])}" + (f". Hint: {hint}" if hint else "")
         )
     return got
+
+
+def _pair(got: float, expected: float) -> str:
+    """The two values with enough digits to see that they differ, and by how much."""
+    digits = next((d for d in (6, 9, 12, 17) if f"{got:.{d}g}" != f"{expected:.{d}g}"), 17)
+    return f"{got:.{digits}g}, the expected value is {expected:.{digits}g} (off by {abs(got - expected):.2g})"
 
 
 def _where(mask: np.ndarray, inputs: np.ndarray | None) -> str:

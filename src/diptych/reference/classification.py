@@ -32,7 +32,9 @@ def cross_entropy_grad(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return grad / len(labels)
 
 
-def linear_grads(X: np.ndarray, W: np.ndarray, b: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+def linear_grads(
+    X: np.ndarray, W: np.ndarray, b: np.ndarray, labels: np.ndarray
+) -> dict[str, np.ndarray]:
     """Gradients of the softmax-regression loss: dW = Xᵀ dZ (d, k), db = Σ dZ (k,)."""
     dZ = cross_entropy_grad(X @ W + b, labels)
     return {"W": X.T @ dZ, "b": dZ.sum(axis=0)}
@@ -44,8 +46,17 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def adam_step(
-    param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, step: int, lr: float,
-    beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, epsilon_style: str = "pytorch",
+    param: np.ndarray,
+    grad: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    *,
+    step: int,
+    lr: float,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    epsilon_style: str = "pytorch",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One Adam update (``step`` counts from 1); returns (param, m, v).
 

@@ -26,7 +26,9 @@ def forward(layers: Sequence[Layer], X: np.ndarray) -> tuple[np.ndarray, list[np
     return h, inputs
 
 
-def gradients(layers: Sequence[Layer], X: np.ndarray, labels: np.ndarray) -> tuple[float, list[Layer]]:
+def gradients(
+    layers: Sequence[Layer], X: np.ndarray, labels: np.ndarray
+) -> tuple[float, list[Layer]]:
     """Mean cross-entropy and its gradient for every layer's W and b."""
     logits, inputs = forward(layers, X)
     delta = cross_entropy_grad(logits, labels).astype(logits.dtype)  # ∂L/∂(layer output), (n, out)
@@ -39,8 +41,13 @@ def gradients(layers: Sequence[Layer], X: np.ndarray, labels: np.ndarray) -> tup
 
 
 def train(
-    layers: Sequence[Layer], X: np.ndarray, labels: np.ndarray, *, batches: Sequence[np.ndarray],
-    lr: float, momentum: float = 0.0,
+    layers: Sequence[Layer],
+    X: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batches: Sequence[np.ndarray],
+    lr: float,
+    momentum: float = 0.0,
 ) -> tuple[list[Layer], np.ndarray]:
     """Momentum SGD in PyTorch's form over ``batches``; returns (trained layers, loss per step)."""
     layers = [{k: v.copy() for k, v in layer.items()} for layer in layers]
