@@ -183,3 +183,12 @@ def test_a_cell_past_the_timeout_is_reported(make_curriculum, capsys):
     make_curriculum({"01_demo": {"pytorch": ["import time\ntime.sleep(30)"]}})
     assert main(["run", "01", "--framework", "pytorch", "--timeout", "2"]) == 1
     assert "ran longer than the per-cell timeout of 2 s" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_plots_draw_recorded_curves_of_both_frameworks(make_curriculum, capsys, tmp_path):
+    curve = "from diptych import parity\nparity.record('loss_curve', [3.0, 2.0, 1.5, 1.2], atol=1e-6)\nparity.record('grad', [1.0, 2.0], atol=1e-6)"
+    make_curriculum({"01_demo": {"pytorch": [curve], "tensorflow": [curve]}})
+    assert main(["run", "01", "--plots", str(tmp_path / "plots"), "--jobs", "2"]) == 0
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["01_demo-loss_curve.png"]
+    assert "1 overlay plot(s)" in capsys.readouterr().out

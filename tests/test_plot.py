@@ -60,3 +60,13 @@ def test_image_grid_captions_and_validation():
         plot.image_grid(np.zeros((3, 8, 8)), labels=["0"], title="t")
     with pytest.raises(ValueError, match="2-D images"):
         plot.image_grid(np.zeros((3, 64)), title="t")
+
+
+def test_framework_overlay_counts_exactly_equal_points():
+    a = np.linspace(2, 0, 10)
+    figure = plot.framework_overlay(
+        "loss_curve", {"PyTorch": a, "TensorFlow": a + np.r_[np.zeros(6), np.full(4, 1e-7)]}
+    )
+    top, bottom = figure.axes
+    assert [line.get_label() for line in top.lines] == ["PyTorch", "TensorFlow"]
+    assert bottom.get_title() == "|Δ| (exactly equal at 6 of 10 points)"

@@ -8,6 +8,7 @@ Errors are one clear message and a hint, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -43,15 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     run.add_argument(
+        "--plots",
+        type=Path,
+        metavar="DIR",
+        help="also draw every recorded curve of both frameworks, overlaid, as PNG files in DIR",
+    )
+    run.add_argument(
         "--timeout", type=_positive, default=600, metavar="SECONDS", help="per cell (default 600)"
     )
     run.add_argument(
         "--jobs",
         "-j",
         type=_positive_int,
-        default=1,
+        default=min(4, os.cpu_count() or 1),
         metavar="N",
-        help="notebooks at once (default 1)",
+        help="notebooks run at once, each in its own kernel (default: the CPU count, at most 4)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument(
@@ -185,6 +192,11 @@ def _run(args: argparse.Namespace) -> int:
         print(table(report, frameworks), end="\n\n")
     if args.json:
         write_json(reports, args.json)
+    if args.plots:
+        from diptych.report import write_plots
+
+        written = write_plots(reports, args.plots)
+        print(f"{len(written)} overlay plot(s) in {args.plots}")
     failed = [r.lesson for r in reports if not r.ok]
     seconds = sum(run.seconds for r in reports for run in r.runs.values())
     print(

@@ -185,6 +185,10 @@ def framework_overlay(name: str, values: Mapping[str, Sequence[float]]) -> Any:
     top.grid(alpha=0.3)
     if len(arrays) == 2:
         first, second = arrays.values()
-        bottom.semilogy(np.abs(first - second) + 1e-300, color="k", linewidth=0.8)
+        difference = np.abs(first - second)
+        exact = int(np.sum(difference == 0))
+        if exact < len(difference):  # zeros cannot sit on a log axis: they are left as gaps
+            bottom.semilogy(np.where(difference > 0, difference, np.nan), ".", color="k", markersize=2)
+        bottom.set_title(f"|Δ| (exactly equal at {exact} of {len(difference)} points)", fontsize=9)
     bottom.set(xlabel="index (step)", ylabel="|Δ|")
     return figure

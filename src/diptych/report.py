@@ -149,3 +149,23 @@ def write_json(reports: list[LessonReport], path: Path) -> None:
     """Write ``to_json(reports)`` to ``path`` (folders created as needed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(to_json(reports), indent=1) + "\n", encoding="utf-8")
+
+
+def write_plots(reports: list[LessonReport], folder: Path) -> list[Path]:
+    """For every recorded value named ``*_curve`` (a loss curve, a schedule), a PNG of both
+    frameworks' values overlaid, with their absolute difference beneath."""
+    from diptych.plot import framework_overlay
+
+    label = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for report in reports:
+        for row in report.rows:
+            arrays = {fw: np.asarray(v, dtype=float) for fw, v in row.values.items()}
+            if not row.name.endswith("_curve") or any(a.ndim != 1 for a in arrays.values()):
+                continue
+            figure = framework_overlay(row.name, {label[fw]: a for fw, a in arrays.items()})
+            path = folder / f"{report.lesson}-{row.name}.png"
+            figure.savefig(path, dpi=100)
+            written.append(path)
+    return written
