@@ -7,8 +7,9 @@ on a wrong answer is caught too. One module per topic:
 * ``regression``  — lesson 02: least squares, gradient descent, SGD and momentum trajectories
 * ``classification`` — lesson 03: softmax, cross-entropy on logits, SGD and Adam steps
 * ``mlp``         — lesson 04: a ReLU MLP's forward, backward and momentum-SGD training
+* ``conv``        — lesson 06: convolution forward and backward, padding, pooling, batch norm
 """
 
-from diptych.reference import calculus, classification, mlp, regression
+from diptych.reference import calculus, classification, conv, mlp, regression
 
-__all__ = ["calculus", "classification", "mlp", "regression"]
+__all__ = ["calculus", "classification", "conv", "mlp", "regression"]
