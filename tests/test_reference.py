@@ -68,3 +68,25 @@ def test_loss_grid_agrees_with_mse_pointwise():
     assert grid[1, 2] == pytest.approx(
         regression.mse(np.array([2.0, 0.5]), problem.design, problem.y)
     )
+
+
+def test_mlp_gradients_match_finite_differences_and_decay_variants_differ():
+    from diptych import params
+    from diptych.reference import mlp
+
+    layers = params.mlp([5, 4, 3], seed=0, dtype=np.float64)
+    X = np.random.default_rng(0).normal(size=(6, 5))
+    y = np.array([0, 1, 2, 0, 1, 2])
+    _, grads = mlp.gradients(layers, X, y)
+
+    def loss_of(w):
+        return mlp.gradients([{"W": w.reshape(5, 4), "b": layers[0]["b"]}, layers[1]], X, y)[0]
+
+    numeric = calculus.central_difference(loss_of, layers[0]["W"].ravel())
+    np.testing.assert_allclose(grads[0]["W"].ravel(), numeric, atol=1e-7)
+    batches = [np.arange(6)] * 5
+    plain, _ = mlp.train(layers, X, y, batches=batches, lr=0.1, momentum=0.9)
+    coupled, _ = mlp.train(layers, X, y, batches=batches, lr=0.1, momentum=0.9, weight_decay=0.1)
+    decoupled, _ = mlp.train(layers, X, y, batches=batches, lr=0.1, momentum=0.9, weight_decay=0.1, decoupled=True)
+    norm = [np.linalg.norm(run[0]["W"]) for run in (plain, coupled, decoupled)]
+    assert norm[1] < norm[0] and norm[2] < norm[0] and not np.isclose(norm[1], norm[2])

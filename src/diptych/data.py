@@ -96,3 +96,19 @@ def minibatch_order(n: int, *, batch_size: int, epochs: int = 1, seed: int = 0) 
         order = rng.permutation(n)
         batches += [order[i : i + batch_size] for i in range(0, n, batch_size)]
     return batches
+
+
+def holdout(
+    X: np.ndarray, y: np.ndarray, *, fraction: float = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split (X, y) into (X_fit, y_fit, X_validation, y_validation), stratified by label.
+
+    The validation set is carved out of the training data; the test set stays untouched until
+    the very end, so that choices made by looking at validation results do not leak into it.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be between 0 and 1 (exclusive), got {fraction}")
+    X_fit, X_val, y_fit, y_val = train_test_split(X, y, test_size=fraction, random_state=seed, stratify=y)
+    return X_fit, y_fit, X_val, y_val

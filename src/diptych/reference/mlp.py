@@ -41,15 +41,16 @@ def gradients(
 
 
 def train(
-    layers: Sequence[Layer],
-    X: np.ndarray,
-    labels: np.ndarray,
-    *,
-    batches: Sequence[np.ndarray],
-    lr: float,
-    momentum: float = 0.0,
+    layers: Sequence[Layer], X: np.ndarray, labels: np.ndarray, *, batches: Sequence[np.ndarray],
+    lr: float, momentum: float = 0.0, weight_decay: float = 0.0, decoupled: bool = False,
 ) -> tuple[list[Layer], np.ndarray]:
-    """Momentum SGD in PyTorch's form over ``batches``; returns (trained layers, loss per step)."""
+    """Momentum SGD in PyTorch's form over ``batches``; returns (trained layers, loss per step).
+
+    ``weight_decay`` λ is *coupled* by default — λθ is added to the gradient, which is what
+    PyTorch's ``SGD(weight_decay=λ)`` does and what an L2 term λ/2·‖θ‖² in the loss gives — or
+    *decoupled* (Keras' ``weight_decay``, AdamW): θ ← θ − lr·λ·θ before the gradient step.
+    The recorded loss is the data loss, without any L2 term.
+    """
     layers = [{k: v.copy() for k, v in layer.items()} for layer in layers]
     velocity = [{k: np.zeros_like(v) for k, v in layer.items()} for layer in layers]
     losses = []
@@ -58,6 +59,9 @@ def train(
         losses.append(loss)
         for layer, grad, vel in zip(layers, grads, velocity, strict=True):
             for key in layer:
-                vel[key] = momentum * vel[key] + grad[key]
+                step = grad[key] + (0.0 if decoupled else weight_decay) * layer[key]
+                if decoupled:
+                    layer[key] = layer[key] - lr * weight_decay * layer[key]
+                vel[key] = momentum * vel[key] + step
                 layer[key] = layer[key] - lr * vel[key]
     return layers, np.array(losses)
