@@ -19,6 +19,7 @@ def test_curves_labels_title_and_log_axes():
     assert ax.get_title() == "Loss" and ax.get_yscale() == "log" and ax.get_xscale() == "log"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["PyTorch", "TensorFlow"]
     assert ax.lines[0].get_color() == plot.COLORS["PyTorch"]
+    assert ax.get_ylim() == (1, 4)
 
 
 def test_curves_refuse_nothing_and_mismatched_x():

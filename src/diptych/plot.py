@@ -43,10 +43,12 @@ def curves(
     logy: bool = False,
     x: Sequence[float] | None = None,
     logx: bool = False,
+    ylim: tuple[float, float] | None = None,
 ) -> Any:
     """One line per entry of ``series`` (label -> values), e.g. both frameworks' loss curves.
 
-    ``x`` gives the horizontal positions (default 0, 1, 2, ...), shared by every series.
+    ``x`` gives the horizontal positions (default 0, 1, 2, ...), shared by every series;
+    ``ylim`` zooms in on the part of the curves worth seeing.
     """
     if not series:
         raise ValueError("curves needs at least one series to draw")
@@ -64,6 +66,8 @@ def curves(
         ax.set_yscale("log")
     if logx:
         ax.set_xscale("log")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
