@@ -190,3 +190,47 @@ def test_init_std_says_how_fast_the_signal_shrinks(outcomes):
 
     mlp.init_std(lambda fan_in, fan_out: np.sqrt(1 / fan_in), tensorflow)
     assert "shrinks" in outcomes()[0].message and "per layer" in outcomes()[0].message
+
+
+def test_training_practice_mistakes_are_named(outcomes):
+    from diptych.checks import training_practice
+
+    def ties_improve(losses, patience):
+        best = 0
+        for epoch, loss in enumerate(losses):
+            if loss <= losses[best]:
+                best = epoch
+            if epoch - best >= patience:
+                return best, epoch
+        return best, None
+
+    def decay_in_velocity_always(theta, grad, velocity, lr, momentum, weight_decay, decoupled):
+        velocity = momentum * velocity + grad + weight_decay * theta
+        return theta - lr * velocity, velocity
+
+    def unscaled(x, p):
+        return x * (torch.rand(x.shape, dtype=x.dtype) >= p)
+
+    training_practice.early_stopping(ties_improve, pytorch)
+    training_practice.weight_decay_step(decay_in_velocity_always, pytorch)
+    training_practice.inverted_dropout(unscaled, pytorch)
+    tie, decay, scale = outcomes()
+    assert "equal to the best is not an improvement" in tie.message
+    assert "decoupled decay must stay out of the velocity" in decay.message
+    assert "scale them by 1/(1 − p)" in scale.message
+
+
+def test_cnn_mistakes_are_named(outcomes):
+    from diptych.checks import cnn
+
+    cnn.output_size(lambda n, kernel, stride, padding: (n - kernel) // stride + 1, tensorflow)
+    cnn.convert_kernel(lambda kernel: np.reshape(kernel, (5, 4, 3, 6)), tensorflow)
+
+    def average(x, grad_out):
+        return torch.repeat_interleave(torch.repeat_interleave(grad_out, 2, dim=2), 2, dim=3) / 4
+
+    cnn.max_pool_backward(average, pytorch)
+    size, kernel, pool = outcomes()
+    assert "expected 8" in size.message or "expected" in size.message
+    assert "a reshape reorders nothing" in kernel.message
+    assert "as average pooling would" in pool.message

@@ -136,7 +136,7 @@ RECORD = "from diptych import parity\nparity.record('loss', {value}, atol=1e-6)"
 
 
 @pytest.mark.slow
-def test_failing_cell_is_reported_with_cell_number_and_error(make_curriculum, capsys):
+def test_failing_cell_is_reported_with_cell_number_and_error(make_curriculum, capsys, tmp_path):
     make_curriculum(
         {
             "01_demo": {
@@ -145,7 +145,7 @@ def test_failing_cell_is_reported_with_cell_number_and_error(make_curriculum, ca
             }
         }
     )
-    assert main(["run", "01", "--json", "out.json"]) == 1
+    assert main(["run", "01", "--json", str(tmp_path / "out.json")]) == 1
     output = capsys.readouterr().out
     assert (
         "cell 3 (\"raise ValueError('learning rate too high')\") raised ValueError: learning rate too high"

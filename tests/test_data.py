@@ -63,7 +63,7 @@ def test_minibatch_order_rejects_non_positive_sizes(args):
 
 def test_holdout_is_stratified_disjoint_and_validated():
     split = data.digits()
-    X_fit, y_fit, X_val, y_val = data.holdout(split.X_train, split.y_train, fraction=0.2)
+    X_fit, _, X_val, y_val = data.holdout(split.X_train, split.y_train, fraction=0.2)
     assert len(X_fit) + len(X_val) == len(split.X_train) and len(y_val) == 270
     fit_rows = {row.tobytes() for row in X_fit}
     assert not any(row.tobytes() in fit_rows for row in X_val[:50])

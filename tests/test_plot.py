@@ -14,6 +14,7 @@ def test_curves_labels_title_and_log_axes():
         logy=True,
         x=[1, 10, 100],
         logx=True,
+        ylim=(1, 4),
     )
     ax = figure.axes[0]
     assert ax.get_title() == "Loss" and ax.get_yscale() == "log" and ax.get_xscale() == "log"

@@ -87,6 +87,8 @@ def test_mlp_gradients_match_finite_differences_and_decay_variants_differ():
     batches = [np.arange(6)] * 5
     plain, _ = mlp.train(layers, X, y, batches=batches, lr=0.1, momentum=0.9)
     coupled, _ = mlp.train(layers, X, y, batches=batches, lr=0.1, momentum=0.9, weight_decay=0.1)
-    decoupled, _ = mlp.train(layers, X, y, batches=batches, lr=0.1, momentum=0.9, weight_decay=0.1, decoupled=True)
+    decoupled, _ = mlp.train(
+        layers, X, y, batches=batches, lr=0.1, momentum=0.9, weight_decay=0.1, decoupled=True
+    )
     norm = [np.linalg.norm(run[0]["W"]) for run in (plain, coupled, decoupled)]
     assert norm[1] < norm[0] and norm[2] < norm[0] and not np.isclose(norm[1], norm[2])

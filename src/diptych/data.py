@@ -110,5 +110,7 @@ def holdout(
 
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fraction must be between 0 and 1 (exclusive), got {fraction}")
-    X_fit, X_val, y_fit, y_val = train_test_split(X, y, test_size=fraction, random_state=seed, stratify=y)
+    X_fit, X_val, y_fit, y_val = train_test_split(
+        X, y, test_size=fraction, random_state=seed, stratify=y
+    )
     return X_fit, y_fit, X_val, y_val

@@ -192,7 +192,9 @@ def framework_overlay(name: str, values: Mapping[str, Sequence[float]]) -> Any:
         difference = np.abs(first - second)
         exact = int(np.sum(difference == 0))
         if exact < len(difference):  # zeros cannot sit on a log axis: they are left as gaps
-            bottom.semilogy(np.where(difference > 0, difference, np.nan), ".", color="k", markersize=2)
+            bottom.semilogy(
+                np.where(difference > 0, difference, np.nan), ".", color="k", markersize=2
+            )
         bottom.set_title(f"|Δ| (exactly equal at {exact} of {len(difference)} points)", fontsize=9)
     bottom.set(xlabel="index (step)", ylabel="|Δ|")
     return figure

@@ -12,7 +12,9 @@ import numpy as np
 def output_size(n: int, *, kernel: int, stride: int = 1, padding: int = 0) -> int:
     """Output length of a convolution or pooling along one axis: ⌊(n + 2p − k)/s⌋ + 1."""
     if kernel < 1 or stride < 1 or padding < 0:
-        raise ValueError(f"need kernel ≥ 1, stride ≥ 1, padding ≥ 0; got {kernel}, {stride}, {padding}")
+        raise ValueError(
+            f"need kernel ≥ 1, stride ≥ 1, padding ≥ 0; got {kernel}, {stride}, {padding}"
+        )
     if n + 2 * padding < kernel:
         raise ValueError(f"a kernel of {kernel} does not fit an input of {n} padded by {padding}")
     return (n + 2 * padding - kernel) // stride + 1
@@ -32,10 +34,14 @@ def _windows(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
     return view[:, :, ::stride, ::stride]
 
 
-def conv2d(x: np.ndarray, W: np.ndarray, b: np.ndarray, *, stride: int = 1, padding: int = 0) -> np.ndarray:
+def conv2d(
+    x: np.ndarray, W: np.ndarray, b: np.ndarray, *, stride: int = 1, padding: int = 0
+) -> np.ndarray:
     """y[n, o, i, j] = b[o] + Σ_c,p,q x[n, c, s·i + p, s·j + q] · W[o, c, p, q]  (x zero-padded)."""
     x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    return np.einsum("ncijpq,ocpq->noij", _windows(x, W.shape[2], stride), W) + b[None, :, None, None]
+    return (
+        np.einsum("ncijpq,ocpq->noij", _windows(x, W.shape[2], stride), W) + b[None, :, None, None]
+    )
 
 
 def conv2d_backward(
@@ -50,10 +56,15 @@ def conv2d_backward(
     for p in range(k):  # each kernel offset scatters back into the input positions it read
         for q in range(k):
             contribution = np.einsum("noij,oc->ncij", grad_out, W[:, :, p, q])
-            grad_padded[:, :, p : p + stride * oh : stride, q : q + stride * ow : stride] += contribution
+            grad_padded[:, :, p : p + stride * oh : stride, q : q + stride * ow : stride] += (
+                contribution
+            )
     h, w = x.shape[2:]
-    return {"x": grad_padded[:, :, padding : padding + h, padding : padding + w], "W": grad_W,
-            "b": grad_out.sum(axis=(0, 2, 3))}
+    return {
+        "x": grad_padded[:, :, padding : padding + h, padding : padding + w],
+        "W": grad_W,
+        "b": grad_out.sum(axis=(0, 2, 3)),
+    }
 
 
 def max_pool2d(x: np.ndarray, *, size: int = 2) -> np.ndarray:
@@ -76,7 +87,13 @@ def batch_norm_train(
 
 
 def batch_norm_inference(
-    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.ndarray, *, eps: float
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
+    *,
+    eps: float,
 ) -> np.ndarray:
     """Inference-mode batch norm with running statistics ``mean``, ``var`` (c,)."""
     scale = gamma / np.sqrt(var + eps)

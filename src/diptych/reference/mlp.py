@@ -41,8 +41,15 @@ def gradients(
 
 
 def train(
-    layers: Sequence[Layer], X: np.ndarray, labels: np.ndarray, *, batches: Sequence[np.ndarray],
-    lr: float, momentum: float = 0.0, weight_decay: float = 0.0, decoupled: bool = False,
+    layers: Sequence[Layer],
+    X: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batches: Sequence[np.ndarray],
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    decoupled: bool = False,
 ) -> tuple[list[Layer], np.ndarray]:
     """Momentum SGD in PyTorch's form over ``batches``; returns (trained layers, loss per step).
 
