@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from threading import Lock
@@ -37,11 +38,13 @@ def run_lessons(
         with lock:
             bar.update(1)
 
+    threads = thread_share(jobs)
+
     def one(task: tuple[Lesson, str]) -> Execution:
         lesson, fw = task
         with lock:
             bar.set_postfix_str(f"{lesson.name} {fw}")
-        return execute(lesson.notebooks[fw], timeout=timeout, on_cell=tick)
+        return execute(lesson.notebooks[fw], timeout=timeout, on_cell=tick, env=threads)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         executions = list(pool.map(one, tasks))
@@ -55,6 +58,23 @@ def run_lessons(
         runs = {fw: ex for (les, fw), ex in zip(tasks, executions, strict=True) if les is lesson}
         reports.append(LessonReport(lesson.name, runs, compare_values(runs)))
     return reports
+
+
+def thread_share(jobs: int) -> dict[str, str]:
+    """Thread limits for each kernel so that ``jobs`` kernels share the CPUs without contention.
+
+    PyTorch and TensorFlow each start one thread per core; with several kernels at once that
+    oversubscribes the machine and every notebook gets slower. One job keeps the defaults.
+    """
+    if jobs <= 1:
+        return {}
+    share = str(max(1, (os.cpu_count() or 1) // jobs))
+    return {
+        "OMP_NUM_THREADS": share,
+        "MKL_NUM_THREADS": share,
+        "TF_NUM_INTRAOP_THREADS": share,
+        "TF_NUM_INTEROP_THREADS": "1",
+    }
 
 
 def save_executed(notebook: Any, path: Path) -> None:
