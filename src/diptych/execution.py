@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from diptych.checks import read_outcomes
+from diptych.optional import QUIET_TENSORFLOW
 from diptych.parity import RECORD_ENV, read_recorded
 
 #: environment every executed notebook gets: quiet, deterministic, no progress bars
 KERNEL_ENV = {
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-    "TF_ENABLE_ONEDNN_OPTS": "0",
+    **QUIET_TENSORFLOW,
     "TQDM_DISABLE": "1",
     "PYTHONHASHSEED": "0",
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",

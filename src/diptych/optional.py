@@ -17,6 +17,10 @@ FRAMEWORKS = {
 }
 
 
+#: TensorFlow's C++ log lines off, and oneDNN's sum-reordering CPU kernels off (see below)
+QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
 class MissingFrameworkError(ImportError):
     """A framework the learner asked for is not installed."""
 
@@ -27,8 +31,8 @@ def quiet_tensorflow_environment() -> None:
     oneDNN's fused kernels reorder float sums, which moves results by an ulp or two between runs
     of different shapes; the curriculum promises identical numbers, so it is switched off.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    for name, value in QUIET_TENSORFLOW.items():
+        os.environ.setdefault(name, value)
 
 
 def require(module: str) -> ModuleType:

@@ -11,6 +11,7 @@ and the framework's ``adapter``, so the same check serves the PyTorch and the Te
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import traceback
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from diptych.parity import RECORD_ENV
+from diptych.parity import RECORD_ENV, as_array
 
 CHECKS_FILE = "checks.jsonl"
 PASSED, FAILED, NOT_DONE = "passed", "failed", "not done yet"
@@ -67,6 +68,23 @@ def run_check(exercise: str, attempt: Callable[[], str]) -> Outcome:
     return None
 
 
+def exercise(title: str) -> Callable[[Callable[..., str]], Callable[..., None]]:
+    """Make a check out of a function that returns a success message or raises Mismatch.
+
+    The decorated function, called from a notebook with the learner's function and the adapter,
+    prints one line and returns nothing (see ``run_check``).
+    """
+
+    def decorate(check: Callable[..., str]) -> Callable[..., None]:
+        @functools.wraps(check)
+        def self_check(*args: Any, **kwargs: Any) -> None:
+            return run_check(title, lambda: check(*args, **kwargs))
+
+        return self_check
+
+    return decorate
+
+
 def _describe(error: Exception) -> str:
     """``TypeError: message (in your line: `code`)`` pointing at the learner's own frame."""
     frames = [f for f in traceback.extract_tb(error.__traceback__) if "diptych" not in f.filename]
@@ -98,13 +116,9 @@ def as_numpy(value: Any, what: str) -> np.ndarray:
     """The learner's result as NumPy, or a Mismatch saying what came back instead."""
     if value is None:
         raise Mismatch(f"{what} returned None: did you forget the `return`?")
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):
-        value = value.numpy()
     try:
-        return np.asarray(value)
-    except Exception as error:
+        return as_array(value)
+    except Exception as error:  # whatever it is, it is not an array
         raise Mismatch(
             f"{what} returned a {type(value).__name__}, which is not an array"
         ) from error
