@@ -6,8 +6,9 @@ import platform
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Any
 
-from diptych.optional import is_installed
+from diptych.optional import is_installed, require
 
 CORE_PACKAGES = (
     "numpy",
@@ -64,16 +65,27 @@ def _frameworks() -> list[Finding]:
     return findings
 
 
-def _torch() -> Finding:
-    if not is_installed("torch"):
-        return Finding(
+def _load(module: str, name: str, extra: str, other: str) -> tuple[Any, Finding | None]:
+    """Import a framework, or say why it cannot be used: absent, or present but broken."""
+    fix = f"pip install -e '.[{extra}]'"
+    if not is_installed(module):
+        return None, Finding("warn", name, f"not installed: only the {other} track can run", fix)
+    try:
+        return require(module), None
+    except Exception as error:  # a broken install raises anything from ImportError to OSError
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        return None, Finding(
             "warn",
-            "PyTorch",
-            "not installed: only the TensorFlow track can run",
-            "pip install -e '.[pytorch]'",
+            name,
+            f"installed but cannot be imported ({reason}): only the {other} track can run",
+            f"reinstall it: {fix}",
         )
-    import torch
 
+
+def _torch() -> Finding:
+    torch, problem = _load("torch", "PyTorch", "pytorch", "TensorFlow")
+    if problem:
+        return problem
     devices = ["cpu"]
     if torch.cuda.is_available():
         devices += [
@@ -85,16 +97,9 @@ def _torch() -> Finding:
 
 
 def _tensorflow() -> Finding:
-    if not is_installed("tensorflow"):
-        return Finding(
-            "warn",
-            "TensorFlow",
-            "not installed: only the PyTorch track can run",
-            "pip install -e '.[tensorflow]'",
-        )
-    from diptych.optional import require
-
-    tf = require("tensorflow")
+    tf, problem = _load("tensorflow", "TensorFlow", "tensorflow", "PyTorch")
+    if problem:
+        return problem
     devices = [d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()]
     return Finding("ok", "TensorFlow", f"{tf.__version__}; devices: {', '.join(devices)}")
 
