@@ -121,3 +121,10 @@ def test_a_changed_solution_rebuilds_an_untouched_exercise_and_check_names_it(cu
         in (curriculum / "exercises/02_gradient_descent/gradient_descent_pytorch.ipynb").read_text()
     )
     assert main(["exercises", "build", "--check"]) == 0
+
+
+def test_build_without_nbgrader_names_the_extra_to_install(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "nbgrader.preprocessors", None)
+    assert main(["exercises", "build", "--check"]) == 2
+    err = capsys.readouterr().err
+    assert "nbgrader (used by the exercise builder) is not installed" in err and "'.[dev]'" in err

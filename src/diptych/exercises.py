@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from diptych.optional import require
 from diptych.registry import find_root, lessons
 
 STUB = 'raise NotImplementedError("Exercise not done yet: replace this line with your code.")'
@@ -44,7 +45,8 @@ class Plan:
 def generate(solution: Path) -> str:
     """The exercise notebook for ``solution``, as deterministic JSON text."""
     import nbformat
-    from nbgrader.preprocessors import ClearSolutions
+
+    ClearSolutions = require("nbgrader.preprocessors").ClearSolutions
 
     notebook = copy.deepcopy(nbformat.read(solution, as_version=4))
     clear = ClearSolutions(code_stub={"python": STUB}, enforce_metadata=False)

@@ -14,6 +14,7 @@ from types import ModuleType
 FRAMEWORKS = {
     "torch": ("PyTorch", "pytorch"),
     "tensorflow": ("TensorFlow", "tensorflow"),
+    "nbgrader": ("nbgrader (used by the exercise builder)", "dev"),
 }
 
 
@@ -42,7 +43,7 @@ def require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        name, extra = FRAMEWORKS.get(module, (module, "all"))
+        name, extra = FRAMEWORKS.get(module.split(".")[0], (module, "all"))
         raise MissingFrameworkError(
             f"{name} is not installed, and this part of diptych needs it. "
             f"Install the {name} track with:  pip install -e '.[{extra}]'  "
