@@ -133,4 +133,4 @@ def inverted_dropout(learner: Callable[[Any, float], Any], adapter: Any) -> str:
         raise Mismatch(
             "two calls dropped exactly the same values: draw a fresh random mask each call"
         )
-    return f"drops {dropped:.1%} at p = 0.25 and scales the rest by 4/3"
+    return "drops about 25% at p = 0.25, scales the rest by 4/3, and draws a fresh mask each call"
