@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FRAMEWORKS = ("pytorch", "tensorflow")
+#: how each framework is named for a person (file names use the keys)
+FRAMEWORK_NAMES = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
 KINDS = ("notebooks", "solutions", "exercises")
 ROOT_ENV = "DIPTYCH_ROOT"
 _LESSON_DIR = re.compile(r"^(\d\d)_([a-z0-9_]+)$")

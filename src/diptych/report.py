@@ -12,6 +12,7 @@ import numpy as np
 
 from diptych.execution import Execution
 from diptych.parity import compare
+from diptych.registry import FRAMEWORK_NAMES
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,13 @@ def table(report: LessonReport, frameworks: tuple[str, ...]) -> str:
     """The lesson's values side by side, then each notebook's status and seconds."""
     from tabulate import tabulate
 
-    label = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
-    headers = ["value", *(label[fw] for fw in frameworks), "max |Δ|", "tolerance", "agree"]
+    headers = [
+        "value",
+        *(FRAMEWORK_NAMES[fw] for fw in frameworks),
+        "max |Δ|",
+        "tolerance",
+        "agree",
+    ]
     body = [
         [
             row.name,
@@ -100,7 +106,7 @@ def table(report: LessonReport, frameworks: tuple[str, ...]) -> str:
     )
     for fw, run in report.runs.items():
         status = "ran" if run.ok else f"FAILED: {run.error}"
-        lines.append(f"  {label[fw]:<10} {run.seconds:6.1f} s  {run.path.name}  {status}")
+        lines.append(f"  {FRAMEWORK_NAMES[fw]:<10} {run.seconds:6.1f} s  {run.path.name}  {status}")
     return "\n".join(lines)
 
 
@@ -156,7 +162,6 @@ def write_plots(reports: list[LessonReport], folder: Path) -> list[Path]:
     frameworks' values overlaid, with their absolute difference beneath."""
     from diptych.plot import framework_overlay
 
-    label = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for report in reports:
@@ -164,7 +169,9 @@ def write_plots(reports: list[LessonReport], folder: Path) -> list[Path]:
             arrays = {fw: np.asarray(v, dtype=float) for fw, v in row.values.items()}
             if not row.name.endswith("_curve") or any(a.ndim != 1 for a in arrays.values()):
                 continue
-            figure = framework_overlay(row.name, {label[fw]: a for fw, a in arrays.items()})
+            figure = framework_overlay(
+                row.name, {FRAMEWORK_NAMES[fw]: a for fw, a in arrays.items()}
+            )
             path = folder / f"{report.lesson}-{row.name}.png"
             figure.savefig(path, dpi=100)
             written.append(path)

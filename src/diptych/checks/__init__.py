@@ -45,7 +45,7 @@ class Outcome:
         return f"{_SYMBOL[self.status]} {self.exercise}: {self.status} — {self.message}"
 
 
-def run_check(exercise: str, attempt: Callable[[], str]) -> Outcome:
+def run_check(exercise: str, attempt: Callable[[], str]) -> None:
     """Run ``attempt`` (which returns a success message or raises Mismatch); print and record.
 
     Returns nothing visible in a notebook: the printed line is the whole answer.
@@ -65,7 +65,6 @@ def run_check(exercise: str, attempt: Callable[[], str]) -> Outcome:
         outcome = Outcome(exercise, FAILED, f"your code raised {_describe(error)}")
     print(outcome.line())
     _record(outcome)
-    return None
 
 
 def exercise(title: str) -> Callable[[Callable[..., str]], Callable[..., None]]:
