@@ -10,7 +10,7 @@ tensorflow = pytest.importorskip("diptych.adapters.tensorflow")
 torch = pytorch.torch
 tf = tensorflow.tf
 
-PUBLIC = {"setup", "device", "from_numpy", "to_numpy", "load_dense", "load_conv"}
+PUBLIC = {"setup", "device", "from_numpy", "to_numpy", "load_dense", "load_conv", "float64"}
 
 
 def test_both_adapters_offer_the_same_functions():
@@ -99,3 +99,38 @@ def test_loading_into_an_unbuilt_keras_layer_explains_what_to_do():
 
     with pytest.raises(ValueError, match="not built yet"):
         tensorflow.load_dense(keras.layers.Dense(2), params.dense(4, 2))
+
+
+def test_keras_float64_makes_layers_and_hyper_parameters_float64_after_a_float32_layer():
+    """The trap it exists for: a layer built earlier fixes Keras' dtype policy at float32."""
+    keras = pytest.importorskip("keras")
+    keras.layers.Dense(2).build(
+        (None, 3)
+    )  # fixes the global policy, as a lesson's first layer does
+    with tensorflow.float64():
+        layer = keras.layers.Dense(2)
+        layer.build((None, 3))
+        optimizer = keras.optimizers.SGD(learning_rate=0.05)
+    assert layer.kernel.dtype == "float64" and layer.compute_dtype == "float64"
+    assert optimizer.learning_rate.dtype == "float64" and float(optimizer.learning_rate) == 0.05
+    after = keras.layers.Dense(2)
+    after.build((None, 3))
+    assert after.kernel.dtype == "float32" and keras.config.floatx() == "float32"
+
+
+def test_torch_float64_sets_and_restores_the_default_dtype():
+    with pytorch.float64():
+        assert torch.nn.Linear(3, 2).weight.dtype == torch.float64
+    assert torch.nn.Linear(3, 2).weight.dtype == torch.float32
+
+
+@pytest.mark.parametrize("adapter", [pytorch, tensorflow], ids=["pytorch", "tensorflow"])
+def test_float64_restores_the_default_after_an_error(adapter):
+    with pytest.raises(RuntimeError), adapter.float64():
+        raise RuntimeError("a cell failed")
+    if adapter is pytorch:
+        assert torch.get_default_dtype() == torch.float32
+    else:
+        import keras
+
+        assert keras.config.floatx() == "float32"

@@ -63,6 +63,20 @@ def test_a_crash_in_the_learners_code_quotes_their_line(outcomes):
     assert message.startswith("your code raised AttributeError") and "x.no_such_method()" in message
 
 
+def test_the_learners_line_is_found_by_module_not_by_folder_name(outcomes, tmp_path):
+    """A clone or a notebook folder is usually called `diptych`: that must not hide their code."""
+    folder = tmp_path / "diptych" / "exercises"
+    folder.mkdir(parents=True)
+    cell = folder / "cell.py"
+    cell.write_text("def broken(x):\n    return torch.ones(x, 'not a size')\n")
+    namespace = {"torch": torch, "__name__": "__main__"}
+    exec(compile(cell.read_text(), str(cell), "exec"), namespace)
+    tensors.softplus_derivative(namespace["broken"], pytorch)
+    message = outcomes()[0].message
+    assert message.startswith("your code raised TypeError")
+    assert "(in your line: `return torch.ones(x, 'not a size')`)" in message
+
+
 def test_tensorflow_gradient_without_watch_is_explained(outcomes):
     def unwatched(fn, x):
         with tf.GradientTape() as tape:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from diptych import registry
 from diptych.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,62 +24,6 @@ def diptych(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess
         env=env,
         timeout=600,
     )
-
-
-def digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*.ipynb"))
-    }
-
-
-@pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
-    """`diptych run` of every lesson, twice, with the notebooks' hashes before and after."""
-    folder = tmp_path_factory.mktemp("runs")
-    before = digest(REPO / "notebooks")
-    results = [diptych("run", "--json", str(folder / f"run{i}.json")) for i in (1, 2)]
-    return results, [json.loads((folder / f"run{i}.json").read_text()) for i in (1, 2)], before
-
-
-@pytest.mark.slow
-def test_run_executes_every_lesson_and_every_value_agrees(two_runs, repo):
-    (first, _), (report, _), _ = two_runs
-    assert first.returncode == 0, first.stdout + first.stderr
-    lessons = {entry["lesson"]: entry for entry in report["lessons"]}
-    assert set(lessons) == {lesson.name for lesson in registry.lessons(repo)}
-    assert (
-        f"{len(lessons)} of {len(lessons)} lessons ok" in first.stdout and "gd_path" in first.stdout
-    )
-    for entry in lessons.values():
-        assert len(entry["values"]) >= 4
-        for name, value in entry["values"].items():
-            assert value["ok"], name
-            assert value["max_abs_diff"] <= value["tolerance"] + value["rtol"] * max(
-                map(abs, np.ravel(value["tensorflow"]))
-            ), name
-        for run in entry["notebooks"].values():
-            assert run["ok"] and run["error"] is None and run["seconds"] > 0
-    gradient = lessons["01_tensors"]["values"]["gradient"]
-    assert gradient["tolerance"] == 1e-10 and len(gradient["pytorch"]) == 5
-
-
-@pytest.mark.slow
-def test_run_twice_records_bit_identical_values(two_runs):
-    _, (first, second), _ = two_runs
-    values = [
-        {
-            e["lesson"]: {k: (v["pytorch"], v["tensorflow"]) for k, v in e["values"].items()}
-            for e in report["lessons"]
-        }
-        for report in (first, second)
-    ]
-    assert values[0] == values[1]
-
-
-@pytest.mark.slow
-def test_run_leaves_the_source_notebooks_byte_identical(two_runs):
-    *_, before = two_runs
-    assert digest(REPO / "notebooks") == before
 
 
 def test_list_shows_every_lesson_with_its_run_time(capsys):
@@ -199,3 +140,75 @@ def test_plots_draw_recorded_curves_of_both_frameworks(make_curriculum, capsys, 
     assert main(["run", "01", "--plots", str(tmp_path / "plots"), "--jobs", "2"]) == 0
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["01_demo-loss_curve.png"]
     assert "1 overlay plot(s)" in capsys.readouterr().out
+
+
+ISA = (
+    "import os\nfrom diptych import parity\n"
+    "parity.record('isa', float(os.environ.get('ONEDNN_MAX_CPU_ISA') == 'AVX2'), atol=0)\n"
+    "parity.record('threads', float(os.environ.get('OMP_NUM_THREADS', '0')), atol=0)"
+)
+
+
+@pytest.mark.slow
+def test_cpu_runs_every_kernel_under_the_imitated_configuration(make_curriculum, capsys, tmp_path):
+    make_curriculum({"01_demo": {"pytorch": [ISA], "tensorflow": [ISA]}})
+    assert main(["run", "01", "--cpu", "avx2-1thread", "--json", str(tmp_path / "r.json")]) == 0
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["configuration"]["name"] == "avx2-1thread"
+    values = document["lessons"][0]["values"]
+    assert values["isa"]["pytorch"] == values["isa"]["tensorflow"] == 1.0
+    assert values["threads"]["pytorch"] == 1.0
+    assert "== configuration avx2-1thread" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_matrix_runs_every_configuration_and_summarises(make_curriculum, capsys, tmp_path):
+    make_curriculum({"01_demo": {"pytorch": [ISA], "tensorflow": [ISA]}})
+    assert main(["run", "01", "--matrix", "--json", str(tmp_path / "m.json")]) == 0
+    documents = json.loads((tmp_path / "m.json").read_text())["matrix"]
+    assert [d["configuration"]["name"] for d in documents] == [
+        "default",
+        "avx2-1thread",
+        "sse41-1thread",
+    ]
+    assert [d["lessons"][0]["values"]["isa"]["pytorch"] for d in documents] == [0.0, 1.0, 0.0]
+    output = capsys.readouterr().out
+    assert "sse41-1thread" in output.splitlines()[-3] or "sse41-1thread" in output
+    assert "3 of 3 lessons ok" in output
+
+
+@pytest.mark.slow
+def test_against_compares_one_framework_with_values_recorded_elsewhere(
+    make_curriculum, capsys, tmp_path
+):
+    make_curriculum({"01_demo": {"pytorch": [RECORD.format(value=1.0)], "tensorflow": ["1/0"]}})
+    baseline = tmp_path / "cpu.json"
+    baseline.write_text(
+        json.dumps(
+            {
+                "lessons": [
+                    {
+                        "lesson": "01_demo",
+                        "notebooks": {"tensorflow": {}},
+                        "values": {"loss": {"tensorflow": 1.5, "atol": 1e-6, "rtol": 0}},
+                    }
+                ]
+            }
+        )
+    )
+    code = main(["run", "01", "--framework", "pytorch", "--against", str(baseline)])
+    output = capsys.readouterr().out
+    assert code == 1 and "NO" in output and "values recorded elsewhere" in output
+
+
+def test_against_a_file_that_is_not_a_result_is_a_usage_error(make_curriculum, capsys, tmp_path):
+    make_curriculum({"01_demo": {"pytorch": ["1"], "tensorflow": ["1"]}})
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    assert main(["run", "01", "--against", str(tmp_path / "bad.json")]) == 2
+    assert "not a result written by 'diptych run --json'" in capsys.readouterr().err
+
+
+def test_matrix_and_cpu_exclude_each_other_and_save_outputs():
+    assert diptych("run", "--matrix", "--cpu", "avx2-1thread").returncode == 2
+    result = diptych("run", "01", "--cpu", "avx2-1thread", "--save-outputs")
+    assert result.returncode == 2 and "--save-outputs saves a plain run" in result.stderr

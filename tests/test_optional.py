@@ -7,24 +7,23 @@ import pytest
 
 from diptych import optional
 
+#: what a lesson's first import cell and the command's start load (timed in benchmarks/)
 CLEAN_IMPORT = """
-import sys, time
-started = time.perf_counter()
+import sys
 import diptych, diptych.data, diptych.params, diptych.parity, diptych.plot, diptych.reference
 import diptych.registry, diptych.report, diptych.cli
-elapsed = time.perf_counter() - started
 heavy = [m for m in ("torch", "tensorflow", "keras", "matplotlib", "nbclient", "sklearn") if m in sys.modules]
-print(heavy, elapsed)
+print(heavy)
 """
 
 
-def test_importing_diptych_imports_no_framework_and_is_fast():
+def test_importing_diptych_imports_no_framework():
+    """Import weight is kept low by what gets imported; its time is measured by
+    ``benchmarks/import_time.py``, not asserted here (a loaded machine would fail it)."""
     output = subprocess.run(
         [sys.executable, "-c", CLEAN_IMPORT], capture_output=True, text=True, check=True
     )
-    heavy, elapsed = output.stdout.rsplit(" ", 1)
-    assert heavy == "[]"
-    assert float(elapsed) < 0.5
+    assert output.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(("module", "extra"), [("torch", "pytorch"), ("tensorflow", "tensorflow")])

@@ -72,3 +72,38 @@ def test_record_needs_a_name(monkeypatch, tmp_path):
 
 def test_read_recorded_of_an_empty_folder_is_empty(tmp_path):
     assert parity.read_recorded(tmp_path) == {}
+
+
+def test_headroom_is_tolerance_over_difference_at_the_tightest_element():
+    result = parity.compare("h", [1.0, 2.0 + 1e-7], [1.0 + 1e-9, 2.0], atol=1e-6)
+    assert result.headroom == pytest.approx(10.0, rel=1e-6)  # 1e-6 / 1e-7 at the second element
+    assert parity.compare("same", [1.0], [1.0], atol=0).headroom == float("inf")
+    assert parity.compare("s", [1.0, 2.0], [1.0], atol=1).headroom == 0.0
+
+
+def test_headroom_counts_the_relative_part_of_the_tolerance():
+    result = parity.compare("r", [100.0 + 1e-3], [100.0], atol=0, rtol=1e-4)
+    assert result.ok and result.headroom == pytest.approx(10.0, rel=1e-6)
+
+
+def test_reaches_prints_the_bar_not_the_value_and_records_it(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv(parity.RECORD_ENV, str(tmp_path))
+    parity.reaches("test_accuracy", 0.9911, at_least=0.985)
+    assert capsys.readouterr().out == "✓ test_accuracy reaches the bar (at least 0.985)\n"
+    entry = parity.read_recorded(tmp_path)["test_accuracy"]
+    assert entry["value"] == 0.9911 and entry["at_least"] == 0.985
+
+
+@pytest.mark.parametrize("value", [0.98, float("nan")])
+def test_reaches_fails_below_the_bar_and_on_nan(value):
+    with pytest.raises(parity.ParityError, match=r"below the lesson's bar of 0\.985"):
+        parity.reaches("test_accuracy", value, at_least=0.985)
+
+
+def test_check_records_its_headroom_against_the_reference(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv(parity.RECORD_ENV, str(tmp_path))
+    parity.check("x", [1.0 + 1e-8], [1.0], atol=1e-6)
+    parity.check("y", [1.0], [1.0], atol=1e-6)
+    recorded = parity.read_recorded(tmp_path)
+    assert recorded["x"]["reference_headroom"] == pytest.approx(100.0, rel=1e-6)
+    assert recorded["y"]["reference_headroom"] is None  # identical: no finite headroom

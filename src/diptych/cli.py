@@ -11,8 +11,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from diptych import __version__
+from diptych.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
+
+if TYPE_CHECKING:
+    from diptych.report import LessonReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -59,6 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=min(4, os.cpu_count() or 1),
         metavar="N",
         help="notebooks run at once, each in its own kernel (default: the CPU count, at most 4)",
+    )
+    machines = run.add_mutually_exclusive_group()
+    machines.add_argument(
+        "--matrix",
+        action="store_true",
+        help="run under this machine's configuration and under every imitated other CPU "
+        "(a check of a workshop laptop; see 'diptych run --help')",
+    )
+    machines.add_argument(
+        "--cpu",
+        choices=[config.name for config in IMITATIONS],
+        help="run under one imitated other CPU instead of this machine's configuration",
+    )
+    run.add_argument(
+        "--against",
+        type=Path,
+        metavar="JSON",
+        help="compare with values another machine recorded ('diptych run --json') for the "
+        "framework not run here (e.g. a GPU run of one framework against a CPU run of both)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument(
@@ -166,7 +190,7 @@ def _doctor(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from diptych.execution import read_notebook
     from diptych.registry import check_framework, find_root, lessons, select
-    from diptych.report import table, write_json
+    from diptych.report import matrix_table, read_baseline, table, to_json, write_json
     from diptych.runner import run_lessons
 
     frameworks = check_framework(args.framework)
@@ -179,28 +203,60 @@ def _run(args: argparse.Namespace) -> int:
             if fw not in lesson.notebooks:
                 raise UsageError(f"{lesson.name} has no {fw} notebook in {lesson.folder}")
             read_notebook(lesson.notebooks[fw])  # fail early, before any kernel starts
-    progress = not args.no_progress and sys.stderr.isatty()
-    reports = run_lessons(
-        chosen,
-        frameworks,
-        timeout=args.timeout,
-        jobs=args.jobs,
-        progress=progress,
-        save_outputs=args.save_outputs,
+    if args.save_outputs and (args.matrix or args.cpu or args.against):
+        raise UsageError(
+            "--save-outputs saves a plain run on this machine; drop --matrix/--cpu/--against"
+        )
+    configurations = (
+        [DEFAULT, *IMITATIONS] if args.matrix else [CONFIGURATIONS[args.cpu or "default"]]
     )
-    for report in reports:
-        print(table(report, frameworks), end="\n\n")
+    try:
+        baseline = read_baseline(args.against) if args.against else None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    progress = not args.no_progress and sys.stderr.isatty()
+    results = []
+    for configuration in configurations:
+        if configuration is not DEFAULT or len(configurations) > 1:
+            print(f"== configuration {configuration.describe()}", end="\n\n")
+        reports = run_lessons(
+            chosen,
+            frameworks,
+            timeout=args.timeout,
+            jobs=args.jobs,
+            progress=progress,
+            save_outputs=args.save_outputs,
+            configuration=configuration,
+            baseline=baseline,
+        )
+        results.append((configuration, reports))
+        for report in reports:
+            print(table(report), end="\n\n")
+    if len(results) > 1:
+        print(matrix_table(results), end="\n\n")
     if args.json:
-        write_json(reports, args.json)
+        documents = [to_json(reports, configuration) for configuration, reports in results]
+        write_json(documents[0] if len(documents) == 1 else {"matrix": documents}, args.json)
     if args.plots:
         from diptych.report import write_plots
 
-        written = write_plots(reports, args.plots)
+        written = write_plots([r for _, reports in results for r in reports], args.plots)
         print(f"{len(written)} overlay plot(s) in {args.plots}")
-    failed = [r.lesson for r in reports if not r.ok]
-    seconds = sum(run.seconds for r in reports for run in r.runs.values())
+    return _summarise([(config.name, report) for config, reports in results for report in reports])
+
+
+def _summarise(outcomes: list[tuple[str, LessonReport]]) -> int:
+    """The closing line: how many lessons passed (per configuration), and the exit status."""
+    failed = [
+        report.lesson + ("" if config == "default" else f" ({config})")
+        for config, report in outcomes
+        if not report.ok
+    ]
+    seconds = sum(
+        run.seconds for _, r in outcomes for fw, run in r.runs.items() if fw not in r.from_baseline
+    )
     print(
-        f"{len(reports) - len(failed)} of {len(reports)} lessons ok "
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} lessons ok "
         f"({seconds:.1f} s of notebook execution)"
         + (f"; failed: {', '.join(failed)}" if failed else "")
     )

@@ -6,7 +6,14 @@ and relative differences with their positions.
 
 ``record`` writes a named value to the folder in ``$DIPTYCH_RECORD_DIR`` so that ``diptych run``
 can show the PyTorch and TensorFlow notebooks' values side by side. When the variable is unset (a
-learner running the notebook in Jupyter) recording does nothing.
+learner running the notebook in Jupyter) recording does nothing. ``reaches`` asserts and records a
+bar (an accuracy, say) that each framework must reach on its own: long float32 training is
+compared by what it achieves, never step by step.
+
+Every comparison reports its **headroom**: tolerance / observed difference, at the element where
+that ratio is smallest. A tolerance is argued from the computation, not fitted to one run, and it
+must stay at least ``MIN_HEADROOM`` times the difference on every machine configuration, so that
+the next CPU, thread count or GPU does not tip it (see docs/design.md, "Parity rules").
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import numpy as np
 
 RECORD_ENV = "DIPTYCH_RECORD_DIR"
 RECORD_FILE = "values.jsonl"
+#: tolerance / observed difference below which a comparison is too close to call
+MIN_HEADROOM = 10.0
 
 
 class ParityError(AssertionError):
@@ -41,6 +50,7 @@ class Comparison:
     atol: float
     rtol: float
     ok: bool
+    headroom: float = math.inf  # min over elements of (atol + rtol·|e|) / |a − e|; inf if equal
 
     def message(self) -> str:
         """One paragraph for a person: what was compared and, if it failed, how."""
@@ -83,16 +93,19 @@ def compare(name: str, actual: Any, expected: Any, *, atol: float, rtol: float =
     a = as_array(actual).astype(np.float64)
     e = as_array(expected).astype(np.float64)
     if a.shape != e.shape:
-        return Comparison(name, a.shape, e.shape, math.inf, math.inf, (), atol, rtol, False)
+        return Comparison(name, a.shape, e.shape, math.inf, math.inf, (), atol, rtol, False, 0.0)
     if a.size == 0:
         return Comparison(name, a.shape, e.shape, 0.0, 0.0, (), atol, rtol, True)
     abs_diff = np.abs(a - e)
     abs_diff = np.where(np.isnan(abs_diff), math.inf, abs_diff)  # a NaN never agrees
     with np.errstate(divide="ignore", invalid="ignore"):
         rel_diff = np.where(abs_diff == 0, 0.0, abs_diff / np.abs(e))
-    excess = abs_diff - (atol + rtol * np.abs(e))
+    allowed = atol + rtol * np.abs(e)
+    excess = abs_diff - allowed
     worst = np.unravel_index(int(np.argmax(excess)), a.shape)
     ok = bool(np.all(excess <= 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(abs_diff == 0, math.inf, allowed / abs_diff)
     return Comparison(
         name,
         a.shape,
@@ -103,6 +116,7 @@ def compare(name: str, actual: Any, expected: Any, *, atol: float, rtol: float =
         atol,
         rtol,
         ok,
+        float(ratios.min()),
     )
 
 
@@ -119,7 +133,7 @@ def check(
     if not result.ok:
         raise ParityError(result.message())
     if record:
-        _append(name, actual, atol=atol, rtol=rtol)
+        _append(name, actual, atol=atol, rtol=rtol, reference_headroom=result.headroom)
     print(result.message())
 
 
@@ -131,7 +145,27 @@ def record(name: str, value: Any, *, atol: float, rtol: float = 0.0) -> None:
     _append(name, value, atol=atol, rtol=rtol)
 
 
-def _append(name: str, value: Any, *, atol: float, rtol: float) -> None:
+def reaches(name: str, value: float, *, at_least: float) -> None:
+    """Assert that ``value`` (an accuracy, say) is at least the lesson's bar; print one line;
+    record it for ``diptych run``, which holds each framework's value against the bar on its own.
+
+    The printed line names the bar, not the value, so it reads the same on every machine.
+    """
+    if not value >= at_least:  # also refuses NaN
+        raise ParityError(f"{name} is {value:.4g}, below the lesson's bar of {at_least:g}")
+    _append(name, value, atol=0.0, rtol=0.0, at_least=at_least)
+    print(f"✓ {name} reaches the bar (at least {at_least:g})")
+
+
+def _append(
+    name: str,
+    value: Any,
+    *,
+    atol: float,
+    rtol: float,
+    at_least: float | None = None,
+    reference_headroom: float | None = None,
+) -> None:
     if not name or not isinstance(name, str):
         raise ValueError(f"a recorded value needs a non-empty name, got {name!r}")
     folder = os.environ.get(RECORD_ENV)
@@ -146,6 +180,10 @@ def _append(name: str, value: Any, *, atol: float, rtol: float) -> None:
         "atol": atol,
         "rtol": rtol,
     }
+    if at_least is not None:
+        entry["at_least"] = at_least
+    if reference_headroom is not None:  # of the notebook's own check; null when identical
+        entry["reference_headroom"] = None if math.isinf(reference_headroom) else reference_headroom
     with open(Path(folder) / RECORD_FILE, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(entry) + "\n")
 

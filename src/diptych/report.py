@@ -10,14 +10,19 @@ from typing import Any
 
 import numpy as np
 
+from diptych.configurations import DEFAULT, Configuration
 from diptych.execution import Execution
-from diptych.parity import compare
+from diptych.parity import MIN_HEADROOM, compare
 from diptych.registry import FRAMEWORK_NAMES
 
 
 @dataclass(frozen=True)
 class ValueRow:
-    """One recorded value, as each framework's notebook recorded it, and whether they agree."""
+    """One recorded value, as each framework's notebook recorded it, and whether they agree.
+
+    A comparison row agrees when the difference is within tolerance with at least
+    ``MIN_HEADROOM`` to spare; a bar row (``at_least`` set) when every framework reaches the bar.
+    """
 
     name: str
     values: dict[str, Any]  # framework -> nested list or number (missing when not recorded)
@@ -25,6 +30,18 @@ class ValueRow:
     atol: float
     rtol: float
     ok: bool
+    headroom: float | None = None  # tolerance / difference at the tightest element
+    at_least: float | None = None
+    #: framework -> headroom of the notebook's own check against the NumPy reference
+    reference_headroom: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """One word for the table: yes, thin (within tolerance, too little to spare) or NO."""
+        if self.ok:
+            return "yes"
+        within = self.headroom is not None and self.headroom >= 1.0
+        return "thin" if within else "NO"
 
 
 @dataclass
@@ -34,6 +51,8 @@ class LessonReport:
     lesson: str
     runs: dict[str, Execution] = field(default_factory=dict)
     rows: list[ValueRow] = field(default_factory=list)
+    configuration: str = "default"
+    from_baseline: set[str] = field(default_factory=set)  # frameworks read from a JSON file
 
     @property
     def ok(self) -> bool:
@@ -43,22 +62,40 @@ class LessonReport:
 def compare_values(runs: dict[str, Execution]) -> list[ValueRow]:
     """Rows for every name recorded by any notebook; with two notebooks, compare them."""
     names = sorted({name for run in runs.values() for name in run.values}, key=_order(runs))
-    rows = []
-    for name in names:
-        entries = {fw: run.values[name] for fw, run in runs.items() if name in run.values}
-        atol = max(entry["atol"] for entry in entries.values())
-        rtol = max(entry["rtol"] for entry in entries.values())
-        values = {fw: entry["value"] for fw, entry in entries.items()}
-        if len(runs) < 2:  # one framework only: nothing to compare against
-            rows.append(ValueRow(name, values, None, atol, rtol, True))
-            continue
-        if len(entries) < len(runs):
-            rows.append(ValueRow(name, values, None, atol, rtol, False))
-            continue
-        first, second = (np.asarray(v, dtype=np.float64) for v in values.values())
-        result = compare(name, first, second, atol=atol, rtol=rtol)
-        rows.append(ValueRow(name, values, result.max_abs_diff, atol, rtol, result.ok))
-    return rows
+    return [_row(name, runs) for name in names]
+
+
+def _row(name: str, runs: dict[str, Execution]) -> ValueRow:
+    entries = {fw: run.values[name] for fw, run in runs.items() if name in run.values}
+    atol = max(entry["atol"] for entry in entries.values())
+    rtol = max(entry["rtol"] for entry in entries.values())
+    values = {fw: entry["value"] for fw, entry in entries.items()}
+    against_reference = {
+        fw: entry["reference_headroom"]
+        for fw, entry in entries.items()
+        if "reference_headroom" in entry
+    }
+    bars = [entry["at_least"] for entry in entries.values() if "at_least" in entry]
+    if bars:  # each framework against the bar, on its own
+        bar = max(bars)
+        ok = len(bars) == len(entries) and all(float(v) >= bar for v in values.values())
+        return ValueRow(name, values, None, atol, rtol, ok, at_least=bar)
+    # the least headroom of every comparison this value took part in: each notebook's own check
+    # against the NumPy reference, and the two frameworks against each other
+    margins = [h if h is not None else math.inf for h in against_reference.values()]
+    if len(runs) < 2:  # one framework only: its checks against the reference
+        least = min(margins, default=None)
+        ok = least is None or least >= MIN_HEADROOM
+        return ValueRow(name, values, None, atol, rtol, ok, least, None, against_reference)
+    if len(entries) < len(runs):
+        return ValueRow(name, values, None, atol, rtol, False)
+    first, second = (np.asarray(v, dtype=np.float64) for v in values.values())
+    result = compare(name, first, second, atol=atol, rtol=rtol)
+    least = min([result.headroom, *margins])
+    ok = result.ok and least >= MIN_HEADROOM
+    return ValueRow(
+        name, values, result.max_abs_diff, atol, rtol, ok, least, None, against_reference
+    )
 
 
 def _order(runs: dict[str, Execution]) -> Any:
@@ -79,15 +116,17 @@ def summary(value: Any) -> str:
     return f"array {tuple(array.shape)}"
 
 
-def table(report: LessonReport, frameworks: tuple[str, ...]) -> str:
+def table(report: LessonReport) -> str:
     """The lesson's values side by side, then each notebook's status and seconds."""
     from tabulate import tabulate
 
+    frameworks = tuple(report.runs)
     headers = [
         "value",
         *(FRAMEWORK_NAMES[fw] for fw in frameworks),
         "max |Δ|",
         "tolerance",
+        "headroom",
         "agree",
     ]
     body = [
@@ -96,7 +135,8 @@ def table(report: LessonReport, frameworks: tuple[str, ...]) -> str:
             *(summary(row.values.get(fw)) for fw in frameworks),
             "—" if row.max_abs_diff is None else f"{row.max_abs_diff:.2e}",
             _tolerance(row),
-            "yes" if row.ok else "NO",
+            headroom_text(row.headroom),
+            row.status,
         ]
         for row in report.rows
     ]
@@ -105,19 +145,36 @@ def table(report: LessonReport, frameworks: tuple[str, ...]) -> str:
         tabulate(body, headers=headers, disable_numparse=True) if body else "  (no values recorded)"
     )
     for fw, run in report.runs.items():
+        if fw in report.from_baseline:
+            lines.append(
+                f"  {FRAMEWORK_NAMES[fw]:<10} values recorded elsewhere, read from {run.path}"
+            )
+            continue
         status = "ran" if run.ok else f"FAILED: {run.error}"
         lines.append(f"  {FRAMEWORK_NAMES[fw]:<10} {run.seconds:6.1f} s  {run.path.name}  {status}")
     return "\n".join(lines)
 
 
 def _tolerance(row: ValueRow) -> str:
+    if row.at_least is not None:
+        return f"each ≥ {row.at_least:g}"
     text = f"{row.atol:g}"
     return f"{text} + {row.rtol:g}·|x|" if row.rtol else text
 
 
-def to_json(reports: list[LessonReport]) -> dict[str, Any]:
-    """The machine-readable form of ``diptych run``'s result."""
+def headroom_text(headroom: float | None) -> str:
+    """Tolerance / difference for a table: "∞" when the values are identical."""
+    if headroom is None:
+        return "—"
+    if math.isinf(headroom):
+        return "∞"
+    return f"{headroom:.3g}×" if headroom < 1e4 else f"{headroom:.1e}×"
+
+
+def to_json(reports: list[LessonReport], configuration: Configuration = DEFAULT) -> dict[str, Any]:
+    """The machine-readable form of ``diptych run``'s result under one configuration."""
     return {
+        "configuration": {"name": configuration.name, "env": configuration.env},
         "lessons": [
             {
                 "lesson": report.lesson,
@@ -128,6 +185,7 @@ def to_json(reports: list[LessonReport]) -> dict[str, Any]:
                         "ok": run.ok,
                         "seconds": round(run.seconds, 3),
                         "error": run.error,
+                        "recorded_elsewhere": fw in report.from_baseline,
                     }
                     for fw, run in report.runs.items()
                 },
@@ -135,26 +193,80 @@ def to_json(reports: list[LessonReport]) -> dict[str, Any]:
                     row.name: {
                         **row.values,
                         "max_abs_diff": _finite(row.max_abs_diff),
-                        "tolerance": row.atol,
+                        "atol": row.atol,
                         "rtol": row.rtol,
+                        "at_least": row.at_least,
+                        "headroom": _finite(row.headroom),  # null: identical, a bar, or alone
+                        "reference_headroom": row.reference_headroom,  # null: identical
+                        "status": row.status,
                         "ok": row.ok,
                     }
                     for row in report.rows
                 },
             }
             for report in reports
-        ]
+        ],
     }
+
+
+def read_baseline(path: Path) -> dict[str, dict[str, Execution]]:
+    """Values another machine recorded (``diptych run --json``), as lesson -> framework -> a
+    stand-in Execution, so a framework that cannot run here can still be compared against."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        lessons = (document.get("matrix") or [document])[0]["lessons"]
+        baseline: dict[str, dict[str, Execution]] = {}
+        for lesson in lessons:
+            for fw in lesson["notebooks"]:
+                entries = {
+                    name: {
+                        "value": row[fw],
+                        "atol": row["atol"],
+                        "rtol": row["rtol"],
+                        **(
+                            {"at_least": row["at_least"]} if row.get("at_least") is not None else {}
+                        ),
+                    }
+                    for name, row in lesson["values"].items()
+                    if fw in row
+                }
+                run = Execution(path=Path(path), ok=True, values=entries)
+                baseline.setdefault(lesson["lesson"], {})[fw] = run
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+        raise ValueError(
+            f"{path}: not a result written by 'diptych run --json' ({error})"
+        ) from error
+    return baseline
 
 
 def _finite(number: float | None) -> float | None:
     return None if number is None or not math.isfinite(number) else number
 
 
-def write_json(reports: list[LessonReport], path: Path) -> None:
-    """Write ``to_json(reports)`` to ``path`` (folders created as needed)."""
+def write_json(document: dict[str, Any], path: Path) -> None:
+    """Write a ``to_json`` document (or ``{"matrix": [...]}`` of them) to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_json(reports), indent=1) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+
+
+def matrix_table(results: list[tuple[Configuration, list[LessonReport]]]) -> str:
+    """Lessons down, configurations across: ok or FAILED, with the smallest headroom of each."""
+    from tabulate import tabulate
+
+    lessons = [report.lesson for report in results[0][1]]
+    body = []
+    for index, lesson in enumerate(lessons):
+        cells = []
+        for _, reports in results:
+            report = reports[index]
+            finite = [r.headroom for r in report.rows if r.headroom is not None]
+            least = min(finite) if finite else None
+            cells.append(
+                f"{'ok' if report.ok else 'FAILED'}, least headroom {headroom_text(least)}"
+            )
+        body.append([lesson, *cells])
+    headers = ["lesson", *(config.name for config, _ in results)]
+    return tabulate(body, headers=headers, disable_numparse=True)
 
 
 def write_plots(reports: list[LessonReport], folder: Path) -> list[Path]:
@@ -172,7 +284,8 @@ def write_plots(reports: list[LessonReport], folder: Path) -> list[Path]:
             figure = framework_overlay(
                 row.name, {FRAMEWORK_NAMES[fw]: a for fw, a in arrays.items()}
             )
-            path = folder / f"{report.lesson}-{row.name}.png"
+            where = "" if report.configuration == "default" else f"-{report.configuration}"
+            path = folder / f"{report.lesson}-{row.name}{where}.png"
             figure.savefig(path, dpi=100)
             written.append(path)
     return written

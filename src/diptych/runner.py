@@ -8,6 +8,7 @@ from pathlib import Path
 from threading import Lock
 from typing import Any
 
+from diptych.configurations import DEFAULT, Configuration
 from diptych.execution import Execution, code_cell_count, execute
 from diptych.registry import Lesson
 from diptych.report import LessonReport, compare_values
@@ -21,11 +22,15 @@ def run_lessons(
     jobs: int = 1,
     progress: bool = True,
     save_outputs: bool = False,
+    configuration: Configuration = DEFAULT,
+    baseline: dict[str, dict[str, Execution]] | None = None,
 ) -> list[LessonReport]:
     """Execute each lesson's notebooks for ``frameworks`` and compare what they recorded.
 
-    ``jobs`` notebooks run at once, each in its own kernel. With ``save_outputs`` the executed
-    notebooks are written back over the sources (a maintainer's refresh of committed outputs).
+    ``jobs`` notebooks run at once, each in its own kernel, under ``configuration``'s
+    environment. With ``save_outputs`` the executed notebooks are written back over the sources
+    (a maintainer's refresh of committed outputs). ``baseline`` (lesson -> framework -> values
+    recorded elsewhere, see ``report.read_baseline``) stands in for frameworks not run here.
     """
     from tqdm.auto import tqdm
 
@@ -38,12 +43,12 @@ def run_lessons(
         with lock:
             bar.update(1)
 
-    threads = thread_share(jobs)
+    threads = {**thread_share(jobs), **configuration.env}
 
     def one(task: tuple[Lesson, str]) -> Execution:
         lesson, fw = task
         with lock:
-            bar.set_postfix_str(f"{lesson.name} {fw}")
+            bar.set_postfix_str(f"{lesson.name} {fw} ({configuration.name})")
         return execute(lesson.notebooks[fw], timeout=timeout, on_cell=tick, env=threads)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -56,15 +61,24 @@ def run_lessons(
     reports = []
     for lesson in lessons:
         runs = {fw: ex for (les, fw), ex in zip(tasks, executions, strict=True) if les is lesson}
-        reports.append(LessonReport(lesson.name, runs, compare_values(runs)))
+        elsewhere = {
+            fw: run for fw, run in (baseline or {}).get(lesson.name, {}).items() if fw not in runs
+        }
+        runs.update(elsewhere)
+        reports.append(
+            LessonReport(
+                lesson.name, runs, compare_values(runs), configuration.name, set(elsewhere)
+            )
+        )
     return reports
 
 
 def thread_share(jobs: int) -> dict[str, str]:
     """Thread limits for each kernel so that ``jobs`` kernels share the CPUs without contention.
 
-    PyTorch and TensorFlow each start one thread per core; with several kernels at once that
-    oversubscribes the machine and every notebook gets slower. One job keeps the defaults.
+    PyTorch, TensorFlow and NumPy's OpenBLAS each start one thread per core; with several kernels
+    at once that oversubscribes the machine, and spinning thread pools can stall a notebook for
+    minutes. One job keeps the defaults.
     """
     if jobs <= 1:
         return {}
@@ -72,6 +86,7 @@ def thread_share(jobs: int) -> dict[str, str]:
     return {
         "OMP_NUM_THREADS": share,
         "MKL_NUM_THREADS": share,
+        "OPENBLAS_NUM_THREADS": share,  # NumPy's BLAS (the reference), which OMP_* does not reach
         "TF_NUM_INTRAOP_THREADS": share,
         "TF_NUM_INTEROP_THREADS": "1",
     }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,18 @@ def setup(seed: int = 0) -> str:
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cudnn.benchmark = False
     return f"{NAME} {torch.__version__.split('+')[0]} on {device()}, seed {seed}"
+
+
+@contextmanager
+def float64() -> Iterator[None]:
+    """Inside, new modules and floating-point tensors are float64 (``torch.set_default_dtype``);
+    the previous default after. Step-by-step parity runs are made in float64."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def device(*, float64: bool = False) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,26 @@ def setup(seed: int = 0) -> str:
     tf.config.experimental.enable_op_determinism()
     tf.config.experimental.enable_tensor_float_32_execution(False)
     return f"{NAME} {tf.__version__} on {device()}, seed {seed}"
+
+
+@contextmanager
+def float64() -> Iterator[None]:
+    """Inside, Keras builds float64 layers, losses and optimizers; float32 again after.
+
+    Keras decides a new layer's dtype by its global dtype policy, which it fixes the first time a
+    layer is built (so ``set_floatx`` alone is too late once any layer exists), and keeps
+    optimizer hyper-parameters in ``floatx`` (in float32 a learning rate 0.05 is
+    0.0500000007). Step-by-step parity runs need both in float64.
+    """
+    keras = require("keras")
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(floatx)
+        keras.config.set_dtype_policy(policy)
 
 
 def device(*, float64: bool = False) -> str:

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import functools
 import json
+import linecache
 import os
+import site
+import sysconfig
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -86,10 +90,44 @@ def exercise(title: str) -> Callable[[Callable[..., str]], Callable[..., None]]:
 
 def _describe(error: Exception) -> str:
     """``TypeError: message (in your line: `code`)`` pointing at the learner's own frame."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if "diptych" not in f.filename]
-    where = f" (in your line: `{frames[-1].line.strip()}`)" if frames and frames[-1].line else ""
+    learners = [
+        (frame, line)
+        for frame, line in traceback.walk_tb(error.__traceback__)
+        if _is_learners(frame)
+    ]
+    code = ""
+    if learners:
+        frame, line = learners[-1]
+        code = linecache.getline(frame.f_code.co_filename, line, frame.f_globals).strip()
+    where = f" (in your line: `{code}`)" if code else ""
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {text}{where}"
+
+
+def _is_learners(frame: FrameType) -> bool:
+    """Is this frame the learner's code, rather than diptych's, a framework's or Python's own?
+
+    Decided by module name and by where installed code lives, never by a substring of the path:
+    a clone is usually in a folder named ``diptych``, and the learner's notebook may be too.
+    """
+    module = str(frame.f_globals.get("__name__", ""))
+    if module == "diptych" or module.startswith("diptych."):
+        return False
+    filename = os.path.abspath(frame.f_code.co_filename)
+    return not any(filename.startswith(prefix + os.sep) for prefix in _INSTALLED_PREFIXES)
+
+
+#: where the standard library and installed packages live (a venv's, the user's): not a learner's
+_INSTALLED_PREFIXES = tuple(
+    {
+        os.path.abspath(path)
+        for path in (
+            *(sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")),
+            site.getusersitepackages(),
+        )
+        if path
+    }
+)
 
 
 def _record(outcome: Outcome) -> None:

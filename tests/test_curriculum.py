@@ -1,0 +1,93 @@
+"""The whole curriculum through ``diptych run``: every lesson, both frameworks, on this machine as
+it is and under an imitated other CPU; every recorded value agrees with at least 10x headroom.
+
+Each configuration executes each lesson notebook once, and every test here reads that one run.
+(nbval executes them once more, under pytest, to compare the committed outputs.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from diptych import registry
+from diptych.configurations import IMITATIONS
+from diptych.parity import MIN_HEADROOM
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGURATIONS = ("default", IMITATIONS[0].name)
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*.ipynb"))
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """configuration -> (the finished command, its JSON); and the notebooks' hashes before."""
+    folder = tmp_path_factory.mktemp("runs")
+    before = digest(REPO / "notebooks")
+    results = {}
+    for name in CONFIGURATIONS:
+        machine = [] if name == "default" else ["--cpu", name]
+        path = folder / f"{name}.json"
+        finished = subprocess.run(
+            [sys.executable, "-m", "diptych.cli", "run", *machine, "--json", str(path)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        document = json.loads(path.read_text()) if path.exists() else None
+        results[name] = (finished, document)
+    return results, before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("configuration", CONFIGURATIONS)
+def test_every_lesson_runs_and_every_value_agrees_with_headroom(runs, configuration, repo):
+    finished, document = runs[0][configuration]
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert document["configuration"]["name"] == configuration
+    lessons = {entry["lesson"]: entry for entry in document["lessons"]}
+    assert set(lessons) == {lesson.name for lesson in registry.lessons(repo)}
+    for lesson, entry in lessons.items():
+        assert len(entry["values"]) >= 4, lesson
+        for name, row in entry["values"].items():
+            where = f"{lesson} {name} under {configuration}"
+            assert row["ok"] and row["status"] == "yes", where
+            assert set(row) >= {"pytorch", "tensorflow"}, where
+            if row["at_least"] is not None:  # a bar: each framework on its own
+                assert row["pytorch"] >= row["at_least"] <= row["tensorflow"], where
+                continue
+            # None: the two values (or a value and the reference) are identical
+            assert row["headroom"] is None or row["headroom"] >= MIN_HEADROOM, where
+            margins = [h for h in row["reference_headroom"].values() if h is not None]
+            assert all(h >= MIN_HEADROOM for h in margins), where
+        for run in entry["notebooks"].values():
+            assert run["ok"] and run["error"] is None and run["seconds"] > 0
+    assert f"{len(lessons)} of {len(lessons)} lessons ok" in finished.stdout
+    assert "headroom" in finished.stdout
+
+
+@pytest.mark.slow
+def test_step_by_step_trajectories_are_float64_tight(runs):
+    """The rule for trajectories: float64, to a relative 1e-9 (lesson 06's CNN run included)."""
+    _, document = runs[0]["default"]
+    lessons = {entry["lesson"]: entry["values"] for entry in document["lessons"]}
+    curve = lessons["06_cnn"]["parity_loss_curve"]
+    assert curve["rtol"] == 1e-9 and curve["atol"] == 0 and len(curve["pytorch"]) >= 100
+    assert lessons["01_tensors"]["gradient"]["atol"] == 1e-10
+
+
+@pytest.mark.slow
+def test_run_leaves_the_source_notebooks_byte_identical(runs):
+    _, before = runs
+    assert digest(REPO / "notebooks") == before
