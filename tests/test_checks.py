@@ -1011,3 +1011,52 @@ def test_reference_adam_forms_differ_where_epsilon_shows():
     ours = classification.adam_step(*args, step=1, lr=1.0)
     theirs = classification.adam_step(*args, step=1, lr=1.0, epsilon_style="keras")
     assert not np.allclose(ours[0], theirs[0])
+
+
+# --------------------------------------------------------------------------- the references' forms
+
+
+def test_the_keras_forms_are_what_keras_computes():
+    """The TensorFlow twin asks for Keras' forms: the references must be Keras' own arithmetic."""
+    theta, grad = np.array([0.5, -1.5]), np.array([0.3, 0.7])
+    variable = tf.Variable(theta)
+    sgd = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9, weight_decay=0.05)
+    sgd.apply_gradients([(tf.constant(grad), variable)])
+    expected = training.weight_decay_step(
+        theta,
+        grad,
+        np.zeros(2),
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=0.05,
+        decoupled=True,
+        form="keras",
+    )
+    np.testing.assert_allclose(variable.numpy(), expected[0], rtol=1e-6)
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, 90, warmup_target=0.1, warmup_steps=10)
+    for step in (0, 5, 10, 60):
+        rate = training.warmup_cosine(
+            step, total_steps=100, base_lr=0.1, warmup_steps=10, form="keras"
+        )
+        assert math.isclose(float(schedule(step)), rate, abs_tol=1e-7)
+
+
+def test_the_pytorch_forms_are_what_pytorch_computes():
+    theta, grad = np.array([0.5, -1.5]), np.array([0.3, 0.7])
+    parameter = torch.tensor(theta, requires_grad=True)
+    parameter.grad = torch.tensor(grad)
+    torch.optim.SGD([parameter], lr=0.1, momentum=0.9, weight_decay=0.05).step()
+    expected = training.weight_decay_step(
+        theta, grad, np.zeros(2), lr=0.1, momentum=0.9, weight_decay=0.05, decoupled=False
+    )
+    np.testing.assert_allclose(parameter.detach().numpy(), expected[0], rtol=1e-12)
+
+
+def test_the_max_pool_backward_reference_is_what_autograd_computes():
+    from diptych.reference import conv
+
+    rng = np.random.default_rng(0)
+    x, upstream = rng.normal(size=(2, 3, 6, 4)), rng.normal(size=(2, 3, 3, 2))
+    tensor = torch.tensor(x, requires_grad=True)
+    F.max_pool2d(tensor, 2).backward(torch.tensor(upstream))
+    np.testing.assert_array_equal(conv.max_pool2d_backward(x, upstream), tensor.grad.numpy())
