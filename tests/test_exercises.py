@@ -1,6 +1,7 @@
 """Exercises are generated from solutions, stubs fail friendly, solutions pass, nothing is lost."""
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -78,6 +79,67 @@ def test_every_solution_passes_its_checks_in_its_committed_outputs(path):
         assert text.startswith("✓ Exercise") and ": passed — " in text, cell.source
 
 
+def test_every_check_is_an_nbgrader_test_and_every_exercise_an_answer_cell():
+    """nbgrader's Validate (in the learner's JupyterLab) and autograde see the same exercises."""
+    for path in SOLUTIONS + EXERCISES:
+        cells = nbformat.read(path, as_version=4).cells
+        graded = [c for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
+        answers = [c for c in cells if c.metadata.get("nbgrader", {}).get("solution")]
+        checks = [c for c in cells if "exercise-check" in c.metadata.get("tags", [])]
+        assert graded == checks and len(answers) == len(checks) >= 3, path
+        ids = [c.metadata.nbgrader.grade_id for c in graded + answers]
+        assert len(set(ids)) == len(ids), path
+
+
+def test_every_solution_earns_full_points_from_its_committed_outputs():
+    from nbgrader.utils import determine_grade
+
+    for path in SOLUTIONS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                assert determine_grade(cell) == (1.0, 1.0), (path, cell.source)
+
+
+def test_the_kernelspec_is_what_jupyterlab_writes_so_validating_leaves_files_clean():
+    from ipykernel.kernelspec import get_kernel_dict
+
+    display_name = get_kernel_dict()["display_name"]
+    for path in SOLUTIONS + EXERCISES:
+        spec = nbformat.read(path, as_version=4).metadata.kernelspec
+        assert (spec.name, spec.display_name) == ("python3", display_name), path
+
+
+def nbgrader_validate(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "nbgrader"), "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
+def test_nbgrader_validate_fails_every_untouched_exercise_naming_each(path):
+    before = sha(path)
+    result = nbgrader_validate(path)
+    titles = [t for t in re.findall(r"… (Exercise \d)", result.stdout)]
+    assert "VALIDATION FAILED ON" in result.stdout, result.stdout + result.stderr
+    assert titles == [f"Exercise {i}" for i in range(1, len(titles) + 1)] and len(titles) >= 3
+    assert "Traceback" not in result.stdout
+    assert sha(path) == before
+
+
+@pytest.mark.slow
+def test_nbgrader_validate_passes_a_solution_and_leaves_it_untouched():
+    path = REPO / "solutions/03_linear_models/linear_models_tensorflow.ipynb"
+    before = sha(path)
+    result = nbgrader_validate(path)
+    assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout
+    assert sha(path) == before
+
+
 @pytest.mark.slow
 def test_diptych_check_passes_a_real_solution_and_leaves_it_untouched():
     path = REPO / "solutions/01_tensors/tensors_pytorch.ipynb"
@@ -143,3 +205,16 @@ def test_build_without_nbgrader_names_the_extra_to_install(monkeypatch, capsys):
     assert main(["exercises", "build", "--check"]) == 2
     err = capsys.readouterr().err
     assert "nbgrader (used by the exercise builder) is not installed" in err and "'.[dev]'" in err
+
+
+LINK = re.compile(r"\]\(([^)#\s]+\.ipynb)\)")
+
+
+def test_every_link_between_lessons_twins_and_exercises_resolves_from_the_root():
+    """JupyterLab started at the root (as the README says) serves every notebook these links name."""
+    lessons = [p for lesson in registry.lessons(REPO) for p in lesson.notebooks.values()]
+    for path in lessons + SOLUTIONS + EXERCISES:
+        cells = nbformat.read(path, as_version=4).cells
+        for link in LINK.findall("\n".join(c.source for c in cells if c.cell_type == "markdown")):
+            target = (path.parent / link).resolve()
+            assert target.is_file() and REPO in target.parents, (path, link)

@@ -1,96 +1,132 @@
 """``diptych check PATH``: run a learner's exercise notebook headless and report each exercise.
 
-The notebook is executed on a copy (nbclient, the learner's file is only read), going on past
-failing cells so that every exercise gets a verdict. Each exercise's check cell is tagged
-``exercise-check``; its verdict is what the check recorded, or, when the check cell could not
-run, the error that stopped it.
+The list of exercises comes from the lesson's check module (``diptych.checks.<slug>``), not from
+the cells a learner may have deleted: an exercise whose check cell is gone or emptied is "not
+checked" and fails the run. Verdicts are matched by exercise (each check records which it is),
+never by a cell's position. The notebook runs on a copy with saved outputs and execution counts
+cleared (nbclient; the learner's file is only read), going on past failing cells, so a check
+cell that never ran reads "not run" rather than borrowing a count saved in the file.
 """
 
 from __future__ import annotations
 
+import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diptych.checks import NOT_DONE, PASSED
+from diptych.checks import FAILED, NOT_DONE, PASSED, Exercise, Outcome, exercises_of
 from diptych.execution import NotebookError, execute, read_notebook
 
 CHECK_TAG = "exercise-check"
+NOT_RUN, NOT_CHECKED = "not run", "not checked"
+SYMBOLS = {PASSED: "✓", FAILED: "✗", NOT_DONE: "…", NOT_RUN: "?", NOT_CHECKED: "✗"}
+_CHECKS_IMPORT = re.compile(r"from\s+diptych\.checks\s+import\s+(\w+)")
+_LESSON_FOLDER = re.compile(r"^\d\d_([a-z0-9_]+)$")
 
 
 @dataclass(frozen=True)
 class Verdict:
     exercise: str
-    status: str  # passed, failed, not done, not run
+    status: str  # passed, failed, not done yet, not run, not checked
     message: str
 
 
-def check_cells(notebook: Any) -> list[tuple[int, str]]:
-    """(cell index, exercise title) for every check cell; the title is the H2 heading above it."""
-    found, title = [], "exercise"
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type == "markdown":
-            headings = [
-                line[3:].strip() for line in cell.source.splitlines() if line.startswith("## ")
-            ]
-            title = headings[-1] if headings else title
-        elif CHECK_TAG in cell.metadata.get("tags", []):
-            found.append((index, title))
-    return found
+def lesson_checks(notebook: Any, path: Path) -> list[Exercise]:
+    """The exercises of the notebook's lesson: from its check module's import, else its folder."""
+    names = [m for cell in notebook.cells for m in _CHECKS_IMPORT.findall(cell.source)]
+    folder = _LESSON_FOLDER.match(Path(path).resolve().parent.name)
+    stem = Path(path).stem.rsplit("_", 1)[0]
+    for name in [*names, *([folder.group(1)] if folder else []), stem]:
+        found = exercises_of(name)
+        if found:
+            return found
+    return []
 
 
-def verdicts(executed: Any, outcomes: list[Any], cells: list[tuple[int, str]]) -> list[Verdict]:
-    """Pair each check cell with its outcome; a cell that raised or never ran has none."""
-    pending = iter(outcomes)
-    result = []
-    for index, title in cells:
-        cell = executed.cells[index]
-        errors = [out for out in cell.outputs if out.output_type == "error"]
-        if cell.execution_count is None:
-            result.append(Verdict(title, "not run", "the notebook stopped before this check"))
-        elif errors:
-            error = errors[0]
-            hint = (
-                " (run the exercise cell above it: did it fail?)"
-                if error.ename == "NameError"
-                else ""
-            )
-            result.append(
-                Verdict(
-                    title, "failed", f"the check could not run: {error.ename}: {error.evalue}{hint}"
-                )
-            )
-        else:
-            outcome = next(pending, None)
-            if outcome is None:
-                result.append(Verdict(title, "failed", "the check cell ran but reported nothing"))
-            else:
-                result.append(Verdict(title, outcome.status, outcome.message))
-    return result
+def verdicts(executed: Any, outcomes: list[Outcome], expected: list[Exercise]) -> list[Verdict]:
+    """One verdict per expected exercise, matched by the check that recorded it (the last run)."""
+    recorded = {outcome.check: outcome for outcome in outcomes}
+    return [
+        _verdict(item, recorded.get(f"{item.module}.{item.check}"), executed) for item in expected
+    ]
+
+
+def _verdict(item: Exercise, outcome: Outcome | None, executed: Any) -> Verdict:
+    if outcome is not None:
+        return Verdict(item.title, outcome.status, outcome.message)
+    cells = [c for c in executed.cells if c.cell_type == "code" and _calls(c.source, item.check)]
+    if not cells:
+        return Verdict(
+            item.title,
+            NOT_CHECKED,
+            f"its check cell (`checks.{item.check}(...)`) is missing or empty: restore it from "
+            "a fresh copy of the exercise notebook",
+        )
+    cell = cells[-1]
+    errors = [out for out in cell.outputs if out.output_type == "error"]
+    if errors:
+        error = errors[0]
+        hint = (
+            " (run the exercise cell above it: did it fail?)" if error.ename == "NameError" else ""
+        )
+        return Verdict(
+            item.title, FAILED, f"the check could not run: {error.ename}: {error.evalue}{hint}"
+        )
+    if cell.execution_count is None:
+        return Verdict(item.title, NOT_RUN, "the notebook stopped before this check")
+    return Verdict(item.title, FAILED, "the check cell ran but reported nothing")
+
+
+def _calls(source: str, check: str) -> bool:
+    code = "\n".join(line.split("#", 1)[0] for line in source.splitlines())
+    return re.search(rf"\bchecks\.{re.escape(check)}\s*\(", code) is not None
 
 
 def check_notebook(path: Path, *, timeout: float) -> int:
     """Run ``path``, print one line per exercise and a summary; 0 only when all pass."""
-    cells = check_cells(read_notebook(path))
-    if not cells:
+    notebook = read_notebook(path)
+    expected = lesson_checks(notebook, path)
+    if not expected:
         raise NotebookError(
-            f"{path}: no exercise checks found (cells tagged {CHECK_TAG!r}); is this an exercise notebook?"
+            f"{path}: no exercise checks found (no `from diptych.checks import ...` of a lesson's "
+            "checks); is this an exercise notebook?"
         )
-    print(f"Checking {path} ({len(cells)} exercises; this runs every cell, a few seconds each)")
-    execution = execute(path, timeout=timeout, allow_errors=True)
-    results = verdicts(execution.notebook, execution.outcomes, cells)
-    symbols = {PASSED: "✓", NOT_DONE: "…", "failed": "✗", "not run": "?"}
+    print(f"Checking {path} ({len(expected)} exercises; this runs every cell, a few seconds each)")
+    execution = _execute_clean(notebook, path, timeout)
+    results = verdicts(execution.notebook, execution.outcomes, expected)
     for verdict in results:
         print(
-            f"{symbols[verdict.status]} {verdict.exercise}: {verdict.status}"
+            f"{SYMBOLS[verdict.status]} {verdict.exercise}: {verdict.status}"
             + ("" if verdict.status == PASSED else f" — {verdict.message}")
         )
     if execution.error:
         print(f"! the run stopped: {execution.error}")
-    counts = {status: sum(v.status == status for v in results) for status in symbols}
-    print(
-        f"\n{counts[PASSED]} of {len(results)} passed, {counts['failed']} failed, "
-        f"{counts[NOT_DONE]} not attempted"
-        + (f", {counts['not run']} not run" if counts["not run"] else "")
+    print("\n" + _summary(results))
+    passed = all(v.status == PASSED for v in results)
+    return 0 if passed and not execution.error else 1
+
+
+def _execute_clean(notebook: Any, path: Path, timeout: float) -> Any:
+    """Execute a copy of ``notebook`` without saved outputs or execution counts."""
+    import nbformat
+
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    with tempfile.TemporaryDirectory(prefix="diptych-check-") as folder:
+        copy = Path(folder) / Path(path).name
+        nbformat.write(notebook, copy)
+        return execute(copy, timeout=timeout, allow_errors=True)
+
+
+def _summary(results: list[Verdict]) -> str:
+    counts = {status: sum(v.status == status for v in results) for status in SYMBOLS}
+    extra = "".join(
+        f", {counts[status]} {status}" for status in (NOT_RUN, NOT_CHECKED) if counts[status]
     )
-    return 0 if counts[PASSED] == len(results) and not execution.error else 1
+    return (
+        f"{counts[PASSED]} of {len(results)} passed, {counts[FAILED]} failed, "
+        f"{counts[NOT_DONE]} not attempted{extra}"
+    )

@@ -8,22 +8,36 @@ from typing import Any
 import numpy as np
 
 from diptych import params
-from diptych.checks import Mismatch, as_numpy, exercise, expect_array, fresh_rng
+from diptych.checks import (
+    Mismatch,
+    as_numpy,
+    by_hand,
+    exercise,
+    expect_array,
+    expect_unchanged,
+    fresh_rng,
+    idiom,
+    matches,
+    snapshot,
+)
 from diptych.reference import conv
 
-
-def _channels_last(adapter: Any) -> bool:
-    return adapter.NAME != "PyTorch"
-
-
-def _to_framework_images(adapter: Any, images_nchw: np.ndarray) -> Any:
-    return adapter.from_numpy(
-        images_nchw.transpose(0, 2, 3, 1) if _channels_last(adapter) else images_nchw
-    )
-
-
-def _to_nchw(adapter: Any, array: np.ndarray) -> np.ndarray:
-    return array.transpose(0, 3, 1, 2) if _channels_last(adapter) and array.ndim == 4 else array
+#: (n, kernel, stride, padding) settings: odd and even kernels, strides 1 to 3, every padding
+SIZE_CASES = [
+    (8, 3, 1, 0),
+    (8, 3, 1, 1),
+    (8, 3, 2, 1),
+    (28, 5, 2, 2),
+    (7, 2, 2, 0),
+    (7, 2, 1, 1),
+    (8, 3, 2, "same"),
+    (7, 3, 2, "same"),
+    (8, 4, 1, "same"),
+    (9, 2, 1, "same"),
+    (10, 4, 3, "same"),
+    (9, 4, 3, "valid"),
+    (32, 3, 1, "same"),
+]
 
 
 def _expected_output_size(n: int, kernel: int, stride: int, padding: int | str) -> int:
@@ -34,127 +48,150 @@ def _expected_output_size(n: int, kernel: int, stride: int, padding: int | str) 
     )
 
 
+def _symmetric_same(n: int, kernel: int, stride: int) -> int:
+    """'same' taken as (k − 1)//2 on each side: right for odd kernels, one short for even ones."""
+    return conv.output_size(n, kernel=kernel, stride=stride, padding=(kernel - 1) // 2)
+
+
 @exercise("Exercise 1 (output sizes)")
 def output_size(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 1: output length for integer padding, 'valid' and TensorFlow's 'same'."""
-    cases = [
-        (8, 3, 1, 0),
-        (8, 3, 1, 1),
-        (8, 3, 2, 1),
-        (28, 5, 2, 2),
-        (7, 2, 2, 0),
-        (8, 3, 2, "same"),
-        (7, 3, 2, "same"),
-        (9, 4, 3, "valid"),
-        (32, 3, 1, "same"),
-    ]
-    for n, kernel, stride, padding in cases:
+    for n, kernel, stride, padding in SIZE_CASES:
         got = learner(n, kernel=kernel, stride=stride, padding=padding)
         want = _expected_output_size(n, kernel, stride, padding)
-        if got != want:
-            hint = (
-                " — 'same' aims for ⌈n/s⌉ outputs whatever the kernel"
-                if padding == "same"
-                else " — remember the floor in ⌊(n + 2p − k)/s⌋ + 1"
-            )
+        if got == want:
+            continue
+        setting = f"n={n}, kernel={kernel}, stride={stride}, padding={padding!r}"
+        if padding == "same" and kernel % 2 == 0 and got == _symmetric_same(n, kernel, stride):
             raise Mismatch(
-                f"for n={n}, kernel={kernel}, stride={stride}, padding={padding!r} you return "
-                f"{got}, expected {want}{hint}"
+                f"for {setting} you return {got}, expected {want}: you padded 'same' by the same "
+                "amount on both sides, which cannot work for an even kernel; 'same' pads as much "
+                "as its output length needs, the odd pixel on one side"
             )
-    return "right for 9 settings, 'same' and 'valid' included"
+        hint = (
+            "'same' is defined by its output length, whatever the kernel"
+            if padding == "same"
+            else "a window that does not fit at the end is not counted"
+        )
+        raise Mismatch(f"for {setting} you return {got}, expected {want} — {hint}")
+    return f"right for {len(SIZE_CASES)} settings, even kernels with 'same' included"
+
+
+def _to_framework_images(adapter: Any, images_nchw: np.ndarray) -> Any:
+    channels_last = idiom(adapter).channels_last
+    return adapter.from_numpy(images_nchw.transpose(0, 2, 3, 1) if channels_last else images_nchw)
+
+
+def _in_framework_layout(adapter: Any, nchw: np.ndarray) -> np.ndarray:
+    return nchw.transpose(0, 2, 3, 1) if idiom(adapter).channels_last else nchw
 
 
 @exercise("Exercise 2 (convolution by im2col)")
 def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
-    """Exercise 2: convolution (stride 1, no padding) as im2col and one matrix product."""
+    """Exercise 2: convolution (stride 1, no padding) as im2col and one matrix product, by hand."""
+    fw = idiom(adapter)
     rng = fresh_rng("im2col")
-    x = rng.normal(size=(2, 3, 7, 6))
-    layer = params.conv2d(3, 5, 3, seed=4, dtype=np.float64)
-    layer["b"] = rng.normal(size=5)
-    kernel = params.conv_to_keras(layer["W"]) if _channels_last(adapter) else layer["W"]
-    got = as_numpy(
-        learner(
+    for shape, filters, k in (((2, 3, 7, 6), 5, 3), ((1, 2, 5, 8), 3, 2)):
+        x = rng.normal(size=shape)
+        layer = params.conv2d(shape[1], filters, k, seed=4, dtype=np.float64)
+        layer["b"] = rng.normal(size=filters)
+        kernel = params.conv_to_keras(layer["W"]) if fw.channels_last else layer["W"]
+        tensors = [
             _to_framework_images(adapter, x),
             adapter.from_numpy(kernel),
             adapter.from_numpy(layer["b"]),
-        ),
-        "conv2d",
-    )
-    layout = "(n, h, w, c)" if _channels_last(adapter) else "(n, c, h, w)"
-    expected = conv.conv2d(x, layer["W"], layer["b"])
-    expected_framework = expected.transpose(0, 2, 3, 1) if _channels_last(adapter) else expected
-    if got.shape != expected_framework.shape:
-        raise Mismatch(
-            f"the output has shape {got.shape}; for a (2, 3, 7, 6) input in NCHW terms and 5 filters of "
-            f"3×3 it should be {expected_framework.shape} in this framework's layout {layout}"
+        ]
+        before = snapshot(*tensors)
+        got = by_hand(
+            lambda tensors=tensors: learner(*tensors),
+            fw.convolution(),
+            reason="gather the windows and do one matrix product yourself",
         )
-    expect_array(
-        got,
-        expected_framework,
-        what="the convolution",
-        atol=1e-10,
-        hint="check the order of the window's entries against the flattened kernel's",
-    )
-    return "matches the reference on a 2×3×7×6 batch with 5 filters"
+        got = as_numpy(got, "conv2d")
+        expect_unchanged(before, tensors, ["x", "kernel", "bias"])
+        expected = _in_framework_layout(adapter, conv.conv2d(x, layer["W"], layer["b"]))
+        flipped = _in_framework_layout(
+            adapter, conv.conv2d(x, layer["W"][:, :, ::-1, ::-1], layer["b"])
+        )
+        unbiased = _in_framework_layout(adapter, conv.conv2d(x, layer["W"], 0 * layer["b"]))
+        if matches(got, flipped) and not matches(got, expected):
+            raise Mismatch(
+                "you flipped the kernel (the textbook convolution); deep-learning frameworks "
+                "compute cross-correlation, the kernel as it is"
+            )
+        if matches(got, unbiased):
+            raise Mismatch("the bias is missing")
+        name = "×".join(map(str, shape))
+        expect_array(
+            got,
+            expected,
+            what=f"the convolution of a {name} (NCHW) batch with {filters} {k}×{k} filters",
+            atol=1e-10,
+            axes=fw.image_axes,
+            hint="does the order of each window's entries match the order of the flattened kernel's?",
+        )
+    return "matches the reference on 7×6 images with 3×3 filters and 5×8 images with 2×2 filters"
 
 
 @exercise("Exercise 3 (max-pool backward)")
 def max_pool_backward(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
-    """Exercise 3: route each upstream gradient to the maximum of its 2×2 window."""
+    """Exercise 3: route each upstream gradient to the maximum of its 2×2 window, by hand."""
+    fw = idiom(adapter)
     rng = fresh_rng("pool")
-    x = rng.normal(size=(2, 3, 6, 4))
-    upstream = rng.normal(size=(2, 3, 3, 2))
-    windows = x.reshape(2, 3, 3, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 3, 2, 4)
-    winner = windows.argmax(axis=-1)
-    grad = np.zeros((2, 3, 3, 2, 4))
-    np.put_along_axis(grad, winner[..., None], upstream[..., None], axis=-1)
-    expected = grad.reshape(2, 3, 3, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 6, 4)
-    got = as_numpy(
-        learner(_to_framework_images(adapter, x), _to_framework_images(adapter, upstream)),
-        "max_pool_backward",
-    )
-    got = _to_nchw(adapter, got)
-    if got.shape != x.shape:
-        raise Mismatch(
-            f"the gradient must have the input's shape, got {got.shape} in NCHW terms vs {x.shape}"
+    for shape in ((2, 3, 6, 4), (1, 2, 2, 8)):
+        x = rng.normal(size=shape)
+        upstream = rng.normal(size=(shape[0], shape[1], shape[2] // 2, shape[3] // 2))
+        tensors = [_to_framework_images(adapter, x), _to_framework_images(adapter, upstream)]
+        before = snapshot(*tensors)
+        got = by_hand(
+            lambda tensors=tensors: learner(*tensors),
+            fw.autograd(),
+            reason="route the gradient yourself",
         )
-    if np.allclose(got, np.repeat(np.repeat(upstream, 2, axis=2), 2, axis=3) / 4):
-        raise Mismatch(
-            "that spreads the gradient evenly, as average pooling would; max-pooling sends all of it to the maximum"
+        got = as_numpy(got, "max_pool_backward")
+        expect_unchanged(before, tensors, ["x", "grad_out"])
+        average = np.repeat(np.repeat(upstream, 2, axis=2), 2, axis=3) / 4
+        if matches(got, _in_framework_layout(adapter, average)):
+            raise Mismatch(
+                "that spreads the gradient evenly, as average pooling would; max-pooling passed "
+                "on only one entry of each window"
+            )
+        expect_array(
+            got,
+            _in_framework_layout(adapter, conv.max_pool2d_backward(x, upstream)),
+            what=f"the input gradient for a {'×'.join(map(str, shape))} (NCHW) input",
+            atol=1e-12,
+            axes=fw.image_axes,
+            hint="which entry of each window did the forward pass let through?",
         )
-    expect_array(
-        got,
-        expected,
-        what="the input gradient (in NCHW terms)",
-        atol=1e-12,
-        hint="only the largest entry of each window receives the window's upstream gradient",
-    )
-    return "each window's gradient lands on its maximum"
+    return "each window's gradient lands on its maximum, on 6×4 and 2×8 inputs"
 
 
 @exercise("Exercise 4 (porting a conv kernel)")
 def convert_kernel(learner: Callable[[np.ndarray], Any], adapter: Any) -> str:
     """Exercise 4: port a kernel from the other framework's layout into this one's."""
-    oihw = (
-        fresh_rng("kernel").normal(size=(6, 3, 5, 4)).astype(np.float32)
-    )  # not square: layouts show
-    source = oihw if _channels_last(adapter) else params.conv_to_keras(oihw)
-    expected = params.conv_to_keras(oihw) if _channels_last(adapter) else oihw
-    got = as_numpy(learner(source), "the converted kernel")
+    fw = idiom(adapter)
+    oihw = fresh_rng("kernel").normal(size=(6, 3, 5, 4)).astype(np.float32)  # every axis differs
+    source = oihw if fw.channels_last else params.conv_to_keras(oihw)
+    expected = params.conv_to_keras(oihw) if fw.channels_last else oihw
+    given = source.copy()
+    got = as_numpy(learner(given), "the converted kernel")
+    if given.shape != source.shape or not np.array_equal(given, source):
+        raise Mismatch("your function changed the kernel it was given")
+    axes = (
+        ("height", "width", "in channels", "out channels")
+        if fw.channels_last
+        else ("out channels", "in channels", "height", "width")
+    )
     if (
         got.shape == expected.shape
         and not np.array_equal(got, expected)
         and np.array_equal(np.sort(got, axis=None), np.sort(expected, axis=None))
+        and np.array_equal(got.reshape(-1), source.reshape(-1))
     ):
         raise Mismatch(
-            f"the shape {got.shape} is right but the entries are shuffled: a reshape reorders nothing; "
-            "transpose the axes instead"
+            f"the shape {got.shape} is right but the weights are shuffled: a reshape keeps the "
+            "numbers in their order; the axes themselves must move"
         )
-    expect_array(
-        got,
-        expected,
-        what="the converted kernel",
-        atol=0,
-        hint="OIHW is (out, in, height, width); HWIO is (height, width, in, out)",
-    )
+    expect_array(got, expected, what="the converted kernel", atol=0, axes=axes)
     return f"{source.shape} becomes {expected.shape} with every weight in its place"

@@ -8,8 +8,25 @@ from typing import Any
 import numpy as np
 
 from diptych import data
-from diptych.checks import Mismatch, as_numpy, exercise, expect_array, fresh_rng
+from diptych.checks import (
+    Mismatch,
+    as_numpy,
+    as_pair,
+    by_hand,
+    exercise,
+    expect_array,
+    expect_unchanged,
+    fresh_rng,
+    idiom,
+    matches,
+    snapshot,
+)
 from diptych.reference import regression
+
+#: relative tolerance on one optimizer step: accepts a learning rate kept in float32 (as Keras
+#: keeps its hyper-parameters: 0.05 becomes 0.0500000007, a relative 1.5e-8), rejects any
+#: wrong formula (those are off by a fraction of the step)
+STEP_RTOL = 1e-6
 
 
 def _problem(name: str, n: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -22,92 +39,140 @@ def _problem(name: str, n: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 @exercise("Exercise 1 (gradient of the MSE)")
 def mse_gradient(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
-    """Exercise 1: the analytic gradient of the mean squared error."""
+    """Exercise 1: the analytic gradient of the mean squared error, without autograd."""
     X, y, theta = _problem("mse_gradient")
-    got = learner(*(adapter.from_numpy(a) for a in (theta, X, y)))
-    expected = regression.mse_grad(theta, X, y)
-    got_array = as_numpy(got, "mse_gradient")
-    if got_array.shape == expected.shape and np.allclose(got_array, expected / 2, atol=1e-10):
-        raise Mismatch(
-            "your gradient is exactly half the right one: the derivative of a square "
-            "(r²)' = 2r brings a factor 2"
-        )
-    if got_array.shape == expected.shape and np.allclose(got_array, expected * len(y), atol=1e-8):
-        raise Mismatch("your gradient is n times too large: the loss is a mean, so divide by n")
-    expect_array(
-        got,
-        expected,
-        what="mse_gradient(θ, X, y)",
-        atol=1e-10,
-        dtype=np.float64,
-        hint="∇L = 2/n · Xᵀ(Xθ − y)",
+    inputs = [adapter.from_numpy(a) for a in (theta, X, y)]
+    before = snapshot(*inputs)
+    got = by_hand(
+        lambda: learner(*inputs), idiom(adapter).autograd(), reason="derive the gradient by hand"
     )
-    return "matches the reference on a fresh problem"
+    got_array = as_numpy(got, "mse_gradient")
+    expect_unchanged(before, inputs, ["theta", "X", "y"])
+    expected = regression.mse_grad(theta, X, y)
+    if matches(got_array, -expected):
+        raise Mismatch(
+            "your gradient has its sign flipped: it points downhill, and a gradient points "
+            "uphill, the way the loss grows"
+        )
+    if matches(got_array, expected / 2):
+        raise Mismatch(
+            "your gradient is exactly half the right one: the derivative of a square brings a "
+            "factor 2"
+        )
+    if matches(got_array, expected * len(y), atol=1e-8):
+        raise Mismatch("your gradient is n times too large: the loss is a mean, not a sum")
+    expect_array(got, expected, what="mse_gradient(θ, X, y)", atol=1e-10, dtype=np.float64)
+    return "matches the reference on a fresh problem, by hand"
 
 
 @exercise("Exercise 2 (one minibatch SGD step)")
 def sgd_step(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 2: one minibatch SGD step."""
+    """Exercise 2: one minibatch SGD step, called three times in a row as a training loop would."""
     X, y, theta = _problem("sgd_step")
-    batch = np.array([0, 3, 5, 8])
-    got = learner(
-        adapter.from_numpy(theta),
-        adapter.from_numpy(X[batch]),
-        adapter.from_numpy(y[batch]),
-        lr=0.05,
-    )
-    expected = regression.sgd(theta, X, y, lr=0.05, batches=[batch])[-1]
-    got_array = as_numpy(got, "sgd_step")
-    if got_array.shape == (2,) and np.allclose(got_array, theta + (theta - expected), atol=1e-10):
-        raise Mismatch("you stepped uphill: subtract lr × gradient, do not add it")
-    expect_array(got, expected, what="the new θ", atol=1e-10, dtype=np.float64)
-    return "one step lands exactly where the reference does"
+    batches = [np.array([0, 3, 5, 8]), np.array([1, 2, 9, 11]), np.array([4, 6, 7, 10])]
+    lr = 0.05
+    path = regression.sgd(theta, X, y, lr=lr, batches=batches)
+    current = adapter.from_numpy(theta)
+    first_input, before = current, snapshot(current)
+    for step, batch in enumerate(batches):
+        got = learner(current, adapter.from_numpy(X[batch]), adapter.from_numpy(y[batch]), lr=lr)
+        got_array = np.array(as_numpy(got, "sgd_step"), copy=True)
+        change = path[step + 1] - path[step]
+        if matches(got_array, path[step] - change, atol=1e-9):
+            raise Mismatch("you stepped uphill: the loss grows along the gradient")
+        if step > 0 and not matches(got_array, path[step + 1], atol=_step_atol(change)):
+            raise Mismatch(
+                f"step 1 is right, but step {step + 1} of a loop that feeds each result back is "
+                "not: does something from the previous call linger (a gradient that adds up in "
+                "`.grad`, a tensor changed in place)?"
+            )
+        expect_array(
+            got_array,
+            path[step + 1],
+            what=f"θ after step {step + 1}",
+            atol=_step_atol(change),
+            dtype=np.float64,
+        )
+        current = got
+    expect_unchanged(before, [first_input], ["theta"])
+    return "three steps in a loop land where the reference does, and θ is left as it was"
+
+
+def _step_atol(change: np.ndarray) -> float:
+    return STEP_RTOL * float(np.abs(change).max()) + 1e-13
 
 
 @exercise("Exercise 3 (a momentum step)")
 def momentum_step(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 3: one heavy-ball momentum step in PyTorch's form."""
+    """Exercise 3: heavy-ball momentum in this framework's form, three steps in a row."""
+    form = idiom(adapter).form
     rng = fresh_rng("momentum")
-    theta, velocity, gradient = rng.normal(size=(3, 2))
-    result = learner(
-        *(adapter.from_numpy(a) for a in (theta, velocity, gradient)), lr=0.1, momentum=0.9
-    )
-    if not isinstance(result, tuple) or len(result) != 2:
-        raise Mismatch("return a pair (new θ, new velocity)")
-    new_velocity = 0.9 * velocity + gradient
-    got_velocity = as_numpy(result[1], "the new velocity")
-    if got_velocity.shape == (2,) and np.allclose(got_velocity, 0.9 * velocity - 0.1 * gradient):
-        raise Mismatch(
-            "that is Keras' velocity (μv − ηg); this exercise asks for PyTorch's form, v ← μv + g"
+    theta, velocity = rng.normal(size=(2, 2))
+    gradients = rng.normal(size=(3, 2))
+    lr, mu = 0.1, 0.9
+    tensors = [adapter.from_numpy(a) for a in (theta, velocity)]
+    before = snapshot(*tensors)
+    current = tensors
+    expected = (theta, velocity)
+    for step, gradient in enumerate(gradients):
+        result = learner(*current, adapter.from_numpy(gradient), lr=lr, momentum=mu)
+        new_theta, new_velocity = as_pair(result, "momentum_step", "(new θ, new velocity)")
+        got_theta = np.array(as_numpy(new_theta, "the new θ"), copy=True)
+        got_velocity = np.array(as_numpy(new_velocity, "the new velocity"), copy=True)
+        expected = regression.momentum_step(*expected, gradient, lr=lr, momentum=mu, form=form)
+        fw = idiom(adapter)
+        theirs = regression.momentum_step(
+            theta, velocity, gradient, lr=lr, momentum=mu, form=fw.other_form
         )
-    expect_array(result[1], new_velocity, what="the new velocity", atol=1e-12, dtype=np.float64)
-    expect_array(
-        result[0],
-        theta - 0.1 * new_velocity,
-        what="the new θ",
-        atol=1e-12,
-        dtype=np.float64,
-        hint="step with the new velocity, not the old one",
-    )
-    return "velocity and parameters both right"
+        if step == 0 and matches(got_velocity, theirs[1]):
+            raise Mismatch(
+                f"that is {fw.other_form_name} form of the velocity, right in {fw.other}; this "
+                f"{fw.framework} exercise asks for {fw.form_name} (see the exercise's statement)"
+            )
+        expect_array(
+            got_velocity,
+            expected[1],
+            what=f"the velocity after step {step + 1}",
+            atol=1e-12,
+            rtol=STEP_RTOL,
+            dtype=np.float64,
+        )
+        expect_array(
+            got_theta,
+            expected[0],
+            what=f"θ after step {step + 1}",
+            atol=1e-12,
+            rtol=STEP_RTOL,
+            dtype=np.float64,
+            hint="which velocity moves θ: the one before this step's update, or after?",
+        )
+        current = [new_theta, new_velocity]
+    expect_unchanged(before, tensors, ["theta", "velocity"])
+    return f"three steps in {idiom(adapter).form_name} form: velocity and θ both right"
 
 
 @exercise("Exercise 4 (largest stable learning rate)")
 def largest_stable_learning_rate(learner: Callable[[Any], Any], adapter: Any) -> str:
     """Exercise 4: 2 / λ_max of the MSE's Hessian."""
     X, _, _ = _problem("stable", n=30)
-    got = as_numpy(learner(adapter.from_numpy(X)), "largest_stable_learning_rate")
-    hessian = 2 / len(X) * X.T @ X
-    expected = 2 / np.linalg.eigvalsh(hessian).max()
+    tensor = adapter.from_numpy(X)
+    before = snapshot(tensor)
+    got = as_numpy(learner(tensor), "largest_stable_learning_rate")
+    expect_unchanged(before, [tensor], ["X"])
     if got.size != 1:
         raise Mismatch(f"return one number, not an array of shape {got.shape}")
-    if np.isclose(float(got), 1 / np.linalg.eigvalsh(hessian).max()):
-        raise Mismatch("that is 1/λ_max: gradient descent on a quadratic is stable up to 2/λ_max")
-    expect_array(
-        float(got),
-        expected,
-        what="the learning rate",
-        atol=1e-10,
-        hint="the Hessian of the MSE is 2/n · XᵀX; take its largest eigenvalue",
-    )
+    eigenvalues = np.linalg.eigvalsh(2 / len(X) * X.T @ X)
+    expected = 2 / eigenvalues.max()
+    value = float(got.reshape(()))
+    mistakes = {
+        1 / eigenvalues.max(): "that is half the limit: a quadratic is stable up to twice that",
+        2 / eigenvalues.min(): "that uses the smallest eigenvalue: the steepest direction is the "
+        "one that diverges first",
+        expected * 2 / len(X): "off by the factor that turns XᵀX into the Hessian of a mean",
+        expected * len(X) / 2: "off by the factor that turns XᵀX into the Hessian of a mean",
+    }
+    for wrong, message in mistakes.items():
+        if np.isclose(value, wrong, rtol=1e-9) and not np.isclose(value, expected, rtol=1e-9):
+            raise Mismatch(message)
+    expect_array(value, expected, what="the learning rate", atol=1e-10)
     return f"{expected:.6f} for a fresh design matrix"

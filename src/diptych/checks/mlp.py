@@ -9,143 +9,194 @@ from typing import Any
 import numpy as np
 
 from diptych import data, params
-from diptych.checks import Mismatch, as_numpy, exercise, expect_array, fresh_rng
+from diptych.checks import (
+    Mismatch,
+    as_numpy,
+    exercise,
+    expect_array,
+    expect_unchanged,
+    fresh_rng,
+    idiom,
+    matches,
+    snapshot,
+)
 from diptych.reference import mlp as reference_mlp
 
 
 @exercise("Exercise 1 (the forward pass)")
 def mlp_forward(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 1: the forward pass of a one-hidden-layer ReLU MLP."""
-    layers = params.mlp([6, 5, 3], seed=3, dtype=np.float64)
-    for layer in layers:
-        layer["b"] = fresh_rng("bias").normal(size=layer["b"].shape)
-    X = fresh_rng("mlp_forward").normal(size=(4, 6))
-    arrays = (X, layers[0]["W"], layers[0]["b"], layers[1]["W"], layers[1]["b"])
-    got = as_numpy(learner(*(adapter.from_numpy(a) for a in arrays)), "mlp_forward")
-    linear = (X @ layers[0]["W"] + layers[0]["b"]) @ layers[1]["W"] + layers[1]["b"]
-    if got.shape == linear.shape and np.allclose(got, linear):
-        raise Mismatch(
-            "without an activation the two layers collapse into one: apply ReLU to the hidden layer"
-        )
-    expect_array(
-        got,
-        reference_mlp.forward(layers, X)[0],
-        what="the logits",
-        atol=1e-10,
-        dtype=np.float64,
-        hint="H = relu(X W1 + b1), then Z = H W2 + b2 (no activation on the logits)",
-    )
-    return "logits right for a 6-5-3 network"
-
-
-def _model(adapter: Any, sizes: list[int]) -> Any:
-    """A fresh framework MLP of ReLU layers, built but with the framework's own initial weights."""
-    if adapter.NAME == "PyTorch":
-        torch = adapter.torch
-        modules: list[Any] = []
-        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-            modules += [torch.nn.Linear(n_in, n_out)] + (
-                [torch.nn.ReLU()] if i < len(sizes) - 2 else []
+    """Exercise 1: the forward pass of a one-hidden-layer ReLU MLP, on two non-square networks."""
+    for sizes in ([6, 5, 3], [3, 7, 2]):
+        layers = params.mlp(sizes, seed=3, dtype=np.float64)
+        for layer in layers:
+            layer["b"] = fresh_rng("bias").normal(size=layer["b"].shape)
+        X = fresh_rng("mlp_forward").normal(size=(4, sizes[0]))
+        arrays = (X, layers[0]["W"], layers[0]["b"], layers[1]["W"], layers[1]["b"])
+        tensors = [adapter.from_numpy(a) for a in arrays]
+        before = snapshot(*tensors)
+        got = as_numpy(learner(*tensors), "mlp_forward")
+        expect_unchanged(before, tensors, ["X", "W1", "b1", "W2", "b2"])
+        expected = reference_mlp.forward(layers, X)[0]
+        linear = (X @ layers[0]["W"] + layers[0]["b"]) @ layers[1]["W"] + layers[1]["b"]
+        if matches(got, linear):
+            raise Mismatch(
+                "without an activation the two layers collapse into one linear map: the hidden "
+                "layer needs its ReLU"
             )
-        return torch.nn.Sequential(*modules)
-    import keras
-
-    hidden = [keras.layers.Dense(n, activation="relu") for n in sizes[1:-1]]
-    return keras.Sequential([keras.Input((sizes[0],)), *hidden, keras.layers.Dense(sizes[-1])])
-
-
-def _predict(adapter: Any, model: Any, X: np.ndarray) -> np.ndarray:
-    if adapter.NAME == "PyTorch":
-        with adapter.torch.no_grad():
-            return adapter.to_numpy(model(adapter.torch.from_numpy(X)))
-    return model(X).numpy()
+        if matches(got, np.maximum(expected, 0)) and not matches(got, expected):
+            raise Mismatch(
+                "your logits are never negative: the activation belongs to the hidden layer only; "
+                "logits are left as they are"
+            )
+        expect_array(
+            got,
+            expected,
+            what=f"the logits of a {'-'.join(map(str, sizes))} network",
+            atol=1e-10,
+            dtype=np.float64,
+            axes=("examples", "classes"),
+        )
+    return "logits right for 6-5-3 and 3-7-2 networks"
 
 
 @exercise("Exercise 2 (porting weights into layers)")
 def load_weights(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
     """Exercise 2: port neutral-layout NumPy weights into the framework's layers by hand."""
+    fw = idiom(adapter)
     sizes = [8, 6, 4]
     layers = params.mlp(sizes, seed=5)
     for layer in layers:
         layer["b"] = fresh_rng("load").normal(size=layer["b"].shape).astype(np.float32)
-    model = _model(adapter, sizes)
-    learner(model, layers)
+    given = [{key: value.copy() for key, value in layer.items()} for layer in layers]
+    model = fw.mlp(sizes)
+    learner(model, given)
+    for original, passed in zip(layers, given, strict=True):
+        if set(passed) != set(original) or any(
+            passed[k].shape != original[k].shape or not np.array_equal(passed[k], original[k])
+            for k in original
+        ):
+            raise Mismatch(
+                "your function changed the `layers` it was given (a dict entry replaced or an "
+                "array changed in place): the caller's weights must stay as they were"
+            )
     X = fresh_rng("load_x").random((5, 8)).astype(np.float32)
-    got = _predict(adapter, model, X)
+    got = fw.predict(model, X)
     expected = reference_mlp.forward(layers, X)[0]
-    if np.allclose(
-        got,
-        reference_mlp.forward([{**layers[0], "b": 0 * layers[0]["b"]}, layers[1]], X)[0],
-        atol=1e-5,
-    ) and not np.allclose(got, expected, atol=1e-5):
+    _recognise_loading_mistakes(got, expected, layers, X)
+    expect_array(got, expected, what="the model's output after loading", atol=1e-5)
+    for passed in given:  # the model must own its weights: later edits of the arrays stay out
+        passed["W"] += 1.0
+        passed["b"] += 1.0
+    if not matches(fw.predict(model, X), expected, atol=1e-5):
+        raise Mismatch(
+            "the model shares memory with the NumPy arrays it was loaded from: changing them "
+            "afterwards changed the model. Copy the values into the layer's parameters"
+        )
+    return "the loaded model reproduces the reference's logits and owns its weights"
+
+
+def _recognise_loading_mistakes(
+    got: np.ndarray, expected: np.ndarray, layers: list[dict[str, np.ndarray]], X: np.ndarray
+) -> None:
+    no_bias = [{**layers[0], "b": 0 * layers[0]["b"]}, layers[1]]
+    if matches(got, reference_mlp.forward(no_bias, X)[0], atol=1e-5) and not matches(
+        got, expected, atol=1e-5
+    ):
         raise Mismatch("the first layer's bias was not loaded")
-    expect_array(
-        got,
-        expected,
-        what="the model's output after loading",
-        atol=1e-5,
-        hint="nn.Linear keeps its weight as (out, in), the transpose of W; Dense keeps (in, out)",
-    )
-    return "the loaded model reproduces the reference's logits"
+    reshaped = [{**layer, "W": layer["W"].reshape(layer["W"].shape[::-1]).T} for layer in layers]
+    if matches(got, reference_mlp.forward(reshaped, X)[0], atol=1e-5):
+        raise Mismatch(
+            "the weights were reshaped into the layer's shape: a reshape keeps the numbers in "
+            "their order, so every weight lands in the wrong place; the axes must be swapped"
+        )
 
 
 @exercise("Exercise 3 (an initialisation that trains deep)")
 def init_std(learner: Callable[[int, int], Any], adapter: Any) -> str:
-    """Exercise 3: an initialisation scale that keeps a deep ReLU network's signal steady."""
-    width, depth = 256, 10
-    std = float(as_numpy(learner(width, width), "init_std"))
-    if not np.isfinite(std) or std <= 0:
-        raise Mismatch(f"the standard deviation must be a positive number, got {std}")
+    """Exercise 3: a scale that keeps a deep ReLU network's signal steady, on layers that narrow."""
+    widths = [1024, 512, 256, 128] + [64] * 7  # ten layers; the first three are not square
+    stds = [_std(learner, n_in, n_out) for n_in, n_out in itertools.pairwise(widths)]
+    fan_in, fan_out = 1024, 512
+    mistakes = {
+        np.sqrt(2 / fan_out): "your scale uses the fan-out: each unit sums over its inputs, so "
+        "the fan-in sets the forward signal's variance",
+        np.sqrt(2 / (fan_in + fan_out)): "that is Glorot's scale, made for activations that keep "
+        "both signs (tanh); ReLU zeroes half its inputs",
+        np.sqrt(1 / fan_in): "that is LeCun's scale, made for activations that keep both signs; "
+        "ReLU zeroes half its inputs",
+    }
+    for wrong, message in mistakes.items():
+        if np.isclose(stds[0], wrong, rtol=1e-6) and not np.isclose(
+            stds[0], np.sqrt(2 / fan_in), rtol=0.05
+        ):
+            raise Mismatch(message)
     rng = fresh_rng("init")
-    h = rng.standard_normal((512, width))
-    rms = []  # root-mean-square activation after each layer: what He's derivation keeps constant
-    for _ in range(depth):
-        h = np.maximum(h @ (rng.standard_normal((width, width)) * std), 0)
-        rms.append(np.sqrt(np.mean(h**2)))
-    ratio = rms[-1] / rms[0]
+    h = rng.standard_normal((512, widths[0]))
+    for (n_in, n_out), std in zip(itertools.pairwise(widths), stds, strict=True):
+        h = np.maximum(h @ (rng.standard_normal((n_in, n_out)) * std), 0)
+    ratio = float(np.sqrt(np.mean(h**2)))  # root-mean-square after ten layers; the input's is 1
     if not 0.5 <= ratio <= 2.0:
         trend = "shrinks" if ratio < 1 else "grows"
-        per_layer = ratio ** (1 / (depth - 1))  # geometric mean of the per-layer factor
         raise Mismatch(
-            f"through {depth} ReLU layers of width {width} the signal {trend} {ratio:.3g}× "
-            f"(about {per_layer:.2f}× per layer). ReLU zeroes half its inputs, so the weights' "
-            "variance must make up a factor 2"
+            f"through {len(stds)} ReLU layers narrowing from 1024 to 64 units the signal {trend} "
+            f"{ratio:.3g}× (about {ratio ** (1 / len(stds)):.2f}× per layer): ReLU zeroes half its "
+            "inputs, and the weights' variance must make up for it"
         )
-    return f"std {std:.4f} keeps the signal steady through {depth} ReLU layers ({ratio:.2f}×)"
+    return f"keeps the signal steady through {len(stds)} ReLU layers narrowing from 1024 to 64 ({ratio:.2f}×)"
+
+
+def _std(learner: Callable[[int, int], Any], fan_in: int, fan_out: int) -> float:
+    std = float(as_numpy(learner(fan_in, fan_out), "init_std").reshape(()))
+    if not np.isfinite(std) or std <= 0:
+        raise Mismatch(f"the standard deviation must be a positive number, got {std}")
+    return std
 
 
 @exercise("Exercise 4 (a training step)")
 def train_step(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 4: one training step; three in a row must match the reference."""
+    fw = idiom(adapter)
     sizes = [64, 16, 10]
     layers = params.mlp(sizes, seed=7)
     digits = data.digits()
     batches = data.minibatch_order(len(digits.y_train), batch_size=16, epochs=1, seed=3)[:3]
-    model = _model(adapter, sizes)
-    optimizer = _load_and_optimizer(adapter, model, layers)
+    model = fw.mlp(sizes)
+    for layer, weights in zip(fw.dense_layers(model), layers, strict=True):
+        adapter.load_dense(layer, weights)
+    optimizer = fw.sgd(model, 0.1)
     losses = []
     for batch in batches:
         X, y = (adapter.from_numpy(a) for a in (digits.X_train[batch], digits.y_train[batch]))
-        loss = learner(model, optimizer, X, y)
-        losses.append(float(as_numpy(loss, "train_step")))
+        losses.append(float(as_numpy(learner(model, optimizer, X, y), "train_step").reshape(())))
     trained, expected_losses = reference_mlp.train(
         layers, digits.X_train, digits.y_train, batches=batches, lr=0.1
     )
+    first = digits.X_train[batches[0]]
+    logits = reference_mlp.forward(layers, first)[0]
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    double = _cross_entropy(probabilities, digits.y_train[batches[0]])
+    if np.isclose(losses[0], double, atol=1e-5) and not np.isclose(
+        losses[0], expected_losses[0], atol=1e-5
+    ):
+        raise Mismatch(
+            "the loss went through softmax twice: the loss function already takes logits"
+        )
     expect_array(
         np.array(losses[:1]),
         expected_losses[:1],
         what="the first step's loss",
         atol=1e-5,
-        hint="return the mean cross-entropy of the model's logits, computed before the update",
+        hint="the loss is the mean cross-entropy of the model's logits, before the update",
     )
-    got = _predict(adapter, model, digits.X_test[:20])
-    untouched = reference_mlp.forward(layers, digits.X_test[:20])[0]
-    if np.allclose(got, untouched, atol=1e-6):
-        raise Mismatch("the weights did not change: apply the gradients with the optimizer")
+    got = fw.predict(model, digits.X_test[:20])
+    if matches(got, reference_mlp.forward(layers, digits.X_test[:20])[0], atol=1e-6):
+        raise Mismatch("the weights did not change: the gradients were never applied")
     if not np.allclose(losses, expected_losses, atol=1e-5):
         raise Mismatch(
             f"the first step is right but later ones are not (losses {np.round(losses, 5)} vs "
-            f"{np.round(expected_losses, 5)}): are old gradients cleared before each step?"
+            f"{np.round(expected_losses, 5)}): does something from one step leak into the next "
+            "(gradients that add up unless cleared, a tape that is reused)?"
         )
     expect_array(
         got,
@@ -156,14 +207,7 @@ def train_step(learner: Callable[..., Any], adapter: Any) -> str:
     return "three steps match the reference's losses and weights"
 
 
-def _load_and_optimizer(adapter: Any, model: Any, layers: list[dict[str, np.ndarray]]) -> Any:
-    dense = (
-        [m for m in model if hasattr(m, "weight")] if adapter.NAME == "PyTorch" else model.layers
-    )
-    for layer, weights in zip(dense, layers, strict=True):
-        adapter.load_dense(layer, weights)
-    if adapter.NAME == "PyTorch":
-        return adapter.torch.optim.SGD(model.parameters(), lr=0.1)
-    import keras
-
-    return keras.optimizers.SGD(learning_rate=0.1)
+def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(labels)), labels].mean())

@@ -7,7 +7,18 @@ from typing import Any
 
 import numpy as np
 
-from diptych.checks import Mismatch, as_numpy, exercise, expect_array, framework_ops, fresh_rng
+from diptych.checks import (
+    Mismatch,
+    as_numpy,
+    by_hand,
+    exercise,
+    expect_array,
+    expect_unchanged,
+    fresh_rng,
+    idiom,
+    matches,
+    snapshot,
+)
 from diptych.reference import calculus
 
 
@@ -15,7 +26,17 @@ from diptych.reference import calculus
 def softplus_derivative(learner: Callable[[Any], Any], adapter: Any) -> str:
     """Exercise 1: d/dx log(1 + eˣ), elementwise, finite for very large |x|."""
     x = np.concatenate([fresh_rng("softplus").normal(0, 3, size=7), [0.0, -800.0, 800.0]])
-    got = learner(adapter.from_numpy(x))
+    tensor = adapter.from_numpy(x)
+    before = snapshot(tensor)
+    got = as_numpy(learner(tensor), "softplus_derivative")
+    expect_unchanged(before, [tensor], ["x"])
+    moderate = slice(0, 8)
+    if matches(got[moderate], calculus.softplus(x[moderate]), atol=1e-9):
+        raise Mismatch("that is softplus itself; the exercise asks for its derivative")
+    if matches(got, calculus.softplus_derivative(-x), atol=1e-9):
+        raise Mismatch(
+            "your derivative is mirrored: it rises where it should fall (σ(−x), not σ(x))"
+        )
     expect_array(
         got,
         calculus.softplus_derivative(x),
@@ -23,35 +44,39 @@ def softplus_derivative(learner: Callable[[Any], Any], adapter: Any) -> str:
         atol=1e-12,
         dtype=np.float64,
         inputs=x,
-        hint="compute it so that only non-positive numbers are exponentiated "
-        "(e^800 overflows float64; e^-800 is just 0)",
+        hint="an exponential of a large positive number overflows; a form that only ever "
+        "exponentiates numbers ≤ 0 cannot",
     )
-    return "matches σ(x) on 10 inputs, including ±800"
+    return "matches σ(x) on 10 inputs, including ±800, and leaves x as it was"
 
 
 @exercise("Exercise 2 (outer sum by broadcasting)")
 def outer_sum(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
-    """Exercise 2: M[i, j] = a[i] + b[j] by broadcasting, shape (n, m)."""
+    """Exercise 2: M[i, j] = a[i] + b[j] by broadcasting, shape (n, m), for several n ≠ m."""
     rng = fresh_rng("outer")
-    a, b = rng.normal(size=4), rng.normal(size=3)
-    got = learner(adapter.from_numpy(a), adapter.from_numpy(b))
-    expect_array(
-        got,
-        a[:, None] + b[None, :],
-        what="outer_sum(a, b)",
-        atol=1e-12,
-        dtype=np.float64,
-        hint="reshape a to (n, 1) and b to (1, m) and let broadcasting do the rest",
-    )
-    return "(4,) with (3,) gives the right (4, 3) table"
+    for n, m in ((4, 3), (1, 5), (6, 2)):
+        a, b = rng.normal(size=n), rng.normal(size=m)
+        tensors = [adapter.from_numpy(a), adapter.from_numpy(b)]
+        before = snapshot(*tensors)
+        got = learner(*tensors)
+        expect_unchanged(before, tensors, ["a", "b"])
+        expect_array(
+            got,
+            a[:, None] + b[None, :],
+            what=f"outer_sum(a, b) for a of length {n} and b of length {m}",
+            atol=1e-12,
+            dtype=np.float64,
+            axes=("rows (one per entry of a)", "columns (one per entry of b)"),
+        )
+    return "(4,) with (3,), (1,) with (5,) and (6,) with (2,) give the right tables"
 
 
 def _test_functions(
     adapter: Any,
 ) -> list[tuple[str, Callable[[Any], Any], Callable[[np.ndarray], np.ndarray]]]:
     """Scalar functions written in the adapter's framework, with their analytic gradients."""
-    fw = framework_ops(adapter)
-    total = fw.sum if adapter.NAME == "PyTorch" else fw.reduce_sum
+    fw = idiom(adapter).module()
+    total = getattr(fw, "reduce_sum", None) or fw.sum
     return [
         ("Σ x³", lambda x: total(x**3), lambda x: 3 * x**2),
         ("Σ x² sin x", lambda x: total(x**2 * fw.sin(x)), calculus.grad_f),
@@ -60,39 +85,87 @@ def _test_functions(
 
 @exercise("Exercise 3 (gradient by autograd)")
 def autograd_gradient(learner: Callable[[Callable[[Any], Any], Any], Any], adapter: Any) -> str:
-    """Exercise 3: the gradient of a scalar function, by autograd."""
+    """Exercise 3: the gradient of a scalar function, by autograd; twice on the same x."""
     x = fresh_rng("autograd").uniform(-2, 2, size=5)
     for name, fn, gradient in _test_functions(adapter):
-        got = learner(fn, adapter.from_numpy(x))
-        if got is None:
-            raise Mismatch(
-                f"for f = {name} you return None: return the gradient; in TensorFlow a "
-                "gradient is None when the tape did not watch x (a tensor, not a Variable)"
-            )
+        tensor = adapter.from_numpy(x)
+        before = snapshot(tensor)
+        results = []
+        for _ in range(2):  # the same x twice: nothing may pile up between calls
+            got = learner(fn, tensor)
+            if got is None:
+                raise Mismatch(
+                    f"for f = {name} you return None: return the gradient; in TensorFlow a "
+                    "gradient is None when the tape did not watch x (a tensor, not a Variable)"
+                )
+            results.append(np.array(as_numpy(got, "autograd_gradient"), copy=True))
         expect_array(
-            got,
+            results[0],
             gradient(x),
             what=f"the gradient of {name}",
             atol=1e-10,
             dtype=np.float64,
             inputs=x,
         )
-    return "exact gradients of Σ x³ and Σ x² sin x"
+        if matches(results[1], 2 * gradient(x)):
+            raise Mismatch(
+                f"the first call is right but a second call on the same x returns twice the "
+                f"gradient of {name}: gradients add up in `.grad` from one backward pass to the next"
+            )
+        expect_array(
+            results[1],
+            gradient(x),
+            what=f"a second call's gradient of {name}",
+            atol=1e-10,
+            dtype=np.float64,
+            inputs=x,
+        )
+        expect_unchanged(before, [tensor], ["x"])
+    return "exact gradients of Σ x³ and Σ x² sin x, twice in a row, x left as it was"
 
 
 @exercise("Exercise 4 (central finite difference)")
 def central_difference(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 4: the central finite difference, with framework operations."""
+    """Exercise 4: the central finite difference, with framework operations and no autograd."""
     x = fresh_rng("central").uniform(-2, 2, size=4)
+    eps = 1e-5
     for name, fn, gradient in _test_functions(adapter):
-        got = learner(fn, adapter.from_numpy(x), eps=1e-5)
+        tensor = adapter.from_numpy(x)
+        before = snapshot(tensor)
+        got = by_hand(
+            lambda fn=fn, tensor=tensor: learner(fn, tensor, eps=eps),
+            idiom(adapter).autograd(),
+            reason="a finite difference only evaluates f",
+        )
+        got = as_numpy(got, "central_difference")
+        expect_unchanged(before, [tensor], ["x"])
+        one_sided = [_one_sided(_numpy(name), x, step) for step in (eps, -eps)]
+        if any(matches(got, o, atol=1e-8) for o in one_sided) and not matches(
+            got, gradient(x), atol=1e-6
+        ):
+            raise Mismatch(
+                f"for f = {name} your difference is one-sided: its error shrinks only like ε, "
+                "not ε² (the exercise steps both ways)"
+            )
         expect_array(
             got,
             gradient(x),
             what=f"the finite difference of {name}",
             atol=1e-6,
             inputs=x,
-            hint="divide f(x + εeᵢ) − f(x − εeᵢ) by 2ε, one coordinate i at a time",
+            hint="is each coordinate nudged on its own, and is the difference divided by the "
+            "distance between the two points?",
         )
-        as_numpy(got, "central_difference")
-    return "within 1e-6 of the exact gradients of Σ x³ and Σ x² sin x"
+    return "within 1e-6 of the exact gradients of Σ x³ and Σ x² sin x, without autograd"
+
+
+def _numpy(name: str) -> Callable[[np.ndarray], float]:
+    """The test function ``name`` in NumPy (for recognising a one-sided difference)."""
+    if name == "Σ x³":
+        return lambda z: float(np.sum(z**3))
+    return calculus.f
+
+
+def _one_sided(f: Callable[[np.ndarray], float], x: np.ndarray, step: float) -> np.ndarray:
+    """(f(x + h·eᵢ) − f(x)) / h for every i: the one-sided difference a learner may write."""
+    return np.array([(f(x + step * e) - f(x)) / step for e in np.eye(len(x))])

@@ -98,3 +98,22 @@ def batch_norm_inference(
     """Inference-mode batch norm with running statistics ``mean``, ``var`` (c,)."""
     scale = gamma / np.sqrt(var + eps)
     return scale[None, :, None, None] * (x - mean[None, :, None, None]) + beta[None, :, None, None]
+
+
+def max_pool2d_backward(x: np.ndarray, grad_out: np.ndarray, *, size: int = 2) -> np.ndarray:
+    """Gradient of ``max_pool2d`` with respect to x (n, c, h, w): each window's upstream gradient
+    goes to its maximum (the first one, in row-major order, if there is a tie)."""
+    n, c, h, w = x.shape
+    oh, ow = h // size, w // size
+    windows = (
+        x[:, :, : oh * size, : ow * size]
+        .reshape(n, c, oh, size, ow, size)
+        .transpose(0, 1, 2, 4, 3, 5)
+        .reshape(n, c, oh, ow, size * size)
+    )
+    grad = np.zeros_like(windows)
+    np.put_along_axis(grad, windows.argmax(axis=-1)[..., None], grad_out[..., None], axis=-1)
+    grad = grad.reshape(n, c, oh, ow, size, size).transpose(0, 1, 2, 4, 3, 5)
+    full = np.zeros_like(x)
+    full[:, :, : oh * size, : ow * size] = grad.reshape(n, c, oh * size, ow * size)
+    return full

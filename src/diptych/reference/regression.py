@@ -82,3 +82,26 @@ def loss_grid(X: np.ndarray, y: np.ndarray, *, w: np.ndarray, b: np.ndarray) -> 
     W, B = np.meshgrid(w, b)
     predictions = W[..., None] * X[:, 0] + B[..., None] * X[:, 1]  # (nb, nw, n)
     return np.mean((predictions - y) ** 2, axis=-1)
+
+
+def momentum_step(
+    theta: np.ndarray,
+    velocity: np.ndarray,
+    gradient: np.ndarray,
+    *,
+    lr: float,
+    momentum: float,
+    form: str = "pytorch",
+) -> tuple[np.ndarray, np.ndarray]:
+    """One heavy-ball step in either framework's form; returns (θ, velocity).
+
+    PyTorch keeps v ← μv + g and steps θ ← θ − lr·v; Keras keeps v ← μv − lr·g and steps
+    θ ← θ + v. The paths agree; the velocities differ by the factor −lr.
+    """
+    if form == "pytorch":
+        velocity = momentum * velocity + gradient
+        return theta - lr * velocity, velocity
+    if form == "keras":
+        velocity = momentum * velocity - lr * gradient
+        return theta + velocity, velocity
+    raise ValueError(f"form must be 'pytorch' or 'keras', got {form!r}")

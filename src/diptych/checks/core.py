@@ -1,0 +1,189 @@
+"""What a check is: run the learner's code, turn what happened into one line, record it.
+
+A check prints one line. A pass goes to stdout; a failure or an unfinished exercise goes to
+stderr, which Jupyter shows in a shaded box (no traceback) and which nbgrader counts as a failed
+test in a grade cell: so nbgrader's Validate tells the truth while "Run All" still runs on to
+the next exercise. Each outcome is also recorded for ``diptych check``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import linecache
+import os
+import site
+import sys
+import sysconfig
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from diptych.parity import RECORD_ENV
+
+CHECKS_FILE = "checks.jsonl"
+PASSED, FAILED, NOT_DONE = "passed", "failed", "not done yet"
+SYMBOLS = {PASSED: "✓", FAILED: "✗", NOT_DONE: "…"}
+#: what a learner is told to do about an unfinished exercise, in words that fit a terminal too
+NOT_DONE_MESSAGE = "replace the `raise NotImplementedError` line in the exercise with your code"
+#: added in the notebook only, where "this cell" means something
+NOT_DONE_IN_NOTEBOOK = ", run the exercise's cell, then this check again"
+
+
+class Mismatch(Exception):
+    """The learner's answer is wrong in a way the message describes in plain words."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise a lesson's check module knows: its check's name and its title."""
+
+    module: str  # e.g. "tensors"
+    check: str  # the check function's name, e.g. "softplus_derivative"
+    title: str  # e.g. "Exercise 1 (softplus derivative)"
+
+
+#: every exercise of every imported check module, in definition order (module -> exercises)
+EXERCISES: dict[str, list[Exercise]] = {}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One exercise's result: ``status`` is passed, failed or not done."""
+
+    exercise: str
+    status: str
+    message: str
+    check: str = ""  # "module.function" of the check that ran, to match verdicts by exercise
+
+    def line(self) -> str:
+        return f"{SYMBOLS[self.status]} {self.exercise}: {self.status} — {self.message}"
+
+
+def exercise(title: str) -> Callable[[Callable[..., str]], Callable[..., None]]:
+    """Make a check out of a function that returns a success message or raises Mismatch.
+
+    The decorated function, called from a notebook with the learner's function and the adapter,
+    prints one line and returns nothing (see ``run_check``). The check module's exercises are
+    registered in ``EXERCISES`` so that ``diptych check`` knows how many there are.
+    """
+
+    def decorate(check: Callable[..., str]) -> Callable[..., None]:
+        module = check.__module__.rsplit(".", 1)[-1]
+        EXERCISES.setdefault(module, []).append(Exercise(module, check.__name__, title))
+
+        @functools.wraps(check)
+        def self_check(*args: Any, **kwargs: Any) -> None:
+            return run_check(
+                title, lambda: check(*args, **kwargs), check=f"{module}.{check.__name__}"
+            )
+
+        return self_check
+
+    return decorate
+
+
+def exercises_of(module: str) -> list[Exercise]:
+    """The exercises of ``diptych.checks.<module>``, importing it; [] if there is no such module."""
+    import importlib
+
+    try:
+        importlib.import_module(f"diptych.checks.{module}")
+    except ModuleNotFoundError:
+        return []
+    return list(EXERCISES.get(module, []))
+
+
+def run_check(exercise: str, attempt: Callable[[], str], *, check: str = "") -> None:
+    """Run ``attempt`` (which returns a success message or raises Mismatch); print and record.
+
+    Returns nothing visible in a notebook: the printed line is the whole answer. Python warnings
+    raised by the learner's code are shown after a pass, on stdout, so that a warning alone never
+    reads as a failed test.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        outcome = _attempt(exercise, attempt, check)
+    _record(outcome)
+    if outcome.status == PASSED:
+        notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+        print(outcome.line() + "".join(f"\n  (your code warned: {note})" for note in notes))
+    else:
+        suffix = NOT_DONE_IN_NOTEBOOK if outcome.status == NOT_DONE else ""
+        print(outcome.line() + suffix, file=sys.stderr)
+
+
+def _attempt(exercise: str, attempt: Callable[[], str], check: str) -> Outcome:
+    try:
+        return Outcome(exercise, PASSED, attempt(), check)
+    except NotImplementedError:
+        return Outcome(exercise, NOT_DONE, NOT_DONE_MESSAGE, check)
+    except Mismatch as mismatch:
+        return Outcome(exercise, FAILED, str(mismatch), check)
+    except Exception as error:  # the learner's code crashed: say where, in their own words
+        return Outcome(exercise, FAILED, f"your code raised {describe(error)}", check)
+
+
+def describe(error: BaseException) -> str:
+    """``TypeError: message (in your line: `code`)`` pointing at the learner's own frame."""
+    learners = [
+        (frame, line)
+        for frame, line in traceback.walk_tb(error.__traceback__)
+        if _is_learners(frame)
+    ]
+    code = ""
+    if learners:
+        frame, line = learners[-1]
+        code = linecache.getline(frame.f_code.co_filename, line, frame.f_globals).strip()
+    where = f" (in your line: `{code}`)" if code else ""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}{where}"
+
+
+def _is_learners(frame: FrameType) -> bool:
+    """Is this frame the learner's code, rather than diptych's, a framework's or Python's own?
+
+    Decided by module name and by where installed code lives, never by a substring of the path:
+    a clone is usually in a folder named ``diptych``, and the learner's notebook may be too.
+    """
+    module = str(frame.f_globals.get("__name__", ""))
+    if module == "diptych" or module.startswith("diptych."):
+        return False
+    filename = os.path.abspath(frame.f_code.co_filename)
+    return not any(filename.startswith(prefix + os.sep) for prefix in _INSTALLED_PREFIXES)
+
+
+#: where the standard library and installed packages live (a venv's, the user's): not a learner's
+_INSTALLED_PREFIXES = tuple(
+    {
+        os.path.abspath(path)
+        for path in (
+            *(sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")),
+            site.getusersitepackages(),
+        )
+        if path
+    }
+)
+
+
+def _record(outcome: Outcome) -> None:
+    folder = os.environ.get(RECORD_ENV)
+    if folder:
+        with open(Path(folder) / CHECKS_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(asdict(outcome)) + "\n")
+
+
+def read_outcomes(folder: Path) -> list[Outcome]:
+    """The outcomes recorded in ``folder``, in the order the checks ran."""
+    path = Path(folder) / CHECKS_FILE
+    if not path.exists():
+        return []
+    return [
+        Outcome(**json.loads(line))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line
+    ]
