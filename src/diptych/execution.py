@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import json
 import math
 import os
 import tempfile
@@ -35,6 +36,7 @@ KERNEL_ENV = {
     "PYTHONHASHSEED": "0",
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
 }
+_JSON_KINDS = {list: "list", str: "string", int: "number", float: "number", bool: "true or false"}
 #: seconds a stopped run gets to clean up after its kernel was killed (it needs about one)
 STOP_GRACE = 10.0
 
@@ -62,9 +64,9 @@ def read_notebook(path: Path) -> Any:
     import nbformat
 
     path = Path(path)
-    data = _read_bytes(path)
+    text = _read_text(path)
     try:
-        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+        notebook = nbformat.reads(text, as_version=4)
         nbformat.validate(notebook)
     except Exception as error:  # nbformat raises several unrelated types for a bad file
         raise NotebookError(f"{path}: not a valid notebook ({_first_line(error)})") from error
@@ -72,7 +74,9 @@ def read_notebook(path: Path) -> Any:
     return notebook
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_text(path: Path) -> str:
+    """The file's text, once it is known to be a JSON object (what nbformat says of other JSON,
+    or of no JSON, is hard to read)."""
     try:
         if not path.exists():
             raise NotebookError(f"{path}: no such notebook")
@@ -80,9 +84,20 @@ def _read_bytes(path: Path) -> bytes:
             raise NotebookError(f"{path}: a folder, not a notebook")
         if not path.is_file():  # a pipe or a device would block or never end
             raise NotebookError(f"{path}: not a regular file")
-        return path.read_bytes()
+        data = path.read_bytes()
     except OSError as error:
         raise NotebookError(f"{path}: cannot be read ({error.strerror or error})") from None
+    try:
+        text = data.decode("utf-8")
+        content = json.loads(text)
+    except UnicodeDecodeError:
+        raise NotebookError(f"{path}: not a valid notebook (not UTF-8 text)") from None
+    except ValueError as error:
+        raise NotebookError(f"{path}: not a valid notebook (not JSON: {error})") from None
+    if not isinstance(content, dict):
+        kind = _JSON_KINDS.get(type(content), "value")
+        raise NotebookError(f"{path}: not a valid notebook (a JSON {kind}, not an object)")
+    return text
 
 
 def _require_python(path: Path, notebook: Any) -> None:
