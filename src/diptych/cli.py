@@ -1,33 +1,53 @@
 """The ``diptych`` command: run the curriculum, check a machine, build and check exercises.
 
 Exit status: 0 success; 1 the work ran and found a failure (a notebook failed, values disagree,
-an exercise is not passed); 2 bad usage or unusable input (unknown lesson, missing notebook).
-Errors are one clear message and a hint, never a traceback.
+an exercise is not passed); 2 bad usage or unusable input (unknown lesson, missing notebook, an
+output path that cannot be written, a framework not installed); 130 Ctrl-C and 143 SIGTERM, with
+every kernel stopped and its files removed. Errors are one line, never a traceback, and every
+argument and output path is checked before the first notebook starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from diptych import __version__
 from diptych.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
+from diptych.interrupts import Interrupted, honoured
 
 if TYPE_CHECKING:
+    from diptych.registry import Curriculum
     from diptych.report import LessonReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: the longest per-cell timeout accepted (a day): longer ones overflow the timers underneath
+MAX_TIMEOUT = 86400.0
 
 
 class UsageError(Exception):
     """Input the command cannot use; reported in one line with exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse without abbreviations (``--save`` must not quietly mean ``--save-outputs``), and
+    with its errors in one line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="diptych",
         description="Deep learning taught twice, side by side: PyTorch and TensorFlow.",
     )
@@ -55,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also draw every recorded curve of both frameworks, overlaid, as PNG files in DIR",
     )
     run.add_argument(
-        "--timeout", type=_positive, default=600, metavar="SECONDS", help="per cell (default 600)"
+        "--timeout", type=_seconds, default=600, metavar="SECONDS", help="per cell (default 600)"
     )
     run.add_argument(
         "--jobs",
@@ -106,30 +126,53 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="run an exercise notebook and report each exercise")
     check.add_argument("path", type=Path, metavar="PATH", help="an exercise (or solution) notebook")
     check.add_argument(
-        "--timeout", type=_positive, default=120, metavar="SECONDS", help="per cell (default 120)"
+        "--timeout", type=_seconds, default=120, metavar="SECONDS", help="per cell (default 120)"
     )
     return parser
 
 
-def _positive(text: str) -> float:
+def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    if value > MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"at most {MAX_TIMEOUT:g} seconds (a day), got {text!r}")
     return value
 
 
 def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return int(text)
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``diptych`` console script; returns the exit status."""
+    try:
+        with honoured():
+            return _main(argv)
+    except Interrupted as stop:
+        how = "" if stop.signum == signal.SIGINT else f" ({signal.Signals(stop.signum).name})"
+        print(f"diptych: interrupted{how}", file=sys.stderr)
+        return stop.exit_status
+    except KeyboardInterrupt:
+        print("diptych: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except BrokenPipeError:  # `diptych list | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own recipe
+        return EXIT_FAILED
+
+
+def _main(argv: list[str] | None) -> int:
     from diptych.execution import NotebookError
+    from diptych.files import OutputError
     from diptych.optional import MissingFrameworkError
     from diptych.registry import CurriculumError
 
@@ -143,35 +186,71 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except (UsageError, CurriculumError, NotebookError, MissingFrameworkError) as error:
-        print(f"diptych: error: {error}", file=sys.stderr)
+    except (
+        UsageError,
+        CurriculumError,
+        NotebookError,
+        MissingFrameworkError,
+        OutputError,
+    ) as error:
+        return _error(str(error))
+    except BrokenPipeError:
+        raise
+    except OSError as error:  # a file that changed under us after it was checked
+        where = f"{error.filename}: " if error.filename else ""
+        return _error(f"{where}{error.strerror or error}")
+
+
+def _error(message: str) -> int:
+    print(f"diptych: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _curriculum() -> Curriculum:
+    """The curriculum to use; named on stderr when it is not the one the person is in."""
+    from diptych.registry import locate
+
+    found = locate()
+    if not found.chosen:
         print(
-            "hint: 'diptych list' shows the lessons; 'diptych doctor' checks this machine",
+            f"diptych: no curriculum in {Path.cwd()} or above; using {found.root}, "
+            "the checkout diptych runs from",
             file=sys.stderr,
         )
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("diptych: interrupted", file=sys.stderr)
-        return 130
+    return found
+
+
+def _curriculum_to_write(what: str) -> Curriculum:
+    """The curriculum, when ``what`` is about to write into it: only one the person chose."""
+    from diptych.registry import ROOT_ENV, locate
+
+    found = locate()
+    if not found.chosen:
+        raise UsageError(
+            f"{what} writes into the curriculum, and there is none in {Path.cwd()} or above "
+            f"(the checkout diptych runs from is {found.root}): run it there, or set "
+            f"{ROOT_ENV}={found.root}"
+        )
+    return found
 
 
 def _list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from diptych.registry import find_root, lessons
+    from diptych.registry import lessons
 
-    root = find_root()
+    root = _curriculum().root
     rows = []
     for lesson in lessons(root):
         meta = lesson.metadata("pytorch") or lesson.metadata("tensorflow")
-        solutions = root / "solutions" / lesson.name
+        seconds = meta.get("expected_seconds")
         rows.append(
             [
                 lesson.name,
-                meta.get("title", ""),
+                str(meta.get("title", "")),
                 ", ".join(lesson.notebooks) or "none",
-                f"~{meta['expected_seconds']} s" if "expected_seconds" in meta else "?",
-                "yes" if solutions.is_dir() else "no",
+                f"~{seconds} s" if isinstance(seconds, (int, float)) else "?",
+                "yes" if (root / "solutions" / lesson.name).is_dir() else "no",
             ]
         )
     print(tabulate(rows, headers=["lesson", "title", "notebooks", "run time", "exercises"]))
@@ -189,24 +268,33 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from diptych.execution import read_notebook
-    from diptych.registry import check_framework, find_root, lessons, select
+    from diptych.files import check_output_file, check_output_folder
+    from diptych.optional import require_tracks
+    from diptych.registry import check_framework, lessons, select
     from diptych.report import matrix_table, read_baseline, table, to_json, write_json
     from diptych.runner import run_lessons
 
+    # everything is checked before the first kernel starts: a run can take many minutes
     frameworks = check_framework(args.framework)
+    if args.save_outputs and (args.matrix or args.cpu or args.against):
+        raise UsageError(
+            "--save-outputs saves a plain run on this machine; drop --matrix/--cpu/--against"
+        )
+    if args.json:
+        check_output_file(args.json, "--json")
+    if args.plots:
+        check_output_folder(args.plots, "--plots")
+    require_tracks(frameworks, chosen=args.framework is not None)
+    curriculum = _curriculum_to_write("--save-outputs") if args.save_outputs else _curriculum()
     kind = "solutions" if args.solutions else "notebooks"
-    chosen = select(lessons(find_root(), kind), args.lessons)
+    chosen = select(lessons(curriculum.root, kind), args.lessons)
     if not chosen:
         raise UsageError(f"no lessons found in {kind}/")
     for lesson in chosen:
         for fw in frameworks:
             if fw not in lesson.notebooks:
                 raise UsageError(f"{lesson.name} has no {fw} notebook in {lesson.folder}")
-            read_notebook(lesson.notebooks[fw])  # fail early, before any kernel starts
-    if args.save_outputs and (args.matrix or args.cpu or args.against):
-        raise UsageError(
-            "--save-outputs saves a plain run on this machine; drop --matrix/--cpu/--against"
-        )
+            read_notebook(lesson.notebooks[fw])
     configurations = (
         [DEFAULT, *IMITATIONS] if args.matrix else [CONFIGURATIONS[args.cpu or "default"]]
     )
@@ -266,12 +354,22 @@ def _summarise(outcomes: list[tuple[str, LessonReport]]) -> int:
 def _exercises(args: argparse.Namespace) -> int:
     from diptych.exercises import build
 
-    return build(check=args.check, force=args.force)
+    if args.check:
+        return build(check=True, root=_curriculum().root)
+    curriculum = _curriculum_to_write("'diptych exercises build'")
+    return build(force=args.force, root=curriculum.root)
 
 
 def _check(args: argparse.Namespace) -> int:
+    from diptych.execution import read_notebook
     from diptych.grading import check_notebook
+    from diptych.optional import require_tracks
+    from diptych.registry import framework_of
 
+    read_notebook(args.path)
+    framework = framework_of(args.path)
+    if framework is not None:  # a missing framework would surface as a NameError in a cell
+        require_tracks([framework], chosen=True)
     return check_notebook(args.path, timeout=args.timeout)
 
 

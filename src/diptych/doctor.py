@@ -129,13 +129,15 @@ def _dataset() -> Finding:
 
 
 def _curriculum() -> Finding:
-    from diptych.registry import CurriculumError, find_root, lessons
+    from diptych.registry import CurriculumError, lessons, locate
 
     try:
-        root = find_root()
+        found = locate()
+        count = len(lessons(found.root))
     except CurriculumError as error:
         return Finding("warn", "curriculum", str(error))
-    return Finding("ok", "curriculum", f"{len(lessons(root))} lessons in {root / 'notebooks'}")
+    origin = "" if found.chosen else " (none in this folder: the checkout diptych runs from)"
+    return Finding("ok", "curriculum", f"{count} lessons in {found.root / 'notebooks'}{origin}")
 
 
 def render(findings: list[Finding]) -> str:

@@ -1,14 +1,21 @@
 """Execute one notebook headless with nbclient, on a copy, and say in words how it went.
 
-The source notebook is only read. The kernel runs in a scratch folder (files a lesson writes,
-such as checkpoints, land there) with ``$DIPTYCH_RECORD_DIR`` pointing at it, so values the
-notebook records with ``diptych.parity.record`` can be read back afterwards.
+The source notebook is only read. The kernel runs in a scratch folder (``work/``, where files a
+lesson writes, such as checkpoints, land) with ``$DIPTYCH_RECORD_DIR`` pointing at it, so values
+the notebook records with ``diptych.parity.record`` can be read back afterwards. The kernel's
+connection file (which holds its key) lives in the scratch folder too, so that removing the
+folder removes every trace of the run, also after Ctrl-C (see ``diptych.interrupts``).
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
+import json
+import math
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from diptych.checks import read_outcomes
+from diptych.interrupts import RUNNING, Interrupted, kill
 from diptych.optional import QUIET_TENSORFLOW
 from diptych.parity import RECORD_ENV, read_recorded
+
+__all__ = ["KERNEL_ENV", "Execution", "Interrupted", "NotebookError", "execute", "read_notebook"]
 
 #: environment every executed notebook gets: quiet, deterministic, no progress bars
 KERNEL_ENV = {
@@ -26,10 +36,13 @@ KERNEL_ENV = {
     "PYTHONHASHSEED": "0",
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
 }
+_JSON_KINDS = {list: "list", str: "string", int: "number", float: "number", bool: "true or false"}
+#: seconds a stopped run gets to clean up after its kernel was killed (it needs about one)
+STOP_GRACE = 10.0
 
 
 class NotebookError(Exception):
-    """The notebook file cannot be used: missing, not JSON, or not a valid notebook."""
+    """The notebook file cannot be used: missing, unreadable, not a valid notebook, not Python."""
 
 
 @dataclass
@@ -46,19 +59,62 @@ class Execution:
 
 
 def read_notebook(path: Path) -> Any:
-    """Read and validate a notebook, turning every way it can be unusable into NotebookError."""
+    """Read and validate a notebook, turning every way it can be unusable into NotebookError:
+    missing, a folder, unreadable, not UTF-8, not JSON, not a notebook, or not a Python one."""
     import nbformat
 
     path = Path(path)
-    if not path.is_file():
-        raise NotebookError(f"{path}: no such notebook")
+    text = _read_text(path)
     try:
-        notebook = nbformat.read(path, as_version=4)
+        notebook = nbformat.reads(text, as_version=4)
         nbformat.validate(notebook)
     except Exception as error:  # nbformat raises several unrelated types for a bad file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise NotebookError(f"{path}: not a valid notebook ({reason})") from error
+        raise NotebookError(f"{path}: not a valid notebook ({_first_line(error)})") from error
+    _require_python(path, notebook)
     return notebook
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, once it is known to be a JSON object (what nbformat says of other JSON,
+    or of no JSON, is hard to read)."""
+    try:
+        if not path.exists():
+            raise NotebookError(f"{path}: no such notebook")
+        if path.is_dir():
+            raise NotebookError(f"{path}: a folder, not a notebook")
+        if not path.is_file():  # a pipe or a device would block or never end
+            raise NotebookError(f"{path}: not a regular file")
+        data = path.read_bytes()
+    except OSError as error:
+        raise NotebookError(f"{path}: cannot be read ({error.strerror or error})") from None
+    try:
+        text = data.decode("utf-8")
+        content = json.loads(text)
+    except UnicodeDecodeError:
+        raise NotebookError(f"{path}: not a valid notebook (not UTF-8 text)") from None
+    except ValueError as error:
+        raise NotebookError(f"{path}: not a valid notebook (not JSON: {error})") from None
+    if not isinstance(content, dict):
+        kind = _JSON_KINDS.get(type(content), "value")
+        raise NotebookError(f"{path}: not a valid notebook (a JSON {kind}, not an object)")
+    return text
+
+
+def _require_python(path: Path, notebook: Any) -> None:
+    """Refuse a notebook written for another language: it would fail on its first line as Python."""
+    spec = notebook.metadata.get("kernelspec") or {}
+    info = notebook.metadata.get("language_info") or {}
+    language = str(spec.get("language") or info.get("name") or "python")
+    if language.lower() != "python":
+        kernel = f" (kernel {spec['name']!r})" if spec.get("name") else ""
+        raise NotebookError(
+            f"{path}: written in {language}{kernel}; diptych runs Python notebooks only"
+        )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def code_cell_count(path: Path) -> int:
@@ -77,35 +133,109 @@ def execute(
     on_cell: Callable[[], None] | None = None,
     env: dict[str, str] | None = None,
 ) -> Execution:
-    """Run every cell of ``path`` in a fresh kernel; per-cell ``timeout`` in seconds.
+    """Run every cell of ``path`` in a fresh kernel; per-cell ``timeout`` in seconds (fractions
+    allowed).
 
-    Raises NotebookError only for an unusable file; everything that happens while running
-    (an exception in a cell, a timeout, a kernel that dies) is reported in ``Execution.error``.
-    With ``allow_errors`` the run goes on past failing cells, as a learner's check needs.
+    Raises NotebookError only for an unusable file, and Interrupted when Ctrl-C or SIGTERM
+    stopped the run (after the kernel, its scratch folder and connection file are gone);
+    everything else that happens while running (an exception in a cell, a timeout, a kernel that
+    dies) is reported in ``Execution.error``. With ``allow_errors`` the run goes on past failing
+    cells, as a learner's check needs.
     """
     notebook = read_notebook(path)
+    RUNNING.check()
     result = Execution(path=Path(path), notebook=notebook)
-    with tempfile.TemporaryDirectory(prefix="diptych-run-") as scratch:
-        kernel_env = {**os.environ, **KERNEL_ENV, RECORD_ENV: scratch, **(env or {})}
-        client = _client(notebook, scratch, timeout, allow_errors, on_cell)
-        log_path = Path(scratch) / "kernel-stderr.log"
+    with tempfile.TemporaryDirectory(prefix="diptych-run-", ignore_cleanup_errors=True) as scratch:
+        work = Path(scratch) / "work"
+        work.mkdir()
+        kernel_env = {**os.environ, **KERNEL_ENV, RECORD_ENV: str(work), **(env or {})}
+        client = _client(notebook, work, timeout, allow_errors, on_cell)
+        client.km = _kernel_manager_class()(
+            kernel_name="python3", connection_file=str(Path(scratch) / "kernel.json")
+        )
         started = time.perf_counter()
         # the kernel's own stderr (ZMQ notices, C++ logs) goes to a file, not the learner's terminal
-        with open(log_path, "w", encoding="utf-8") as kernel_log:
-            try:
-                client.execute(env=kernel_env, stderr=kernel_log)
-                result.ok = True
-            except Exception as error:  # reported to the person, with the cell, in one line
-                result.error = describe_failure(error, client, notebook)
+        with open(Path(scratch) / "kernel-stderr.log", "w", encoding="utf-8") as kernel_log:
+            error = _run_client(client, env=kernel_env, stderr=kernel_log)
         result.seconds = time.perf_counter() - started
-        result.values = read_recorded(Path(scratch))
-        result.outcomes = read_outcomes(Path(scratch))
+        RUNNING.check()
+        result.ok = error is None
+        if error is not None:
+            result.error = describe_failure(error, client, notebook, timeout)
+        _read_results(result, work)
     return result
+
+
+def _run_client(client: Any, **kwargs: Any) -> Exception | None:
+    """Run the notebook in a thread of its own and wait; returns the error that ended it, if any.
+
+    In the main thread nbclient would put its own SIGINT and SIGTERM handlers in place of
+    diptych's (and reset them to Python's defaults when done); in another thread it leaves them
+    alone. Once a stop is asked for, the kernel is dead and the run ends within a second or so;
+    it gets STOP_GRACE seconds, and the thread (a daemon) is left behind if it takes longer.
+    """
+    errors: list[Exception] = []
+
+    def run() -> None:
+        try:
+            client.execute(**kwargs)
+        except Exception as error:  # reported to the person, with the cell, in one line
+            errors.append(error)
+        finally:
+            # nbclient leaves its exit-time cleanup registered when the kernel dies while
+            # starting; at exit it would then fail with a traceback over a kernel already gone
+            atexit.unregister(client._cleanup_kernel)
+
+    manager = client.km  # nbclient forgets it when the run ends
+    thread = threading.Thread(target=run, name="diptych-notebook", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive() and not RUNNING.stopping:
+            thread.join(timeout=0.25)
+    except BaseException:  # Interrupted, raised here by the signal handler, or a bare Ctrl-C
+        if manager.tracked_process is not None:
+            kill(manager.tracked_process)
+        raise
+    finally:
+        thread.join(timeout=STOP_GRACE)  # at once, unless the run is being stopped
+        if manager.tracked_process is not None:
+            RUNNING.ended(manager.tracked_process)
+    return errors[0] if errors else None
+
+
+def _read_results(result: Execution, work: Path) -> None:
+    """Read what the notebook recorded; a notebook that scribbled over the files fails, clearly."""
+    try:
+        result.values = read_recorded(work)
+        result.outcomes = read_outcomes(work)
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        result.ok = False
+        result.error = result.error or (
+            f"the values the notebook recorded cannot be read back ({_first_line(error)})"
+        )
+
+
+@functools.cache
+def _kernel_manager_class() -> type:
+    """jupyter_client's kernel manager, telling ``diptych.interrupts`` of each kernel it starts."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        tracked_process = None
+
+        async def start_kernel(self, **kwargs: Any) -> None:
+            await super().start_kernel(**kwargs)
+            process = getattr(self.provisioner, "process", None)
+            if process is not None:
+                self.tracked_process = process
+                RUNNING.started(process)
+
+    return TrackedKernelManager
 
 
 def _client(
     notebook: Any,
-    folder: str,
+    folder: Path,
     timeout: float | None,
     allow_errors: bool,
     on_cell: Callable[[], None] | None,
@@ -114,11 +244,14 @@ def _client(
 
     client = NotebookClient(
         notebook,
-        timeout=timeout,
+        # nbclient's own timeout is a whole number; the per-cell one below may be a fraction
+        timeout=None if timeout is None else math.ceil(timeout),
+        timeout_func=None if timeout is None else (lambda cell: timeout),
         kernel_name="python3",
         allow_errors=allow_errors,
-        resources={"metadata": {"path": folder}},
+        resources={"metadata": {"path": str(folder)}},
         record_timing=False,
+        shell_timeout_interval=1,  # how often a silent kernel is checked for being alive
     )
     client.current_cell_index = None
 
@@ -134,7 +267,9 @@ def _client(
     return client
 
 
-def describe_failure(error: Exception, client: Any, notebook: Any) -> str:
+def describe_failure(
+    error: Exception, client: Any, notebook: Any, timeout: float | None = None
+) -> str:
     """One line: which cell failed and the last line of its error."""
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -146,7 +281,7 @@ def describe_failure(error: Exception, client: Any, notebook: Any) -> str:
         )
         where = f"cell {index + 1} ({first_line.strip()[:60]!r})"
     if isinstance(error, CellTimeoutError):
-        return f"{where} ran longer than the per-cell timeout of {client.timeout:g} s"
+        return f"{where} ran longer than the per-cell timeout of {timeout or client.timeout:g} s"
     if isinstance(error, DeadKernelError):
         return f"the kernel died while running {where}"
     if isinstance(error, CellExecutionError):

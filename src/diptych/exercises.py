@@ -4,10 +4,19 @@ Solutions are the single source. Each exercise notebook is its solution with nbg
 ``### BEGIN SOLUTION`` / ``### END SOLUTION`` regions replaced by a stub that raises
 NotImplementedError (nbgrader's ClearSolutions does the stripping), and outputs cleared.
 
-Nothing is lost: ``exercises/.build-manifest.json`` remembers the hash of every file the last
-build wrote. A file on disk that matches neither that hash nor the new build has been edited by
-a learner; build refuses to overwrite it unless ``--force``, which first copies it to
-``exercises/backups/`` with a timestamp and says where.
+``exercises/.build-manifest.json`` remembers the hash of every file the last build wrote. A file
+on disk that matches neither that hash nor the new build has been edited by a learner; build
+refuses to overwrite it unless ``--force``, which first copies it to ``exercises/backups/``.
+
+Nothing is lost, by construction, even with JupyterLab autosaving and two builds at once:
+
+* one build at a time: a lock (``exercises/.build.lock``) makes a second build wait;
+* the "is this the learner's?" decision made when planning is made again for each file at the
+  moment of writing, on bytes nobody else can change any more: the file is first moved aside
+  (``diptych.files.take``), judged, then put back untouched or backed up and replaced;
+* the new file is written beside its place and linked in, so it appears whole, and never over a
+  file saved meanwhile;
+* a backup gets a name no file has yet, and is read back before the original is let go.
 """
 
 from __future__ import annotations
@@ -15,19 +24,37 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from diptych.execution import NotebookError, read_notebook
+from diptych.files import (
+    OutputError,
+    check_output_folder,
+    copy_unique,
+    place_new,
+    put_back,
+    take,
+    write_atomic,
+)
 from diptych.optional import require
 from diptych.registry import find_root, lessons
 
 STUB = 'raise NotImplementedError("Exercise not done yet: replace this line with your code.")'
 MANIFEST = ".build-manifest.json"
 BACKUPS = "backups"
+LOCK = ".build.lock"
+#: how long a build waits for another one to finish (a build takes seconds)
+LOCK_WAIT_SECONDS = 120
+
+
+class BuildBusy(Exception):
+    """Another build held the lock for longer than LOCK_WAIT_SECONDS."""
 
 
 @dataclass(frozen=True)
@@ -37,20 +64,29 @@ class Plan:
     solution: Path
     exercise: Path
     text: str  # the generated notebook
-    state: (
-        str  # "new", "same", "rebuilt" (previous build, untouched) or "edited" (a learner's work)
-    )
+    state: str  # "new", "same", "rebuilt" (previous build, untouched) or "edited" (a learner's)
+    built: str | None = None  # hash of what the last build wrote there, from the manifest
 
 
 def generate(solution: Path) -> str:
-    """The exercise notebook for ``solution``, as deterministic JSON text."""
+    """The exercise notebook for ``solution``, as deterministic JSON text.
+
+    Raises NotebookError when the solution is unusable (see ``read_notebook``) or its solution
+    regions cannot be stripped.
+    """
     import nbformat
 
     ClearSolutions = require("nbgrader.preprocessors").ClearSolutions
 
-    notebook = copy.deepcopy(nbformat.read(solution, as_version=4))
+    notebook = copy.deepcopy(read_notebook(solution))
     clear = ClearSolutions(code_stub={"python": STUB}, enforce_metadata=False)
-    notebook, _ = clear.preprocess(notebook, {})
+    try:
+        notebook, _ = clear.preprocess(notebook, {})
+    except Exception as error:  # nbgrader raises RuntimeError and others for unbalanced regions
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise NotebookError(
+            f"{solution}: its solution regions cannot be stripped ({reason})"
+        ) from error
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -59,8 +95,10 @@ def generate(solution: Path) -> str:
     return nbformat.writes(notebook) + "\n"
 
 
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def digest(data: str | bytes) -> str:
+    """The hash the manifest keeps; Windows line endings (a CRLF checkout) do not change it."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
 
 
 def plan(root: Path) -> list[Plan]:
@@ -71,35 +109,50 @@ def plan(root: Path) -> list[Plan]:
         for solution in lesson.notebooks.values():
             exercise = root / "exercises" / lesson.name / solution.name
             text = generate(solution)
-            plans.append(
-                Plan(
-                    solution,
-                    exercise,
-                    text,
-                    _state(exercise, text, manifest.get(_key(root, exercise))),
-                )
-            )
+            built = manifest.get(_key(root, exercise))
+            state = _judge(_read_exercise(exercise), text, built)
+            plans.append(Plan(solution, exercise, text, state, built))
     return plans
 
 
-def _state(exercise: Path, text: str, built_hash: str | None) -> str:
-    if not exercise.exists():
+def _judge(on_disk: bytes | None, text: str, built: str | None) -> str:
+    """Whose file is this: nobody's yet, the new build's, the last build's, or a learner's."""
+    if on_disk is None:
         return "new"
-    on_disk = digest(exercise.read_text(encoding="utf-8"))
-    if on_disk == digest(text):
+    found = digest(on_disk)
+    if found == digest(text):
         return "same"
-    return "rebuilt" if on_disk == built_hash else "edited"
+    return "rebuilt" if found == built else "edited"
+
+
+def _read_exercise(exercise: Path) -> bytes | None:
+    """The exercise's bytes as they are (any encoding), or None when there is none yet."""
+    try:
+        return exercise.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:  # a folder in its place, no permission, a broken disk
+        raise NotebookError(f"{exercise}: cannot be read ({error.strerror or error})") from None
 
 
 def build(*, check: bool = False, force: bool = False, root: Path | None = None) -> int:
     """Build (or with ``check`` only verify) every exercise notebook; returns the exit status."""
     root = root or find_root()
+    if check:
+        return _report_sync(root, plan(root))
+    try:
+        with _one_build_at_a_time(root):
+            return _build(root, force)
+    except BuildBusy as busy:
+        print(f"diptych: {busy}", file=sys.stderr)
+        return 1
+
+
+def _build(root: Path, force: bool) -> int:
     plans = plan(root)
     if not plans:
         print(f"no solution notebooks found in {root / 'solutions'}")
         return 0
-    if check:
-        return _report_sync(root, plans)
     edited = [p for p in plans if p.state == "edited"]
     if edited and not force:
         names = "\n".join(f"  {p.exercise.relative_to(root)}" for p in edited)
@@ -110,22 +163,101 @@ def build(*, check: bool = False, force: bool = False, root: Path | None = None)
             file=sys.stderr,
         )
         return 1
+    if edited:
+        check_output_folder(root / "exercises" / BACKUPS, "the backups folder")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for p in plans:
-        if p.state == "edited":
-            print(
-                f"saved your edited {p.exercise.relative_to(root)} as {_backup(root, p.exercise, stamp).relative_to(root)}"
-            )
-        if p.state != "same":
-            p.exercise.parent.mkdir(parents=True, exist_ok=True)
-            p.exercise.write_text(p.text, encoding="utf-8")
-    _write_manifest(root, plans)
-    changed = sum(p.state != "same" for p in plans)
-    print(f"exercises: {changed} written, {len(plans) - changed} already up to date")
-    return 0
+    written = {p.exercise: _write(root, p, force, stamp) for p in plans if p.state != "same"}
+    _write_manifest(root, plans, written)
+    kept = sum(not done for done in written.values())
+    print(
+        f"exercises: {len(written) - kept} written, {len(plans) - len(written)} already up to date"
+        + (f", {kept} left as they are (see above)" if kept else "")
+    )
+    return 1 if kept else 0
+
+
+def _write(root: Path, p: Plan, force: bool, stamp: str) -> bool:
+    """Put the new exercise in place, judging the file there now rather than when planning.
+
+    The file is taken aside first, so that a save cannot slip in between judging and writing;
+    returns False when the file is left as it is.
+    """
+    name = p.exercise.relative_to(root)
+    p.exercise.parent.mkdir(parents=True, exist_ok=True)
+    aside = take(p.exercise)
+    disposable = True  # the taken file is generated, or backed up: it may be dropped
+    try:
+        if aside is not None:
+            disposable = _judge(aside.read_bytes(), p.text, p.built) != "edited"
+        if not disposable and not force:
+            _warn(f"left {name} as it is: it was edited while this build ran (run it again to see)")
+            return False
+        if not disposable:
+            print(f"saved your edited {name} as {_backup(root, aside, p.exercise, stamp)}")
+            disposable = True
+        if place_new(p.exercise, p.text):
+            return True
+        _warn(f"left {name} as it is: it was saved while this build ran")
+        return False
+    finally:
+        if aside is not None:
+            _settle(root, aside, p.exercise, disposable, stamp)
+
+
+def _settle(root: Path, aside: Path, exercise: Path, disposable: bool, stamp: str) -> None:
+    """Drop a taken file that may be dropped; put a learner's back, or into backups when a newer
+    save has taken its place meanwhile."""
+    if disposable or put_back(aside, exercise):
+        aside.unlink(missing_ok=True)
+        return
+    backup = _backup(root, aside, exercise, stamp)
+    aside.unlink()
+    _warn(
+        f"{exercise.relative_to(root)} was saved again meanwhile; the earlier version is {backup}"
+    )
+
+
+def _backup(root: Path, source: Path, exercise: Path, stamp: str) -> Path:
+    """A verified copy of a learner's file in exercises/backups/LESSON/, under a new name."""
+    folder = root / "exercises" / BACKUPS / exercise.parent.name
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder.relative_to(root)}: a file where the backups folder should be")
+    target = copy_unique(source, folder, f"{exercise.stem}-{stamp}", exercise.suffix)
+    return target.relative_to(root)
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+@contextmanager
+def _one_build_at_a_time(root: Path) -> Iterator[None]:
+    """Hold exercises/.build.lock; a second build waits (saying so) for the first to finish."""
+    filelock = require("filelock")
+    folder = root / "exercises"
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(folder / LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        _warn("another 'diptych exercises build' is running here; waiting for it to finish")
+        try:
+            lock.acquire(timeout=LOCK_WAIT_SECONDS)
+        except filelock.Timeout:
+            raise BuildBusy(
+                f"another 'diptych exercises build' has held {folder / LOCK} for "
+                f"{LOCK_WAIT_SECONDS} s; nothing was written. Try again when it has finished."
+            ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _report_sync(root: Path, plans: list[Plan]) -> int:
+    if not plans:
+        print(f"no solution notebooks found in {root / 'solutions'}")
+        return 0
     stale = [p for p in plans if p.state != "same"]
     for p in stale:
         reason = "missing" if p.state == "new" else "differs from its solution"
@@ -137,27 +269,41 @@ def _report_sync(root: Path, plans: list[Plan]) -> int:
     return 0
 
 
-def _backup(root: Path, exercise: Path, stamp: str) -> Path:
-    lesson = exercise.parent.name
-    target = root / "exercises" / BACKUPS / lesson / f"{exercise.stem}-{stamp}{exercise.suffix}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(exercise, target)
-    return target
-
-
 def _key(root: Path, exercise: Path) -> str:
     return exercise.relative_to(root / "exercises").as_posix()
 
 
-def _read_manifest(root: Path) -> dict[str, Any]:
+def _read_manifest(root: Path) -> dict[str, str]:
+    """The last build's hashes; {} (every differing exercise then counts as edited) if unusable."""
     path = root / "exercises" / MANIFEST
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        manifest: Any = json.loads(path.read_bytes())
+    except FileNotFoundError:
         return {}
+    except (OSError, ValueError) as error:
+        return _unusable_manifest(path, getattr(error, "strerror", None) or "not JSON")
+    if not isinstance(manifest, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in manifest.items()
+    ):
+        return _unusable_manifest(path, "not a table of file hashes")
+    return manifest
 
 
-def _write_manifest(root: Path, plans: list[Plan]) -> None:
-    manifest = {_key(root, p.exercise): digest(p.text) for p in plans}
-    path = root / "exercises" / MANIFEST
-    path.write_text(json.dumps(dict(sorted(manifest.items())), indent=1) + "\n", encoding="utf-8")
+def _unusable_manifest(path: Path, reason: str) -> dict[str, str]:
+    _warn(
+        f"note: {path} is unusable ({reason}); every exercise that differs from its solution "
+        "counts as a learner's until a build rewrites it"
+    )
+    return {}
+
+
+def _write_manifest(root: Path, plans: list[Plan], written: dict[Path, bool]) -> None:
+    """Hashes of what is now on disk from a build; a file left as it is keeps its old entry."""
+    manifest = {}
+    for p in plans:
+        if written.get(p.exercise, True):
+            manifest[_key(root, p.exercise)] = digest(p.text)
+        elif p.built is not None:
+            manifest[_key(root, p.exercise)] = p.built
+    text = json.dumps(dict(sorted(manifest.items())), indent=1) + "\n"
+    write_atomic(root / "exercises" / MANIFEST, text)

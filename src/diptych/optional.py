@@ -7,7 +7,9 @@ other framework's helpers must then say which extra is missing instead of a bare
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+from collections.abc import Iterable
 from types import ModuleType
 
 #: Python module name -> (what a person calls it, the diptych extra that installs it)
@@ -52,5 +54,31 @@ def require(module: str) -> ModuleType:
 
 
 def is_installed(module: str) -> bool:
-    """True when ``module`` can be imported, without importing it."""
-    return importlib.util.find_spec(module) is not None
+    """True when ``module`` can be found; nothing is imported (a framework takes seconds)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a module without a spec
+        return False
+
+
+#: diptych's framework names (file names, ``--framework``) -> the module each one imports
+TRACKS = {"pytorch": "torch", "tensorflow": "tensorflow"}
+
+
+def require_tracks(frameworks: Iterable[str], *, chosen: bool) -> None:
+    """Raise MissingFrameworkError, naming the extra to install, unless every framework in
+    ``frameworks`` is installed; ``chosen`` (named with ``--framework``) changes the hint only."""
+    frameworks = list(frameworks)
+    missing = [fw for fw in frameworks if not is_installed(TRACKS[fw])]
+    if not missing:
+        return
+    names = " and ".join(FRAMEWORKS[TRACKS[fw]][0] for fw in missing)
+    verb = "is" if len(missing) == 1 else "are"
+    message = f"{names} {verb} not installed here: pip install -e '.[{','.join(missing)}]'"
+    present = [fw for fw in TRACKS if fw not in missing]
+    if not chosen and present:
+        track = present[0]
+        message += (
+            f", or run the {FRAMEWORKS[TRACKS[track]][0]} track alone with --framework {track}"
+        )
+    raise MissingFrameworkError(message)

@@ -39,33 +39,65 @@ class Lesson:
         return f"{self.number}_{self.slug}"
 
     def metadata(self, framework: str) -> dict:
-        """The notebook's ``diptych`` metadata (title, expected seconds), or {} if unreadable."""
+        """The notebook's ``diptych`` metadata (title, expected seconds), or {} if the file is
+        unreadable or not shaped like a notebook (any JSON at all may be found in a file)."""
         try:
-            notebook = json.loads(self.notebooks[framework].read_text(encoding="utf-8"))
+            notebook = json.loads(self.notebooks[framework].read_bytes())
         except (OSError, KeyError, ValueError):
             return {}
-        return notebook.get("metadata", {}).get("diptych", {})
+        metadata = notebook.get("metadata") if isinstance(notebook, dict) else None
+        found = metadata.get("diptych") if isinstance(metadata, dict) else None
+        return found if isinstance(found, dict) else {}
+
+
+@dataclass(frozen=True)
+class Curriculum:
+    """Where the curriculum is, and how it was found: ``"variable"`` (``$DIPTYCH_ROOT``),
+    ``"here"`` (the working folder or one above it) or ``"installed"`` (the checkout diptych
+    runs from, used when the working folder holds no curriculum)."""
+
+    root: Path
+    found_by: str
+
+    @property
+    def chosen(self) -> bool:
+        """True when the person chose this curriculum (by folder or variable), so writing into it
+        is what they asked for."""
+        return self.found_by != "installed"
 
 
 def find_root(start: Path | None = None) -> Path:
-    """The curriculum's root: ``$DIPTYCH_ROOT``, else the nearest folder up from ``start`` (the
-    working directory) with a ``notebooks/`` folder, else the source checkout diptych runs from."""
+    """The curriculum's root folder; see ``locate``."""
+    return locate(start).root
+
+
+def locate(start: Path | None = None) -> Curriculum:
+    """The curriculum: ``$DIPTYCH_ROOT``, else the nearest folder up from ``start`` (the working
+    directory) with ``notebooks/`` and ``pyproject.toml``, else the source checkout diptych runs
+    from (which the command then names, and will not write into unless chosen)."""
     if os.environ.get(ROOT_ENV):
         root = Path(os.environ[ROOT_ENV]).expanduser()
-        if not (root / "notebooks").is_dir():
+        if not _is_dir(root / "notebooks"):
             raise CurriculumError(f"${ROOT_ENV} is {root}, which has no notebooks/ folder")
-        return root
+        return Curriculum(root, "variable")
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / "notebooks").is_dir() and (folder / "pyproject.toml").is_file():
-            return folder
+        if _is_dir(folder / "notebooks") and (folder / "pyproject.toml").is_file():
+            return Curriculum(folder, "here")
     checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "notebooks").is_dir():
-        return checkout
+    if _is_dir(checkout / "notebooks"):
+        return Curriculum(checkout, "installed")
     raise CurriculumError(
         "no curriculum found: run diptych inside the diptych folder (the one holding notebooks/), "
         f"or set {ROOT_ENV} to it"
     )
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # no permission to look
+        return False
 
 
 def lessons(root: Path, kind: str = "notebooks") -> list[Lesson]:
@@ -73,19 +105,24 @@ def lessons(root: Path, kind: str = "notebooks") -> list[Lesson]:
     if kind not in KINDS:
         raise CurriculumError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     base = root / kind
-    found = []
-    for folder in sorted(base.iterdir()) if base.is_dir() else []:
-        match = _LESSON_DIR.match(folder.name)
-        if not folder.is_dir() or not match:
-            continue
-        number, slug = match.groups()
-        notebooks = {
-            framework: folder / f"{slug}_{framework}.ipynb"
-            for framework in FRAMEWORKS
-            if (folder / f"{slug}_{framework}.ipynb").is_file()
-        }
-        found.append(Lesson(number, slug, folder, notebooks))
-    return found
+    try:
+        folders = sorted(base.iterdir()) if base.is_dir() else []
+        found = [_lesson(folder) for folder in folders if _LESSON_DIR.match(folder.name)]
+    except OSError as error:
+        raise CurriculumError(f"{base}: cannot be read ({error.strerror or error})") from None
+    return [lesson for lesson in found if lesson is not None]
+
+
+def _lesson(folder: Path) -> Lesson | None:
+    if not folder.is_dir():
+        return None
+    number, slug = _LESSON_DIR.match(folder.name).groups()  # type: ignore[union-attr]
+    notebooks = {
+        framework: folder / f"{slug}_{framework}.ipynb"
+        for framework in FRAMEWORKS
+        if (folder / f"{slug}_{framework}.ipynb").is_file()
+    }
+    return Lesson(number, slug, folder, notebooks)
 
 
 def select(available: list[Lesson], wanted: list[str]) -> list[Lesson]:
@@ -104,8 +141,8 @@ def select(available: list[Lesson], wanted: list[str]) -> list[Lesson]:
 
 def _matches(lesson: Lesson, key: str) -> bool:
     key = key.strip().lower().rstrip("/")
-    if key.isdigit():
-        return int(key) == int(lesson.number)
+    if key.isdecimal():
+        return len(key) < 10 and int(key) == int(lesson.number)
     return key in (lesson.name, lesson.slug)
 
 
@@ -116,3 +153,9 @@ def check_framework(framework: str | None) -> tuple[str, ...]:
     if framework not in FRAMEWORKS:
         raise CurriculumError(f"unknown framework {framework!r}; choose pytorch or tensorflow")
     return (framework,)
+
+
+def framework_of(path: Path) -> str | None:
+    """The framework a notebook is written for, from its name (``slug_pytorch.ipynb``), if any."""
+    stem = Path(path).stem
+    return next((fw for fw in FRAMEWORKS if stem.endswith(f"_{fw}")), None)

@@ -244,9 +244,12 @@ def _finite(number: float | None) -> float | None:
 
 
 def write_json(document: dict[str, Any], path: Path) -> None:
-    """Write a ``to_json`` document (or ``{"matrix": [...]}`` of them) to ``path``."""
+    """Write a ``to_json`` document (or ``{"matrix": [...]}`` of them) to ``path``, whole or not
+    at all (a results file is read by other tools, and by ``--against``)."""
+    from diptych.files import write_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps(document, indent=1) + "\n")
 
 
 def matrix_table(results: list[tuple[Configuration, list[LessonReport]]]) -> str:

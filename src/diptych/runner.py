@@ -1,4 +1,8 @@
-"""``diptych run``'s engine: execute lesson notebooks (in parallel if asked) with a progress bar."""
+"""``diptych run``'s engine: execute lesson notebooks (in parallel if asked) with a progress bar.
+
+On Ctrl-C or SIGTERM (see ``diptych.interrupts``) notebooks not yet started are dropped, running
+ones end within a second or two, and Interrupted reaches the command; nothing is saved.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from typing import Any
 
 from diptych.configurations import DEFAULT, Configuration
 from diptych.execution import Execution, code_cell_count, execute
+from diptych.files import write_atomic
+from diptych.interrupts import RUNNING
 from diptych.registry import Lesson
 from diptych.report import LessonReport, compare_values
 
@@ -46,14 +52,19 @@ def run_lessons(
     threads = {**thread_share(jobs), **configuration.env}
 
     def one(task: tuple[Lesson, str]) -> Execution:
+        RUNNING.check()  # stopped while this one waited for its turn
         lesson, fw = task
         with lock:
             bar.set_postfix_str(f"{lesson.name} {fw} ({configuration.name})")
         return execute(lesson.notebooks[fw], timeout=timeout, on_cell=tick, env=threads)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        executions = list(pool.map(one, tasks))
-    bar.close()
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        futures = [pool.submit(one, task) for task in tasks]
+        executions = [future.result() for future in futures]
+    finally:  # on Interrupted: drop what has not started; running ones end within seconds
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
     if save_outputs:
         for execution in executions:
             if execution.ok:
@@ -104,4 +115,4 @@ def save_executed(notebook: Any, path: Path) -> None:
         if cell.cell_type == "code":
             cell.outputs = [out for out in cell.outputs if out.get("name") != "stderr"]
             cell.metadata.pop("execution", None)
-    nbformat.write(notebook, path)
+    write_atomic(path, nbformat.writes(notebook) + "\n")
