@@ -254,7 +254,10 @@ def _list(args: argparse.Namespace) -> int:
             ]
         )
     print(tabulate(rows, headers=["lesson", "title", "notebooks", "run time", "exercises"]))
-    print(f"\nNotebooks in {root / 'notebooks'}; open them with:  jupyter lab notebooks/")
+    print(
+        f"\nLessons in {root / 'notebooks'}, exercises in {root / 'exercises'}; open both with "
+        f"'jupyter lab' started in {root} (links between them work from there)"
+    )
     return EXIT_OK
 
 
