@@ -509,7 +509,9 @@ def test_a_signal_stops_every_kernel_at_once_and_leaves_nothing(
 ):
     make_curriculum({"01_demo": {"pytorch": [SLEEPER], "tensorflow": [SLEEPER]}})
     exercise = write_notebook(
-        tmp_path / "wait_pytorch.ipynb", "x = 1", (SLEEPER, ["exercise-check"])
+        tmp_path / "wait_pytorch.ipynb",
+        "from diptych.checks import tensors as checks",  # how `diptych check` finds the lesson
+        (SLEEPER, ["exercise-check"]),
     )
     temp, runtime = tmp_path / "temp", tmp_path / "runtime"
     temp.mkdir()
@@ -526,7 +528,9 @@ def test_a_signal_stops_every_kernel_at_once_and_leaves_nothing(
     )
     try:
         pattern = "diptych-run-*" if when == "starting" else "diptych-run-*/work/started"
-        wait_for(lambda: len(list(temp.glob(pattern))) >= kernels, 90, f"{kernels} kernels")
+        started = lambda: len(list(temp.glob(pattern))) >= kernels  # noqa: E731
+        wait_for(lambda: started() or process.poll() is not None, 90, f"{kernels} kernels")
+        assert process.poll() is None, f"ended before its kernels started: {process.stderr.read()}"
         pids = [int(p.read_text()) for p in temp.glob("diptych-run-*/work/started")]
         sent = time.monotonic()
         for signum in signals:
