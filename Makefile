@@ -1,13 +1,21 @@
 # The README's two commands: `make run` (the curriculum and its parity table) and `make test`.
 # Both create the virtual environment .venv from the lock file first, once, and again only when
-# the lock or pyproject.toml changes.
+# the lock or pyproject.toml changes. `make run LOCK=gpu` installs the GPU lock instead (Linux x86-64,
+# CUDA); switching locks recreates .venv. scripts/make.py does the same without make (Windows):
+# keep the two in step (tests/test_make_py.py compares them).
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.diptych-installed
+LOCK   ?= cpu
+PIP    := $(BIN)/python -m pip install -qq --disable-pip-version-check
 
-.PHONY: run test lint clean-venv
+.PHONY: run test lint lock-check clean-venv
+# the stamp names the lock installed (an empty one is from before there was a choice: cpu)
+ifneq ($(LOCK),$(or $(shell cat $(STAMP) 2>/dev/null),cpu))
+.PHONY: $(STAMP)
+endif
 
 run: $(STAMP)
 	$(BIN)/diptych run
@@ -18,11 +26,21 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-$(STAMP): requirements/cpu.txt pyproject.toml
+# the lock checks: every supported platform and Python version has a wheel of every pin (network)
+lock-check: $(STAMP)
+	$(PIP) uv
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m lock tests/test_lock.py
+
+# platforms.py says in one sentence, before pip starts, why this Python or machine cannot install.
+# On Linux, torch-cpu.txt puts PyTorch's CPU build in place first (PyPI's is the CUDA build).
+$(STAMP): requirements/$(LOCK).txt requirements/torch-cpu.txt pyproject.toml
+	@$(PYTHON) src/diptych/platforms.py
+	@if [ -s $(STAMP) ] && [ "$$(cat $(STAMP))" != "$(LOCK)" ]; then rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -qq --disable-pip-version-check -r requirements/cpu.txt
-	$(BIN)/python -m pip install -qq --disable-pip-version-check --no-deps --no-build-isolation -e .
-	touch $(STAMP)
+	$(if $(filter cpu,$(LOCK)),$(PIP) --no-deps -r requirements/torch-cpu.txt)
+	$(PIP) -r requirements/$(LOCK).txt
+	$(PIP) --no-deps --no-build-isolation -e .
+	echo $(LOCK) > $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,54 @@
+"""scripts/make.py (the Makefile for Windows) runs the same commands as the Makefile."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MAKEFILE = (ROOT / "Makefile").read_text()
+
+
+def make_py():
+    spec = importlib.util.spec_from_file_location("make_py", ROOT / "scripts" / "make.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def recipe(target: str) -> list[str]:
+    block = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n)+)", MAKEFILE, re.MULTILINE)
+    return [line.strip() for line in block.group(1).splitlines()]
+
+
+@pytest.mark.parametrize("lock", ["cpu", "gpu"])
+def test_both_install_with_the_same_pip_lines(lock):
+    pip = re.search(r"^PIP\s*:=\s*\$\(BIN\)/python (.*)$", MAKEFILE, re.MULTILINE).group(1).split()
+    assert pip == make_py().PIP
+    lines = []
+    for line in recipe("$(STAMP)"):
+        conditional = re.fullmatch(r"\$\(if \$\(filter (\w+),\$\(LOCK\)\),(.*)\)", line)
+        if conditional:
+            if conditional.group(1) != lock:
+                continue
+            line = conditional.group(2)
+        if line.startswith("$(PIP)"):
+            lines.append(shlex.split(line.replace("$(LOCK)", lock))[1:])
+    assert lines == make_py().pip_installs(lock)
+
+
+@pytest.mark.parametrize("target", ["run", "test", "lint"])
+def test_both_run_the_same_commands(target):
+    (line,) = recipe(target)
+    program, *arguments = shlex.split(line)
+    assert [program.removeprefix("$(BIN)/"), *arguments] == make_py().TARGETS[target]
+
+
+def test_both_check_the_platform_first_and_write_the_same_stamp():
+    assert recipe("$(STAMP)")[0] == "@$(PYTHON) src/diptych/platforms.py"
+    assert "STAMP  := $(VENV)/.diptych-installed" in MAKEFILE
+    assert make_py().STAMP.relative_to(ROOT).as_posix() == ".venv/.diptych-installed"
