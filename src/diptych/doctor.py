@@ -6,8 +6,10 @@ import platform
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
+from diptych import platforms
 from diptych.optional import is_installed, require
 
 CORE_PACKAGES = (
@@ -36,6 +38,7 @@ def examine() -> list[Finding]:
     """Every check, in the order a person would fix them."""
     return [
         _python(),
+        _environment(),
         *(_package(name) for name in CORE_PACKAGES),
         *_frameworks(),
         _kernel(),
@@ -45,8 +48,41 @@ def examine() -> list[Finding]:
 
 
 def _python() -> Finding:
-    # diptych itself needs 3.10 to install at all; what is worth reporting is which Python runs
-    return Finding("ok", "Python", f"{platform.python_version()} ({sys.executable})")
+    """This Python and machine, or why the locks cannot install here (platforms.py's sentence)."""
+    where = f"{platform.python_version()} on {platforms.key()} ({sys.executable})"
+    problems = platforms.problems()
+    if problems:
+        return Finding("fail", "Python", f"{where}: {' '.join(problems)}",
+                       "supported: " + "; ".join(platforms.SUPPORTED.values())
+                       + f"; Python {platforms.python_range()}")
+    return Finding("ok", "Python", where)
+
+
+def _environment() -> Finding:
+    """Which lock installed this environment (the Makefile's and scripts/make.py's stamp)."""
+    stamp = Path(sys.prefix) / ".diptych-installed"
+    if not stamp.exists():
+        return Finding("ok", "environment", f"not from a lock ({sys.prefix})")
+    lock = stamp.read_text().strip() or "cpu"
+    kind = {"cpu": "CPU", "gpu": "GPU (CUDA)"}.get(lock, lock)
+    return Finding("ok", "environment", f"{kind}: requirements/{lock}.txt in {sys.prefix}")
+
+
+def _gpu_lock() -> bool:
+    stamp = Path(sys.prefix) / ".diptych-installed"
+    return stamp.exists() and stamp.read_text().strip() == "gpu"
+
+
+def _gpu_finding(name: str, detail: str, built_for_cuda: bool, sees_gpu: bool) -> Finding:
+    """A framework's line; on the GPU lock, a framework that sees no GPU is a warning with its fix."""
+    build = "CUDA build" if built_for_cuda else "CPU build"
+    detail = f"{detail}; {build}, GPU {'seen' if sees_gpu else 'not seen'}"
+    if _gpu_lock() and not sees_gpu:
+        fix = ("the GPU lock is installed but no GPU is seen: check `nvidia-smi` (driver for "
+               "CUDA 12 and 13)" if built_for_cuda else
+               "this is a CPU build in the GPU environment: make clean-venv, then make run LOCK=gpu")
+        return Finding("warn", name, detail, fix)
+    return Finding("ok", name, detail)
 
 
 def _package(name: str) -> Finding:
@@ -93,7 +129,12 @@ def _torch() -> Finding:
         ]
     if torch.backends.mps.is_available():
         devices.append("mps")
-    return Finding("ok", "PyTorch", f"{torch.__version__}; devices: {', '.join(devices)}")
+    return _gpu_finding(
+        "PyTorch",
+        f"{torch.__version__}; devices: {', '.join(devices)}",
+        built_for_cuda=torch.version.cuda is not None,
+        sees_gpu=len(devices) > 1,
+    )
 
 
 def _tensorflow() -> Finding:
@@ -101,7 +142,12 @@ def _tensorflow() -> Finding:
     if problem:
         return problem
     devices = [d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()]
-    return Finding("ok", "TensorFlow", f"{tf.__version__}; devices: {', '.join(devices)}")
+    return _gpu_finding(
+        "TensorFlow",
+        f"{tf.__version__}; devices: {', '.join(devices)}",
+        built_for_cuda=tf.test.is_built_with_cuda(),
+        sees_gpu=bool(tf.config.list_physical_devices("GPU")),
+    )
 
 
 def _kernel() -> Finding:
