@@ -35,7 +35,10 @@ UV_PLATFORM = {
     "linux-aarch64": ("aarch64-manylinux_2_28", {}),
     "macos-arm64": ("aarch64-apple-darwin", {"MACOSX_DEPLOYMENT_TARGET": "14.0"}),
     "windows-x86_64": ("x86_64-pc-windows-msvc", {}),
+    # not supported (platforms.py says so): only test_the_lock_fails_where_the_readme_says_it_does
+    "macos-x86_64": ("x86_64-apple-darwin", {"MACOSX_DEPLOYMENT_TARGET": "14.0"}),
 }
+SUPPORTED = [p for p in UV_PLATFORM if p in platforms.SUPPORTED]
 PYTHONS = [f"3.{minor}" for minor in range(platforms.PYTHON_MIN[1], platforms.PYTHON_MAX[1] + 1)]
 
 
@@ -59,7 +62,7 @@ def pins(text: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("python", PYTHONS)
-@pytest.mark.parametrize("platform", list(UV_PLATFORM))
+@pytest.mark.parametrize("platform", SUPPORTED)
 def test_cpu_lock_has_wheels(platform, python):
     result = resolve(REQUIREMENTS / "cpu.txt", platform, python)
     assert result.returncode == 0, f"cpu.txt on {platform}, Python {python}:\n{result.stderr}"
@@ -88,10 +91,9 @@ def test_gpu_lock_has_wheels(python):
 def test_the_lock_fails_where_the_readme_says_it_does(platform, python):
     # what platforms.check() tells a learner early is true: TensorFlow 2.21 has no Python 3.14
     # wheel, and neither framework has an Intel Mac wheel
-    UV_PLATFORM.setdefault("macos-x86_64", ("x86_64-apple-darwin", {"MACOSX_DEPLOYMENT_TARGET": "14.0"}))
     result = resolve(REQUIREMENTS / "cpu.txt", platform, python)
     assert result.returncode != 0
-    assert "no wheels with a matching" in result.stderr or "requires-python" in result.stderr.lower()
+    assert "no usable wheels" in result.stderr or "no wheels with a matching" in result.stderr
 
 
 def test_torch_cpu_index_serves_the_locked_torch():
