@@ -35,7 +35,11 @@ TARGETS = {
 def pip_installs(lock: str) -> list[list[str]]:
     """The pip install lines of the Makefile's install stamp, in order (arguments after PIP)."""
     installs = [["--no-deps", "-r", "requirements/torch-cpu.txt"]] if lock == "cpu" else []
-    return [*installs, ["-r", f"requirements/{lock}.txt"], ["--no-deps", "--no-build-isolation", "-e", "."]]
+    return [
+        *installs,
+        ["-r", f"requirements/{lock}.txt"],
+        ["--no-deps", "--no-build-isolation", "-e", "."],
+    ]
 
 
 def bin_dir() -> Path:
@@ -47,8 +51,11 @@ def venv_python() -> str:
 
 
 def install(lock: str) -> None:
-    sources = [ROOT / "requirements" / f"{lock}.txt", ROOT / "requirements" / "torch-cpu.txt",
-               ROOT / "pyproject.toml"]
+    sources = [
+        ROOT / "requirements" / f"{lock}.txt",
+        ROOT / "requirements" / "torch-cpu.txt",
+        ROOT / "pyproject.toml",
+    ]
     installed = (STAMP.read_text().strip() or "cpu") if STAMP.exists() else None
     if installed == lock and all(STAMP.stat().st_mtime >= s.stat().st_mtime for s in sources):
         return

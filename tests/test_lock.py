@@ -51,10 +51,29 @@ def uv() -> str:
 
 def resolve(lock: Path, platform: str, python: str) -> subprocess.CompletedProcess:
     triple, env = UV_PLATFORM[platform]
-    command = [uv(), "pip", "compile", "--quiet", "--no-deps", "--only-binary", ":all:",
-               "--no-header", "--python-platform", triple, "--python-version", python, str(lock)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **env}, cwd=lock.parent)
+    command = [
+        uv(),
+        "pip",
+        "compile",
+        "--quiet",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "--no-header",
+        "--python-platform",
+        triple,
+        "--python-version",
+        python,
+        str(lock),
+    ]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **env},
+        cwd=lock.parent,
+    )
 
 
 def pins(text: str) -> dict[str, str]:
@@ -68,7 +87,9 @@ def test_cpu_lock_has_wheels(platform, python):
     assert result.returncode == 0, f"cpu.txt on {platform}, Python {python}:\n{result.stderr}"
     resolved = pins(result.stdout)
     assert resolved["torch"] == "2.13.0"
-    tensorflow = "tensorflow-cpu" if platform in ("linux-x86_64", "windows-x86_64") else "tensorflow"
+    tensorflow = (
+        "tensorflow-cpu" if platform in ("linux-x86_64", "windows-x86_64") else "tensorflow"
+    )
     assert resolved[tensorflow].startswith("2.21."), resolved
 
 
@@ -87,7 +108,9 @@ def test_gpu_lock_has_wheels(python):
     assert "nvidia-cudnn-cu12" in resolved and "nvidia-cudnn-cu13" in resolved
 
 
-@pytest.mark.parametrize(("platform", "python"), [("linux-x86_64", "3.14"), ("macos-x86_64", "3.12")])
+@pytest.mark.parametrize(
+    ("platform", "python"), [("linux-x86_64", "3.14"), ("macos-x86_64", "3.12")]
+)
 def test_the_lock_fails_where_the_readme_says_it_does(platform, python):
     # what platforms.check() tells a learner early is true: TensorFlow 2.21 has no Python 3.14
     # wheel, and neither framework has an Intel Mac wheel
@@ -97,8 +120,10 @@ def test_the_lock_fails_where_the_readme_says_it_does(platform, python):
 
 
 def test_torch_cpu_index_serves_the_locked_torch():
-    assert pins((REQUIREMENTS / "torch-cpu.txt").read_text())["torch"] == pins(
-        (REQUIREMENTS / "cpu.txt").read_text())["torch"]
+    assert (
+        pins((REQUIREMENTS / "torch-cpu.txt").read_text())["torch"]
+        == pins((REQUIREMENTS / "cpu.txt").read_text())["torch"]
+    )
     try:
         socket.getaddrinfo("download.pytorch.org", 443)
     except OSError:

@@ -13,8 +13,10 @@ from diptych import doctor, platforms
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize(("system", "machine"), [("Linux", "x86_64"), ("Linux", "aarch64"),
-                                                 ("Darwin", "arm64"), ("Windows", "AMD64")])
+@pytest.mark.parametrize(
+    ("system", "machine"),
+    [("Linux", "x86_64"), ("Linux", "aarch64"), ("Darwin", "arm64"), ("Windows", "AMD64")],
+)
 @pytest.mark.parametrize("minor", [10, 11, 12, 13])
 def test_supported_pairs_have_no_problem(system, machine, minor):
     assert platforms.problems((3, minor, 0), system, machine, macos="14.5", bits=64) == []
@@ -39,15 +41,20 @@ def test_old_macos_and_other_machines():
 
 def test_the_script_runs_without_the_package_and_passes_here():
     # the Makefile runs it with the system Python before .venv exists
-    result = subprocess.run([sys.executable, "-I", str(ROOT / "src/diptych/platforms.py")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-I", str(ROOT / "src/diptych/platforms.py")],
+        capture_output=True,
+        text=True,
+    )
     assert (result.returncode, result.stderr) == (0, "")
 
 
 def test_doctor_fails_on_an_unsupported_python(monkeypatch):
     monkeypatch.setattr(platforms, "problems", lambda: ["diptych needs Python 3.10 to 3.13."])
     finding = doctor._python()
-    assert finding.level == "fail" and "3.10 to 3.13" in finding.detail and "macOS 14" in finding.fix
+    assert (
+        finding.level == "fail" and "3.10 to 3.13" in finding.detail and "macOS 14" in finding.fix
+    )
 
 
 def test_doctor_names_the_environment(monkeypatch, tmp_path):

@@ -52,9 +52,14 @@ def _python() -> Finding:
     where = f"{platform.python_version()} on {platforms.key()} ({sys.executable})"
     problems = platforms.problems()
     if problems:
-        return Finding("fail", "Python", f"{where}: {' '.join(problems)}",
-                       "supported: " + "; ".join(platforms.SUPPORTED.values())
-                       + f"; Python {platforms.python_range()}")
+        return Finding(
+            "fail",
+            "Python",
+            f"{where}: {' '.join(problems)}",
+            "supported: "
+            + "; ".join(platforms.SUPPORTED.values())
+            + f"; Python {platforms.python_range()}",
+        )
     return Finding("ok", "Python", where)
 
 
@@ -78,9 +83,12 @@ def _gpu_finding(name: str, detail: str, built_for_cuda: bool, sees_gpu: bool) -
     build = "CUDA build" if built_for_cuda else "CPU build"
     detail = f"{detail}; {build}, GPU {'seen' if sees_gpu else 'not seen'}"
     if _gpu_lock() and not sees_gpu:
-        fix = ("the GPU lock is installed but no GPU is seen: check `nvidia-smi` (driver for "
-               "CUDA 12 and 13)" if built_for_cuda else
-               "this is a CPU build in the GPU environment: make clean-venv, then make run LOCK=gpu")
+        fix = (
+            "the GPU lock is installed but no GPU is seen: check `nvidia-smi` (driver for "
+            "CUDA 12 and 13)"
+            if built_for_cuda
+            else "this is a CPU build in the GPU environment: make clean-venv, then make run LOCK=gpu"
+        )
         return Finding("warn", name, detail, fix)
     return Finding("ok", name, detail)
 

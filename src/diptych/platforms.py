@@ -34,8 +34,12 @@ def key(system: str | None = None, machine: str | None = None) -> str:
     system = (system or platform.system()).lower()
     machine = (machine or platform.machine()).lower()
     system = {"darwin": "macos"}.get(system, system)
-    machine = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64" if system == "linux" else "arm64",
-               "aarch64": "aarch64" if system == "linux" else "arm64"}.get(machine, machine)
+    machine = {
+        "amd64": "x86_64",
+        "x64": "x86_64",
+        "arm64": "aarch64" if system == "linux" else "arm64",
+        "aarch64": "aarch64" if system == "linux" else "arm64",
+    }.get(machine, machine)
     return f"{system}-{machine}"
 
 
@@ -94,8 +98,10 @@ def main() -> int:
     for sentence in found:
         print(f"diptych: {sentence}", file=sys.stderr)
     if found:
-        print("Supported: " + "; ".join(SUPPORTED.values()) + f"; Python {python_range()}.",
-              file=sys.stderr)
+        print(
+            "Supported: " + "; ".join(SUPPORTED.values()) + f"; Python {python_range()}.",
+            file=sys.stderr,
+        )
     return 1 if found else 0
 
 
