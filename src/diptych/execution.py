@@ -223,10 +223,11 @@ def _kernel_manager_class() -> type:
     """jupyter_client's kernel manager, telling ``diptych.interrupts`` of each kernel it starts."""
     from jupyter_client.manager import AsyncKernelManager
 
-    class TrackedKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class TrackedKernelManager(AsyncKernelManager):
         tracked_process = None
 
-        async def start_kernel(self, **kwargs: Any) -> None:
+        # jupyter_client declares the synchronous signature; the async manager overrides it too
+        async def start_kernel(self, **kwargs: Any) -> None:  # type: ignore[override]
             await super().start_kernel(**kwargs)
             process = getattr(self.provisioner, "process", None)
             if process is not None:
@@ -256,10 +257,11 @@ def _client(
         record_timing=False,
         shell_timeout_interval=1,  # how often a silent kernel is checked for being alive
     )
-    client.current_cell_index = None
+    # which cell is running, for describe_failure: an attribute nbclient does not declare
+    client.current_cell_index = None  # type: ignore[attr-defined]
 
     def started(cell: Any, cell_index: int) -> None:
-        client.current_cell_index = cell_index
+        client.current_cell_index = cell_index  # type: ignore[attr-defined]
 
     def executed(cell: Any, cell_index: int, execute_reply: Any) -> None:
         if on_cell is not None:

@@ -192,7 +192,7 @@ def _write(root: Path, p: Plan, force: bool, stamp: str) -> bool:
         if not disposable and not force:
             _warn(f"left {name} as it is: it was edited while this build ran (run it again to see)")
             return False
-        if not disposable:
+        if not disposable and aside is not None:  # an edited file was taken aside
             print(f"saved your edited {name} as {_backup(root, aside, p.exercise, stamp)}")
             disposable = True
         if place_new(p.exercise, p.text):
