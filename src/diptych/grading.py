@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from diptych import exit_status
 from diptych.checks import Exercise, exercises_of
 from diptych.execution import NotebookError, execute, read_notebook
 from diptych.outcomes import Outcome, Status
@@ -106,7 +107,7 @@ def check_notebook(path: Path, *, timeout: float) -> int:
         print(f"! the run stopped: {execution.error}")
     print("\n" + _summary(results))
     passed = all(v.status == Status.PASSED for v in results)
-    return 0 if passed and not execution.error else 1
+    return exit_status.of(not passed or bool(execution.error))
 
 
 def _execute_clean(notebook: Any, path: Path, timeout: float) -> Any:
