@@ -15,23 +15,29 @@ def test_an_installed_package_reports_its_version():
 
 
 def test_no_framework_at_all_fails_both(monkeypatch):
-    missing = doctor.Finding("warn", "PyTorch", "not installed", "pip install -e '.[pytorch]'")
+    missing = doctor.Finding(
+        doctor.Level.WARN, "PyTorch", "not installed", "pip install -e '.[pytorch]'"
+    )
     monkeypatch.setattr(doctor, "_torch", lambda: missing)
     monkeypatch.setattr(doctor, "_tensorflow", lambda: missing)
     assert [f.level for f in doctor._frameworks()] == ["fail", "fail"]
 
 
 def test_one_framework_is_enough(monkeypatch):
-    monkeypatch.setattr(doctor, "_torch", lambda: doctor.Finding("ok", "PyTorch", "2"))
-    monkeypatch.setattr(doctor, "_tensorflow", lambda: doctor.Finding("warn", "TensorFlow", "no"))
+    monkeypatch.setattr(doctor, "_torch", lambda: doctor.Finding(doctor.Level.OK, "PyTorch", "2"))
+    monkeypatch.setattr(
+        doctor, "_tensorflow", lambda: doctor.Finding(doctor.Level.WARN, "TensorFlow", "no")
+    )
     assert [f.level for f in doctor._frameworks()] == ["ok", "warn"]
 
 
 def test_the_report_lists_fixes_last_and_counts_the_failures():
     findings = [
-        doctor.Finding("ok", "numpy", "2.0"),
-        doctor.Finding("warn", "TensorFlow", "not installed", "pip install -e '.[tensorflow]'"),
-        doctor.Finding("fail", "tqdm", "not installed", "pip install -e ."),
+        doctor.Finding(doctor.Level.OK, "numpy", "2.0"),
+        doctor.Finding(
+            doctor.Level.WARN, "TensorFlow", "not installed", "pip install -e '.[tensorflow]'"
+        ),
+        doctor.Finding(doctor.Level.FAIL, "tqdm", "not installed", "pip install -e ."),
     ]
     lines = doctor.render(findings).splitlines()
     assert lines[0].startswith("OK") and "numpy" in lines[0]

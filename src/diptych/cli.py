@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from diptych import __version__
+from diptych import __version__, exit_status
 from diptych.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
 from diptych.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, after_signal
 from diptych.interrupts import Interrupted, honoured
@@ -262,11 +262,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from diptych.doctor import examine, render
+    from diptych.doctor import Level, examine, render
 
     findings = examine()
     print(render(findings))
-    return EXIT_FAILED if any(f.level == "fail" for f in findings) else EXIT_OK
+    return exit_status.of(any(f.level == Level.FAIL for f in findings))
 
 
 def _run(args: argparse.Namespace) -> int:

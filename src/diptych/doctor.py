@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 from dataclasses import dataclass
+from enum import Enum
 from importlib import metadata
 from typing import Any
 
@@ -22,11 +23,22 @@ CORE_PACKAGES = (
 )
 
 
+class Level(str, Enum):
+    """How a finding bears on running the curriculum: fine, works with a caveat, or cannot run."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One line of the doctor's report. ``level`` is "ok", "warn" (works, with a caveat) or "fail"."""
+    """One line of the doctor's report."""
 
-    level: str
+    level: Level
     topic: str
     detail: str
     fix: str = ""
@@ -46,22 +58,25 @@ def examine() -> list[Finding]:
 
 def _python() -> Finding:
     # diptych itself needs 3.10 to install at all; what is worth reporting is which Python runs
-    return Finding("ok", "Python", f"{platform.python_version()} ({sys.executable})")
+    return Finding(Level.OK, "Python", f"{platform.python_version()} ({sys.executable})")
 
 
 def _package(name: str) -> Finding:
     try:
-        return Finding("ok", name, metadata.version(name))
+        return Finding(Level.OK, name, metadata.version(name))
     except metadata.PackageNotFoundError:
         return Finding(
-            "fail", name, "not installed", "pip install -e . (the README's first command does it)"
+            Level.FAIL,
+            name,
+            "not installed",
+            "pip install -e . (the README's first command does it)",
         )
 
 
 def _frameworks() -> list[Finding]:
     findings = [_torch(), _tensorflow()]
-    if all(f.level != "ok" for f in findings):
-        return [Finding("fail", f.topic, f.detail, f.fix) for f in findings]
+    if all(f.level != Level.OK for f in findings):
+        return [Finding(Level.FAIL, f.topic, f.detail, f.fix) for f in findings]
     return findings
 
 
@@ -69,13 +84,15 @@ def _load(module: str, name: str, extra: str, other: str) -> tuple[Any, Finding 
     """Import a framework, or say why it cannot be used: absent, or present but broken."""
     fix = f"pip install -e '.[{extra}]'"
     if not is_installed(module):
-        return None, Finding("warn", name, f"not installed: only the {other} track can run", fix)
+        return None, Finding(
+            Level.WARN, name, f"not installed: only the {other} track can run", fix
+        )
     try:
         return require(module), None
     except Exception as error:  # a broken install raises anything from ImportError to OSError
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         return None, Finding(
-            "warn",
+            Level.WARN,
             name,
             f"installed but cannot be imported ({reason}): only the {other} track can run",
             f"reinstall it: {fix}",
@@ -93,7 +110,7 @@ def _torch() -> Finding:
         ]
     if torch.backends.mps.is_available():
         devices.append("mps")
-    return Finding("ok", "PyTorch", f"{torch.__version__}; devices: {', '.join(devices)}")
+    return Finding(Level.OK, "PyTorch", f"{torch.__version__}; devices: {', '.join(devices)}")
 
 
 def _tensorflow() -> Finding:
@@ -101,7 +118,7 @@ def _tensorflow() -> Finding:
     if problem:
         return problem
     devices = [d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()]
-    return Finding("ok", "TensorFlow", f"{tf.__version__}; devices: {', '.join(devices)}")
+    return Finding(Level.OK, "TensorFlow", f"{tf.__version__}; devices: {', '.join(devices)}")
 
 
 def _kernel() -> Finding:
@@ -111,9 +128,9 @@ def _kernel() -> Finding:
         spec = KernelSpecManager().get_kernel_spec("python3")
     except (ImportError, NoSuchKernel) as error:
         return Finding(
-            "fail", "Jupyter kernel", f"no python3 kernel ({error})", "pip install ipykernel"
+            Level.FAIL, "Jupyter kernel", f"no python3 kernel ({error})", "pip install ipykernel"
         )
-    return Finding("ok", "Jupyter kernel", f"python3 ({spec.argv[0]})")
+    return Finding(Level.OK, "Jupyter kernel", f"python3 ({spec.argv[0]})")
 
 
 def _dataset() -> Finding:
@@ -122,9 +139,11 @@ def _dataset() -> Finding:
 
         shape = load_digits().data.shape
     except Exception as error:  # any failure here means the lessons cannot load their data
-        return Finding("fail", "digits dataset", str(error), "pip install scikit-learn")
+        return Finding(Level.FAIL, "digits dataset", str(error), "pip install scikit-learn")
     return Finding(
-        "ok", "digits dataset", f"{shape[0]} images of 8×8 (bundled with scikit-learn, no download)"
+        Level.OK,
+        "digits dataset",
+        f"{shape[0]} images of 8×8 (bundled with scikit-learn, no download)",
     )
 
 
@@ -135,18 +154,18 @@ def _curriculum() -> Finding:
         found = locate()
         count = len(lessons(found.root))
     except CurriculumError as error:
-        return Finding("warn", "curriculum", str(error))
+        return Finding(Level.WARN, "curriculum", str(error))
     origin = "" if found.chosen else " (none in this folder: the checkout diptych runs from)"
-    return Finding("ok", "curriculum", f"{count} lessons in {found.root / 'notebooks'}{origin}")
+    return Finding(Level.OK, "curriculum", f"{count} lessons in {found.root / 'notebooks'}{origin}")
 
 
 def render(findings: list[Finding]) -> str:
     """The report as text, problems and their fixes last."""
-    lines = [f"{f.level.upper():<5}{f.topic:<16}{f.detail}" for f in findings]
-    fixes = [f"  - {f.topic}: {f.fix}" for f in findings if f.level != "ok" and f.fix]
+    lines = [f"{f.level.value.upper():<5}{f.topic:<16}{f.detail}" for f in findings]
+    fixes = [f"  - {f.topic}: {f.fix}" for f in findings if f.level != Level.OK and f.fix]
     if fixes:
         lines += ["", "To fix:", *fixes]
-    failed = sum(f.level == "fail" for f in findings)
+    failed = sum(f.level == Level.FAIL for f in findings)
     lines += [
         "",
         "This machine can run the curriculum."
