@@ -9,6 +9,7 @@ from enum import Enum
 from importlib import metadata
 from typing import Any
 
+from diptych.frameworks import PYTORCH, TENSORFLOW, Framework, others
 from diptych.optional import is_installed, require
 
 CORE_PACKAGES = (
@@ -80,9 +81,11 @@ def _frameworks() -> list[Finding]:
     return findings
 
 
-def _load(module: str, name: str, extra: str, other: str) -> tuple[Any, Finding | None]:
+def _load(framework: Framework) -> tuple[Any, Finding | None]:
     """Import a framework, or say why it cannot be used: absent, or present but broken."""
-    fix = f"pip install -e '.[{extra}]'"
+    name, module = framework.name, framework.module
+    other = " or ".join(f.name for f in others(framework))
+    fix = f"pip install -e '.[{framework.extra}]'"
     if not is_installed(module):
         return None, Finding(
             Level.WARN, name, f"not installed: only the {other} track can run", fix
@@ -100,7 +103,7 @@ def _load(module: str, name: str, extra: str, other: str) -> tuple[Any, Finding 
 
 
 def _torch() -> Finding:
-    torch, problem = _load("torch", "PyTorch", "pytorch", "TensorFlow")
+    torch, problem = _load(PYTORCH)
     if problem:
         return problem
     devices = ["cpu"]
@@ -110,15 +113,15 @@ def _torch() -> Finding:
         ]
     if torch.backends.mps.is_available():
         devices.append("mps")
-    return Finding(Level.OK, "PyTorch", f"{torch.__version__}; devices: {', '.join(devices)}")
+    return Finding(Level.OK, PYTORCH.name, f"{torch.__version__}; devices: {', '.join(devices)}")
 
 
 def _tensorflow() -> Finding:
-    tf, problem = _load("tensorflow", "TensorFlow", "tensorflow", "PyTorch")
+    tf, problem = _load(TENSORFLOW)
     if problem:
         return problem
     devices = [d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()]
-    return Finding(Level.OK, "TensorFlow", f"{tf.__version__}; devices: {', '.join(devices)}")
+    return Finding(Level.OK, TENSORFLOW.name, f"{tf.__version__}; devices: {', '.join(devices)}")
 
 
 def _kernel() -> Finding:

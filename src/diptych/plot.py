@@ -12,8 +12,14 @@ from typing import Any
 
 import numpy as np
 
-#: one colour per framework, the same in every lesson
-COLORS = {"PyTorch": "#ee4c2c", "TensorFlow": "#ff8f00", "NumPy": "#4c72b0", "reference": "#4c72b0"}
+from diptych import frameworks
+
+#: one colour per framework (from ``diptych.frameworks``) and the reference, in every lesson
+COLORS = {
+    **{f.name: f.color for f in frameworks.FRAMEWORKS},
+    "NumPy": "#4c72b0",
+    "reference": "#4c72b0",
+}
 
 
 def _new_figure(width: float, height: float) -> Any:
