@@ -1,4 +1,6 @@
-# The README's two commands: `make run` (the curriculum and its parity table) and `make test`.
+# The README's two commands: `make run` (the curriculum and its parity table) and `make test`
+# (the linters, the type checker, then every test and notebook); `make unit` is the fast loop:
+# the tests that execute no notebook.
 # Both create the virtual environment .venv from the lock file first, once, and again only when
 # the lock or pyproject.toml changes. `make run LOCK=gpu` installs the GPU lock instead (Linux x86-64,
 # CUDA); switching locks recreates .venv. scripts/make.py does the same without make (Windows):
@@ -11,7 +13,7 @@ STAMP  := $(VENV)/.diptych-installed
 LOCK   ?= cpu
 PIP    := $(BIN)/python -m pip install -qq --disable-pip-version-check
 
-.PHONY: run test lint lock-check clean-venv
+.PHONY: run test unit lint lock-check clean-venv
 # the stamp names the lock installed (an empty one is from before there was a choice: cpu)
 ifneq ($(LOCK),$(or $(shell cat $(STAMP) 2>/dev/null),cpu))
 .PHONY: $(STAMP)
@@ -20,11 +22,16 @@ endif
 run: $(STAMP)
 	$(BIN)/diptych run
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not slow and not lock" -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/python -m mypy
 
 # the lock checks: every supported platform and Python version has a wheel of every pin (network)
 lock-check: $(STAMP)

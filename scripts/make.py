@@ -24,11 +24,17 @@ VENV = ROOT / ".venv"
 STAMP = VENV / ".diptych-installed"
 PIP = ["-m", "pip", "install", "-qq", "--disable-pip-version-check"]
 
-# what each target runs inside .venv (the Makefile's recipes)
+# what each target runs inside .venv, in order (the Makefile's recipes; `test` runs `lint` first)
+LINT = [
+    ["ruff", "check", "."],
+    ["ruff", "format", "--check", "src", "tests", "benchmarks"],
+    ["python", "-m", "mypy"],
+]
 TARGETS = {
-    "run": ["diptych", "run"],
-    "test": ["python", "-m", "pytest"],
-    "lint": ["ruff", "check", "."],
+    "run": [["diptych", "run"]],
+    "lint": LINT,
+    "unit": [["python", "-m", "pytest", "tests", "-m", "not slow and not lock", "-q"]],
+    "test": [*LINT, ["python", "-m", "pytest"]],
 }
 
 
@@ -79,10 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     install(options.lock)
     if options.target == "install":
         return 0
-    program, *arguments = TARGETS[options.target]
-    program = venv_python() if program == "python" else str(bin_dir() / program)
     rest = options.rest[1:] if options.rest[:1] == ["--"] else options.rest
-    return subprocess.run([program, *arguments, *rest], cwd=ROOT).returncode
+    *first, last = TARGETS[options.target]
+    for command in [*first, [*last, *rest]]:
+        program, *arguments = command
+        program = venv_python() if program == "python" else str(bin_dir() / program)
+        status = subprocess.run([program, *arguments], cwd=ROOT).returncode
+        if status:
+            return status
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
-from diptych import checks
+from diptych import checks, recording
 from diptych.checks import cnn, gradient_descent, linear_models, mlp, tensors, training_practice
 from diptych.checks.idioms import switched_off
 from diptych.reference import classification, training
@@ -29,7 +29,7 @@ F = torch.nn.functional
 def outcomes(monkeypatch, tmp_path):
     """Read back what the checks recorded (as `diptych check` does)."""
     monkeypatch.setenv("DIPTYCH_RECORD_DIR", str(tmp_path))
-    return lambda: checks.read_outcomes(tmp_path)
+    return lambda: recording.read_outcomes(tmp_path)
 
 
 def verdict(check, learner, adapter, outcomes, **kwargs):

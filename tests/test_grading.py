@@ -10,7 +10,8 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from conftest import write_notebook
 from diptych import grading
-from diptych.checks import FAILED, NOT_DONE, PASSED, Outcome, exercises_of
+from diptych.checks import exercises_of
+from diptych.outcomes import Outcome, Status
 
 REPO = Path(__file__).resolve().parents[1]
 SETUP = (
@@ -43,7 +44,7 @@ def executed(*cells):
     return new_notebook(cells=made)
 
 
-def outcome(item, status=PASSED, message="fine"):
+def outcome(item, status=Status.PASSED, message="fine"):
     return Outcome(item.title, status, message, f"{item.module}.{item.check}")
 
 
@@ -54,10 +55,19 @@ def test_verdicts_are_matched_by_exercise_not_by_position():
         ("checks.outer_sum(outer_sum, adapter)", 2, None),
         ("checks.autograd_gradient(autograd_gradient, adapter)", 3, None),
     )
-    recorded = [outcome(TENSORS[3], FAILED, "four"), outcome(TENSORS[0]), outcome(TENSORS[2])]
-    recorded.insert(2, outcome(TENSORS[1], NOT_DONE, "two"))
+    recorded = [
+        outcome(TENSORS[3], Status.FAILED, "four"),
+        outcome(TENSORS[0]),
+        outcome(TENSORS[2]),
+    ]
+    recorded.insert(2, outcome(TENSORS[1], Status.NOT_DONE, "two"))
     result = grading.verdicts(notebook, recorded, TENSORS)
-    assert [v.status for v in result] == [PASSED, NOT_DONE, PASSED, FAILED]
+    assert [v.status for v in result] == [
+        Status.PASSED,
+        Status.NOT_DONE,
+        Status.PASSED,
+        Status.FAILED,
+    ]
     assert [v.exercise for v in result] == [item.title for item in TENSORS]
 
 
@@ -68,7 +78,7 @@ def test_a_deleted_or_emptied_check_cell_is_not_checked():
         ("# checks.outer_sum(outer_sum, adapter)", 2, None),
     )
     result = grading.verdicts(notebook, [outcome(TENSORS[0])], TENSORS)
-    assert [v.status for v in result] == [PASSED] + [grading.NOT_CHECKED] * 3
+    assert [v.status for v in result] == [Status.PASSED] + [Status.NOT_CHECKED] * 3
     assert "(`checks.outer_sum(...)`) is missing or empty" in result[1].message
 
 
@@ -79,7 +89,7 @@ def test_a_check_that_never_ran_or_crashed_says_so():
         ("checks.autograd_gradient(autograd_gradient, adapter)", 3, None),
     )
     result = grading.verdicts(notebook, [], TENSORS[:3])
-    assert [v.status for v in result] == [grading.NOT_RUN, FAILED, FAILED]
+    assert [v.status for v in result] == [Status.NOT_RUN, Status.FAILED, Status.FAILED]
     assert "did it fail?" in result[1].message and "reported nothing" in result[2].message
 
 

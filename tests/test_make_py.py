@@ -41,11 +41,14 @@ def test_both_install_with_the_same_pip_lines(lock):
     assert lines == make_py().pip_installs(lock)
 
 
-@pytest.mark.parametrize("target", ["run", "test", "lint"])
+@pytest.mark.parametrize("target", ["run", "test", "lint", "unit"])
 def test_both_run_the_same_commands(target):
-    (line,) = recipe(target)
-    program, *arguments = shlex.split(line)
-    assert [program.removeprefix("$(BIN)/"), *arguments] == make_py().TARGETS[target]
+    lines = [*(recipe("lint") if target == "test" else []), *recipe(target)]  # test: lint
+    commands = [shlex.split(line) for line in lines]
+    expected = [[program.removeprefix("$(BIN)/"), *args] for program, *args in commands]
+    assert expected == make_py().TARGETS[target]
+    if target == "test":
+        assert re.search(r"^test: lint$", MAKEFILE, re.MULTILINE)
 
 
 def test_both_check_the_platform_first_and_write_the_same_stamp():

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from diptych import parity
+from diptych import parity, recording
 
 
 def test_compare_reports_worst_position_and_both_differences():
@@ -44,34 +44,34 @@ def test_negative_tolerance_is_refused():
 
 
 def test_record_is_a_no_op_without_the_variable(monkeypatch, tmp_path):
-    monkeypatch.delenv(parity.RECORD_ENV, raising=False)
+    monkeypatch.delenv(recording.RECORD_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     parity.record("x", [1.0], atol=0)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_record_round_trips_exact_floats_and_later_wins(monkeypatch, tmp_path):
-    monkeypatch.setenv(parity.RECORD_ENV, str(tmp_path))
+    monkeypatch.setenv(recording.RECORD_ENV, str(tmp_path))
     value = np.array([0.1, 1 / 3, np.float32(0.05)], dtype=np.float64)
     parity.record("x", value, atol=1e-10, rtol=1e-4)
     parity.record("y", 1.0, atol=0)
     parity.record("y", 2.0, atol=0)
-    recorded = parity.read_recorded(tmp_path)
+    recorded = recording.read_values(tmp_path)
     assert recorded["x"]["value"] == value.tolist()  # bit-exact through JSON
     assert recorded["x"]["atol"] == 1e-10 and recorded["x"]["rtol"] == 1e-4
     assert recorded["y"]["value"] == 2.0
-    lines = (tmp_path / parity.RECORD_FILE).read_text().splitlines()
+    lines = (tmp_path / recording.VALUES_FILE).read_text().splitlines()
     assert json.loads(lines[0])["shape"] == [3]
 
 
 def test_record_needs_a_name(monkeypatch, tmp_path):
-    monkeypatch.setenv(parity.RECORD_ENV, str(tmp_path))
+    monkeypatch.setenv(recording.RECORD_ENV, str(tmp_path))
     with pytest.raises(ValueError, match="name"):
         parity.record("", 1.0, atol=0)
 
 
-def test_read_recorded_of_an_empty_folder_is_empty(tmp_path):
-    assert parity.read_recorded(tmp_path) == {}
+def test_read_values_of_an_empty_folder_is_empty(tmp_path):
+    assert recording.read_values(tmp_path) == {}
 
 
 def test_headroom_is_tolerance_over_difference_at_the_tightest_element():
@@ -87,10 +87,10 @@ def test_headroom_counts_the_relative_part_of_the_tolerance():
 
 
 def test_reaches_prints_the_bar_not_the_value_and_records_it(monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv(parity.RECORD_ENV, str(tmp_path))
+    monkeypatch.setenv(recording.RECORD_ENV, str(tmp_path))
     parity.reaches("test_accuracy", 0.9911, at_least=0.985)
     assert capsys.readouterr().out == "✓ test_accuracy reaches the bar (at least 0.985)\n"
-    entry = parity.read_recorded(tmp_path)["test_accuracy"]
+    entry = recording.read_values(tmp_path)["test_accuracy"]
     assert entry["value"] == 0.9911 and entry["at_least"] == 0.985
 
 
@@ -101,9 +101,9 @@ def test_reaches_fails_below_the_bar_and_on_nan(value):
 
 
 def test_check_records_its_headroom_against_the_reference(monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv(parity.RECORD_ENV, str(tmp_path))
+    monkeypatch.setenv(recording.RECORD_ENV, str(tmp_path))
     parity.check("x", [1.0 + 1e-8], [1.0], atol=1e-6)
     parity.check("y", [1.0], [1.0], atol=1e-6)
-    recorded = parity.read_recorded(tmp_path)
+    recorded = recording.read_values(tmp_path)
     assert recorded["x"]["reference_headroom"] == pytest.approx(100.0, rel=1e-6)
     assert recorded["y"]["reference_headroom"] is None  # identical: no finite headroom

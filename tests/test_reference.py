@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from diptych import data
-from diptych.reference import calculus, regression
+from diptych.reference import calculus, conv, regression
 
 
 def test_calculus_derivatives_agree_with_finite_differences():
@@ -92,3 +92,19 @@ def test_mlp_gradients_match_finite_differences_and_decay_variants_differ():
     )
     norm = [np.linalg.norm(run[0]["W"]) for run in (plain, coupled, decoupled)]
     assert norm[1] < norm[0] and norm[2] < norm[0] and not np.isclose(norm[1], norm[2])
+
+
+@pytest.mark.parametrize(
+    ("n", "kernel", "stride", "padding", "expected"),
+    [(8, 3, 1, 1, 8), (8, 3, 2, "valid", 3), (7, 4, 2, "same", 4), (8, 2, 2, "same", 4)],
+)
+def test_padded_output_size_reads_a_number_valid_or_same(n, kernel, stride, padding, expected):
+    assert conv.padded_output_size(n, kernel=kernel, stride=stride, padding=padding) == expected
+    if padding == "same":
+        before, after = conv.same_padding(n, kernel=kernel, stride=stride)
+        assert conv.output_size(n + before + after, kernel=kernel, stride=stride) == expected
+
+
+def test_padded_output_size_refuses_an_unknown_word():
+    with pytest.raises(ValueError, match="'full'"):
+        conv.padded_output_size(8, kernel=3, stride=1, padding="full")

@@ -1,10 +1,10 @@
 """The ``diptych`` command: run the curriculum, check a machine, build and check exercises.
 
-Exit status: 0 success; 1 the work ran and found a failure (a notebook failed, values disagree,
-an exercise is not passed); 2 bad usage or unusable input (unknown lesson, missing notebook, an
-output path that cannot be written, a framework not installed); 130 Ctrl-C and 143 SIGTERM, with
-every kernel stopped and its files removed. Errors are one line, never a traceback, and every
-argument and output path is checked before the first notebook starts.
+Exit status (``diptych.exit_status``): 0 success; 1 the work ran and found a failure; 2 bad usage
+or unusable input (unknown lesson, missing notebook, an output path that cannot be written, a
+framework not installed); 130 Ctrl-C and 143 SIGTERM, with every kernel stopped and its files
+removed. Errors are one line, never a traceback, and every argument and output path is checked
+before the first notebook starts.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from diptych import __version__
+from diptych import __version__, exit_status
 from diptych.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
+from diptych.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, after_signal
 from diptych.interrupts import Interrupted, honoured
 
 if TYPE_CHECKING:
     from diptych.registry import Curriculum
     from diptych.report import LessonReport
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: the longest per-cell timeout accepted (a day): longer ones overflow the timers underneath
 MAX_TIMEOUT = 86400.0
 
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         return stop.exit_status
     except KeyboardInterrupt:
         print("diptych: interrupted", file=sys.stderr)
-        return 128 + signal.SIGINT
+        return after_signal(signal.SIGINT)
     except BrokenPipeError:  # `diptych list | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own recipe
         return EXIT_FAILED
@@ -262,11 +262,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from diptych.doctor import examine, render
+    from diptych.doctor import Level, examine, render
 
     findings = examine()
     print(render(findings))
-    return EXIT_FAILED if any(f.level == "fail" for f in findings) else EXIT_OK
+    return exit_status.of(any(f.level == Level.FAIL for f in findings))
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import platform
 import sys
 from dataclasses import dataclass
+from enum import Enum
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from diptych import platforms
+from diptych.frameworks import PYTORCH, TENSORFLOW, Framework, others
 from diptych.optional import is_installed, require
 
 CORE_PACKAGES = (
@@ -24,11 +26,22 @@ CORE_PACKAGES = (
 )
 
 
+class Level(str, Enum):
+    """How a finding bears on running the curriculum: fine, works with a caveat, or cannot run."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One line of the doctor's report. ``level`` is "ok", "warn" (works, with a caveat) or "fail"."""
+    """One line of the doctor's report."""
 
-    level: str
+    level: Level
     topic: str
     detail: str
     fix: str = ""
@@ -53,24 +66,24 @@ def _python() -> Finding:
     problems = platforms.problems()
     if problems:
         return Finding(
-            "fail",
+            Level.FAIL,
             "Python",
             f"{where}: {' '.join(problems)}",
             "supported: "
             + "; ".join(platforms.SUPPORTED.values())
             + f"; Python {platforms.python_range()}",
         )
-    return Finding("ok", "Python", where)
+    return Finding(Level.OK, "Python", where)
 
 
 def _environment() -> Finding:
     """Which lock installed this environment (the Makefile's and scripts/make.py's stamp)."""
     stamp = Path(sys.prefix) / ".diptych-installed"
     if not stamp.exists():
-        return Finding("ok", "environment", f"not from a lock ({sys.prefix})")
+        return Finding(Level.OK, "environment", f"not from a lock ({sys.prefix})")
     lock = stamp.read_text().strip() or "cpu"
     kind = {"cpu": "CPU", "gpu": "GPU (CUDA)"}.get(lock, lock)
-    return Finding("ok", "environment", f"{kind}: requirements/{lock}.txt in {sys.prefix}")
+    return Finding(Level.OK, "environment", f"{kind}: requirements/{lock}.txt in {sys.prefix}")
 
 
 def _gpu_lock() -> bool:
@@ -89,37 +102,44 @@ def _gpu_finding(name: str, detail: str, built_for_cuda: bool, sees_gpu: bool) -
             if built_for_cuda
             else "this is a CPU build in the GPU environment: make clean-venv, then make run LOCK=gpu"
         )
-        return Finding("warn", name, detail, fix)
-    return Finding("ok", name, detail)
+        return Finding(Level.WARN, name, detail, fix)
+    return Finding(Level.OK, name, detail)
 
 
 def _package(name: str) -> Finding:
     try:
-        return Finding("ok", name, metadata.version(name))
+        return Finding(Level.OK, name, metadata.version(name))
     except metadata.PackageNotFoundError:
         return Finding(
-            "fail", name, "not installed", "pip install -e . (the README's first command does it)"
+            Level.FAIL,
+            name,
+            "not installed",
+            "pip install -e . (the README's first command does it)",
         )
 
 
 def _frameworks() -> list[Finding]:
     findings = [_torch(), _tensorflow()]
-    if all(f.level != "ok" for f in findings):
-        return [Finding("fail", f.topic, f.detail, f.fix) for f in findings]
+    if all(f.level != Level.OK for f in findings):
+        return [Finding(Level.FAIL, f.topic, f.detail, f.fix) for f in findings]
     return findings
 
 
-def _load(module: str, name: str, extra: str, other: str) -> tuple[Any, Finding | None]:
+def _load(framework: Framework) -> tuple[Any, Finding | None]:
     """Import a framework, or say why it cannot be used: absent, or present but broken."""
-    fix = f"pip install -e '.[{extra}]'"
+    name, module = framework.name, framework.module
+    other = " or ".join(f.name for f in others(framework))
+    fix = f"pip install -e '.[{framework.extra}]'"
     if not is_installed(module):
-        return None, Finding("warn", name, f"not installed: only the {other} track can run", fix)
+        return None, Finding(
+            Level.WARN, name, f"not installed: only the {other} track can run", fix
+        )
     try:
         return require(module), None
     except Exception as error:  # a broken install raises anything from ImportError to OSError
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         return None, Finding(
-            "warn",
+            Level.WARN,
             name,
             f"installed but cannot be imported ({reason}): only the {other} track can run",
             f"reinstall it: {fix}",
@@ -127,7 +147,7 @@ def _load(module: str, name: str, extra: str, other: str) -> tuple[Any, Finding 
 
 
 def _torch() -> Finding:
-    torch, problem = _load("torch", "PyTorch", "pytorch", "TensorFlow")
+    torch, problem = _load(PYTORCH)
     if problem:
         return problem
     devices = ["cpu"]
@@ -138,7 +158,7 @@ def _torch() -> Finding:
     if torch.backends.mps.is_available():
         devices.append("mps")
     return _gpu_finding(
-        "PyTorch",
+        PYTORCH.name,
         f"{torch.__version__}; devices: {', '.join(devices)}",
         built_for_cuda=torch.version.cuda is not None,
         sees_gpu=len(devices) > 1,
@@ -146,12 +166,12 @@ def _torch() -> Finding:
 
 
 def _tensorflow() -> Finding:
-    tf, problem = _load("tensorflow", "TensorFlow", "tensorflow", "PyTorch")
+    tf, problem = _load(TENSORFLOW)
     if problem:
         return problem
     devices = [d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()]
     return _gpu_finding(
-        "TensorFlow",
+        TENSORFLOW.name,
         f"{tf.__version__}; devices: {', '.join(devices)}",
         built_for_cuda=tf.test.is_built_with_cuda(),
         sees_gpu=bool(tf.config.list_physical_devices("GPU")),
@@ -165,9 +185,9 @@ def _kernel() -> Finding:
         spec = KernelSpecManager().get_kernel_spec("python3")
     except (ImportError, NoSuchKernel) as error:
         return Finding(
-            "fail", "Jupyter kernel", f"no python3 kernel ({error})", "pip install ipykernel"
+            Level.FAIL, "Jupyter kernel", f"no python3 kernel ({error})", "pip install ipykernel"
         )
-    return Finding("ok", "Jupyter kernel", f"python3 ({spec.argv[0]})")
+    return Finding(Level.OK, "Jupyter kernel", f"python3 ({spec.argv[0]})")
 
 
 def _dataset() -> Finding:
@@ -176,9 +196,11 @@ def _dataset() -> Finding:
 
         shape = load_digits().data.shape
     except Exception as error:  # any failure here means the lessons cannot load their data
-        return Finding("fail", "digits dataset", str(error), "pip install scikit-learn")
+        return Finding(Level.FAIL, "digits dataset", str(error), "pip install scikit-learn")
     return Finding(
-        "ok", "digits dataset", f"{shape[0]} images of 8×8 (bundled with scikit-learn, no download)"
+        Level.OK,
+        "digits dataset",
+        f"{shape[0]} images of 8×8 (bundled with scikit-learn, no download)",
     )
 
 
@@ -189,18 +211,18 @@ def _curriculum() -> Finding:
         found = locate()
         count = len(lessons(found.root))
     except CurriculumError as error:
-        return Finding("warn", "curriculum", str(error))
+        return Finding(Level.WARN, "curriculum", str(error))
     origin = "" if found.chosen else " (none in this folder: the checkout diptych runs from)"
-    return Finding("ok", "curriculum", f"{count} lessons in {found.root / 'notebooks'}{origin}")
+    return Finding(Level.OK, "curriculum", f"{count} lessons in {found.root / 'notebooks'}{origin}")
 
 
 def render(findings: list[Finding]) -> str:
     """The report as text, problems and their fixes last."""
-    lines = [f"{f.level.upper():<5}{f.topic:<16}{f.detail}" for f in findings]
-    fixes = [f"  - {f.topic}: {f.fix}" for f in findings if f.level != "ok" and f.fix]
+    lines = [f"{f.level.value.upper():<5}{f.topic:<16}{f.detail}" for f in findings]
+    fixes = [f"  - {f.topic}: {f.fix}" for f in findings if f.level != Level.OK and f.fix]
     if fixes:
         lines += ["", "To fix:", *fixes]
-    failed = sum(f.level == "fail" for f in findings)
+    failed = sum(f.level == Level.FAIL for f in findings)
     lines += [
         "",
         "This machine can run the curriculum."

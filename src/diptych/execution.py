@@ -1,8 +1,9 @@
 """Execute one notebook headless with nbclient, on a copy, and say in words how it went.
 
 The source notebook is only read. The kernel runs in a scratch folder (``work/``, where files a
-lesson writes, such as checkpoints, land) with ``$DIPTYCH_RECORD_DIR`` pointing at it, so values
-the notebook records with ``diptych.parity.record`` can be read back afterwards. The kernel's
+lesson writes, such as checkpoints, land) with ``$DIPTYCH_RECORD_DIR`` pointing at it, so the
+values and check outcomes the notebook records can be read back afterwards (``diptych.recording``;
+the executor never imports the code that wrote them). The kernel's
 connection file (which holds its key) lives in the scratch folder too, so that removing the
 folder removes every trace of the run, also after Ctrl-C (see ``diptych.interrupts``).
 """
@@ -22,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diptych.checks import read_outcomes
 from diptych.interrupts import RUNNING, Interrupted, kill
 from diptych.optional import QUIET_TENSORFLOW
-from diptych.parity import RECORD_ENV, read_recorded
+from diptych.outcomes import Outcome
+from diptych.recording import RECORD_ENV, read_outcomes, read_values
 
 __all__ = ["KERNEL_ENV", "Execution", "Interrupted", "NotebookError", "execute", "read_notebook"]
 
@@ -54,7 +55,9 @@ class Execution:
     seconds: float = 0.0
     error: str | None = None
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
-    outcomes: list[Any] = field(default_factory=list)  # exercise self-checks, in the order they ran
+    outcomes: list[Outcome] = field(
+        default_factory=list
+    )  # exercise self-checks, in the order they ran
     notebook: Any = None  # the executed nbformat notebook, outputs included
 
 
@@ -206,7 +209,7 @@ def _run_client(client: Any, **kwargs: Any) -> Exception | None:
 def _read_results(result: Execution, work: Path) -> None:
     """Read what the notebook recorded; a notebook that scribbled over the files fails, clearly."""
     try:
-        result.values = read_recorded(work)
+        result.values = read_values(work)
         result.outcomes = read_outcomes(work)
     except (OSError, ValueError, TypeError, KeyError) as error:
         result.ok = False
@@ -220,10 +223,11 @@ def _kernel_manager_class() -> type:
     """jupyter_client's kernel manager, telling ``diptych.interrupts`` of each kernel it starts."""
     from jupyter_client.manager import AsyncKernelManager
 
-    class TrackedKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class TrackedKernelManager(AsyncKernelManager):
         tracked_process = None
 
-        async def start_kernel(self, **kwargs: Any) -> None:
+        # jupyter_client declares the synchronous signature; the async manager overrides it too
+        async def start_kernel(self, **kwargs: Any) -> None:  # type: ignore[override]
             await super().start_kernel(**kwargs)
             process = getattr(self.provisioner, "process", None)
             if process is not None:
@@ -253,10 +257,11 @@ def _client(
         record_timing=False,
         shell_timeout_interval=1,  # how often a silent kernel is checked for being alive
     )
-    client.current_cell_index = None
+    # which cell is running, for describe_failure: an attribute nbclient does not declare
+    client.current_cell_index = None  # type: ignore[attr-defined]
 
     def started(cell: Any, cell_index: int) -> None:
-        client.current_cell_index = cell_index
+        client.current_cell_index = cell_index  # type: ignore[attr-defined]
 
     def executed(cell: Any, cell_index: int, execute_reply: Any) -> None:
         if on_cell is not None:

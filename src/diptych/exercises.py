@@ -32,7 +32,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from diptych import exit_status
 from diptych.execution import NotebookError, read_notebook
+from diptych.exit_status import EXIT_FAILED, EXIT_OK
 from diptych.files import (
     OutputError,
     check_output_folder,
@@ -145,14 +147,14 @@ def build(*, check: bool = False, force: bool = False, root: Path | None = None)
             return _build(root, force)
     except BuildBusy as busy:
         print(f"diptych: {busy}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
 
 def _build(root: Path, force: bool) -> int:
     plans = plan(root)
     if not plans:
         print(f"no solution notebooks found in {root / 'solutions'}")
-        return 0
+        return EXIT_OK
     edited = [p for p in plans if p.state == "edited"]
     if edited and not force:
         names = "\n".join(f"  {p.exercise.relative_to(root)}" for p in edited)
@@ -162,7 +164,7 @@ def _build(root: Path, force: bool) -> int:
             f"rebuild them; each edited file is first saved to exercises/{BACKUPS}/.",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_FAILED
     if edited:
         check_output_folder(root / "exercises" / BACKUPS, "the backups folder")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -173,7 +175,7 @@ def _build(root: Path, force: bool) -> int:
         f"exercises: {len(written) - kept} written, {len(plans) - len(written)} already up to date"
         + (f", {kept} left as they are (see above)" if kept else "")
     )
-    return 1 if kept else 0
+    return exit_status.of(kept > 0)
 
 
 def _write(root: Path, p: Plan, force: bool, stamp: str) -> bool:
@@ -192,7 +194,7 @@ def _write(root: Path, p: Plan, force: bool, stamp: str) -> bool:
         if not disposable and not force:
             _warn(f"left {name} as it is: it was edited while this build ran (run it again to see)")
             return False
-        if not disposable:
+        if not disposable and aside is not None:  # an edited file was taken aside
             print(f"saved your edited {name} as {_backup(root, aside, p.exercise, stamp)}")
             disposable = True
         if place_new(p.exercise, p.text):
@@ -257,16 +259,16 @@ def _one_build_at_a_time(root: Path) -> Iterator[None]:
 def _report_sync(root: Path, plans: list[Plan]) -> int:
     if not plans:
         print(f"no solution notebooks found in {root / 'solutions'}")
-        return 0
+        return EXIT_OK
     stale = [p for p in plans if p.state != "same"]
     for p in stale:
         reason = "missing" if p.state == "new" else "differs from its solution"
         print(f"out of sync: {p.exercise.relative_to(root)} ({reason})")
     if stale:
         print("run 'diptych exercises build' to regenerate them from solutions/")
-        return 1
+        return EXIT_FAILED
     print(f"all {len(plans)} exercise notebooks are in sync with solutions/")
-    return 0
+    return EXIT_OK
 
 
 def _key(root: Path, exercise: Path) -> str:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diptych.checks import FAILED, NOT_DONE, PASSED, Exercise, Outcome, exercises_of
+from diptych import exit_status
+from diptych.checks import Exercise, exercises_of
 from diptych.execution import NotebookError, execute, read_notebook
+from diptych.outcomes import Outcome, Status
 
 CHECK_TAG = "exercise-check"
-NOT_RUN, NOT_CHECKED = "not run", "not checked"
-SYMBOLS = {PASSED: "✓", FAILED: "✗", NOT_DONE: "…", NOT_RUN: "?", NOT_CHECKED: "✗"}
 _CHECKS_IMPORT = re.compile(r"from\s+diptych\.checks\s+import\s+(\w+)")
 _LESSON_FOLDER = re.compile(r"^\d\d_([a-z0-9_]+)$")
 
@@ -29,7 +29,7 @@ _LESSON_FOLDER = re.compile(r"^\d\d_([a-z0-9_]+)$")
 @dataclass(frozen=True)
 class Verdict:
     exercise: str
-    status: str  # passed, failed, not done yet, not run, not checked
+    status: Status
     message: str
 
 
@@ -60,7 +60,7 @@ def _verdict(item: Exercise, outcome: Outcome | None, executed: Any) -> Verdict:
     if not cells:
         return Verdict(
             item.title,
-            NOT_CHECKED,
+            Status.NOT_CHECKED,
             f"its check cell (`checks.{item.check}(...)`) is missing or empty: restore it from "
             "a fresh copy of the exercise notebook",
         )
@@ -72,11 +72,13 @@ def _verdict(item: Exercise, outcome: Outcome | None, executed: Any) -> Verdict:
             " (run the exercise cell above it: did it fail?)" if error.ename == "NameError" else ""
         )
         return Verdict(
-            item.title, FAILED, f"the check could not run: {error.ename}: {error.evalue}{hint}"
+            item.title,
+            Status.FAILED,
+            f"the check could not run: {error.ename}: {error.evalue}{hint}",
         )
     if cell.execution_count is None:
-        return Verdict(item.title, NOT_RUN, "the notebook stopped before this check")
-    return Verdict(item.title, FAILED, "the check cell ran but reported nothing")
+        return Verdict(item.title, Status.NOT_RUN, "the notebook stopped before this check")
+    return Verdict(item.title, Status.FAILED, "the check cell ran but reported nothing")
 
 
 def _calls(source: str, check: str) -> bool:
@@ -98,14 +100,14 @@ def check_notebook(path: Path, *, timeout: float) -> int:
     results = verdicts(execution.notebook, execution.outcomes, expected)
     for verdict in results:
         print(
-            f"{SYMBOLS[verdict.status]} {verdict.exercise}: {verdict.status}"
-            + ("" if verdict.status == PASSED else f" — {verdict.message}")
+            f"{verdict.status.symbol} {verdict.exercise}: {verdict.status}"
+            + ("" if verdict.status == Status.PASSED else f" — {verdict.message}")
         )
     if execution.error:
         print(f"! the run stopped: {execution.error}")
     print("\n" + _summary(results))
-    passed = all(v.status == PASSED for v in results)
-    return 0 if passed and not execution.error else 1
+    passed = all(v.status == Status.PASSED for v in results)
+    return exit_status.of(not passed or bool(execution.error))
 
 
 def _execute_clean(notebook: Any, path: Path, timeout: float) -> Any:
@@ -122,11 +124,13 @@ def _execute_clean(notebook: Any, path: Path, timeout: float) -> Any:
 
 
 def _summary(results: list[Verdict]) -> str:
-    counts = {status: sum(v.status == status for v in results) for status in SYMBOLS}
+    counts = {status: sum(v.status == status for v in results) for status in Status}
     extra = "".join(
-        f", {counts[status]} {status}" for status in (NOT_RUN, NOT_CHECKED) if counts[status]
+        f", {counts[status]} {status}"
+        for status in (Status.NOT_RUN, Status.NOT_CHECKED)
+        if counts[status]
     )
     return (
-        f"{counts[PASSED]} of {len(results)} passed, {counts[FAILED]} failed, "
-        f"{counts[NOT_DONE]} not attempted{extra}"
+        f"{counts[Status.PASSED]} of {len(results)} passed, {counts[Status.FAILED]} failed, "
+        f"{counts[Status.NOT_DONE]} not attempted{extra}"
     )

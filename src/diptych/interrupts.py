@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from subprocess import Popen
 from typing import Any
 
+from diptych.exit_status import after_signal
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -35,7 +37,7 @@ class Interrupted(KeyboardInterrupt):
     @property
     def exit_status(self) -> int:
         """What a shell reports for a command ended by this signal: 130 for Ctrl-C, 143 for TERM."""
-        return 128 + self.signum
+        return after_signal(self.signum)
 
 
 class Kernels:

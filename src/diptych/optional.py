@@ -12,10 +12,11 @@ import os
 from collections.abc import Iterable
 from types import ModuleType
 
+from diptych import frameworks
+
 #: Python module name -> (what a person calls it, the diptych extra that installs it)
 FRAMEWORKS = {
-    "torch": ("PyTorch", "pytorch"),
-    "tensorflow": ("TensorFlow", "tensorflow"),
+    **{f.module: (f.name, f.extra) for f in frameworks.FRAMEWORKS},
     "nbgrader": ("nbgrader (used by the exercise builder)", "dev"),
 }
 
@@ -62,7 +63,7 @@ def is_installed(module: str) -> bool:
 
 
 #: diptych's framework names (file names, ``--framework``) -> the module each one imports
-TRACKS = {"pytorch": "torch", "tensorflow": "tensorflow"}
+TRACKS = {f.key: f.module for f in frameworks.FRAMEWORKS}
 
 
 def require_tracks(frameworks: Iterable[str], *, chosen: bool) -> None:

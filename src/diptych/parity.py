@@ -4,9 +4,9 @@
 on success, and on failure an error that names the quantity, both shapes, and the largest absolute
 and relative differences with their positions.
 
-``record`` writes a named value to the folder in ``$DIPTYCH_RECORD_DIR`` so that ``diptych run``
-can show the PyTorch and TensorFlow notebooks' values side by side. When the variable is unset (a
-learner running the notebook in Jupyter) recording does nothing. ``reaches`` asserts and records a
+``record`` writes a named value through ``diptych.recording`` so that ``diptych run`` can show the
+PyTorch and TensorFlow notebooks' values side by side. Outside the command (a learner running the
+notebook in Jupyter) recording does nothing. ``reaches`` asserts and records a
 bar (an accuracy, say) that each framework must reach on its own: long float32 training is
 compared by what it achieves, never step by step.
 
@@ -18,17 +18,14 @@ the next CPU, thread count or GPU does not tip it (see docs/design.md, "Parity r
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-RECORD_ENV = "DIPTYCH_RECORD_DIR"
-RECORD_FILE = "values.jsonl"
+from diptych import recording
+
 #: tolerance / observed difference below which a comparison is too close to call
 MIN_HEADROOM = 10.0
 
@@ -168,8 +165,7 @@ def _append(
 ) -> None:
     if not name or not isinstance(name, str):
         raise ValueError(f"a recorded value needs a non-empty name, got {name!r}")
-    folder = os.environ.get(RECORD_ENV)
-    if not folder:
+    if recording.record_folder() is None:
         return
     array = as_array(value)
     entry = {
@@ -184,14 +180,4 @@ def _append(
         entry["at_least"] = at_least
     if reference_headroom is not None:  # of the notebook's own check; null when identical
         entry["reference_headroom"] = None if math.isinf(reference_headroom) else reference_headroom
-    with open(Path(folder) / RECORD_FILE, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry) + "\n")
-
-
-def read_recorded(folder: Path) -> dict[str, dict[str, Any]]:
-    """The values a notebook recorded into ``folder``, by name (a later record wins)."""
-    path = Path(folder) / RECORD_FILE
-    if not path.exists():
-        return {}
-    entries = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line)
-    return {entry["name"]: entry for entry in entries}
+    recording.append_value(entry)

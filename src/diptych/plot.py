@@ -12,8 +12,14 @@ from typing import Any
 
 import numpy as np
 
-#: one colour per framework, the same in every lesson
-COLORS = {"PyTorch": "#ee4c2c", "TensorFlow": "#ff8f00", "NumPy": "#4c72b0", "reference": "#4c72b0"}
+from diptych import frameworks
+
+#: one colour per framework (from ``diptych.frameworks``) and the reference, in every lesson
+COLORS = {
+    **{f.name: f.color for f in frameworks.FRAMEWORKS},
+    "NumPy": "#4c72b0",
+    "reference": "#4c72b0",
+}
 
 
 def _new_figure(width: float, height: float) -> Any:
@@ -35,7 +41,7 @@ def _color(label: str) -> str | None:
 
 
 def curves(
-    series: Mapping[str, Sequence[float]],
+    series: Mapping[str, Sequence[float] | np.ndarray],
     *,
     title: str,
     xlabel: str = "step",
@@ -54,8 +60,8 @@ def curves(
         raise ValueError("curves needs at least one series to draw")
     figure, ax = _figure()
     styles = ["-", "--", ":", "-."]
-    for i, (label, values) in enumerate(series.items()):
-        values = np.asarray(values, dtype=float)
+    for i, (label, given) in enumerate(series.items()):
+        values = np.asarray(given, dtype=float)
         positions = np.arange(len(values)) if x is None else np.asarray(x, dtype=float)
         if len(positions) != len(values):
             raise ValueError(
@@ -177,7 +183,7 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, *, title: str)
     return figure
 
 
-def framework_overlay(name: str, values: Mapping[str, Sequence[float]]) -> Any:
+def framework_overlay(name: str, values: Mapping[str, Sequence[float] | np.ndarray]) -> Any:
     """One recorded curve from each framework, overlaid, with their absolute difference beneath."""
     figure = _new_figure(6.5, 5.5)
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])

@@ -12,9 +12,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FRAMEWORKS = ("pytorch", "tensorflow")
-#: how each framework is named for a person (file names use the keys)
-FRAMEWORK_NAMES = {"pytorch": "PyTorch", "tensorflow": "TensorFlow"}
+from diptych import frameworks
+
+#: the frameworks' keys, as file names use them (``diptych.frameworks`` holds the table)
+FRAMEWORKS = frameworks.KEYS
+#: how each framework is named for a person
+FRAMEWORK_NAMES = {f.key: f.name for f in frameworks.FRAMEWORKS}
 KINDS = ("notebooks", "solutions", "exercises")
 ROOT_ENV = "DIPTYCH_ROOT"
 _LESSON_DIR = re.compile(r"^(\d\d)_([a-z0-9_]+)$")

@@ -10,12 +10,13 @@ from typing import Any
 import numpy as np
 
 from diptych import params as shared_params
+from diptych.frameworks import PYTORCH
 from diptych.optional import require
 from diptych.seeding import seed_everything
 
 torch = require("torch")
 
-NAME = "PyTorch"
+NAME = PYTORCH.name
 
 
 def setup(seed: int = 0) -> str:

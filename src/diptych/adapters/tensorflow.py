@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 
 from diptych import params as shared_params
+from diptych.frameworks import TENSORFLOW
 from diptych.optional import require
 from diptych.seeding import seed_everything
 
 tf = require("tensorflow")  # sets TF_CPP_MIN_LOG_LEVEL first, so the import is quiet
 
-NAME = "TensorFlow"
+NAME = TENSORFLOW.name
 
 
 def setup(seed: int = 0) -> str:

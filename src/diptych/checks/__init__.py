@@ -21,7 +21,6 @@ from diptych.checks.compare import (
     snapshot,
 )
 from diptych.checks.core import (
-    CHECKS_FILE,
     EXERCISES,
     FAILED,
     NOT_DONE,
@@ -31,13 +30,11 @@ from diptych.checks.core import (
     Outcome,
     exercise,
     exercises_of,
-    read_outcomes,
     run_check,
 )
 from diptych.checks.idioms import by_hand, framework_ops, idiom
 
 __all__ = [
-    "CHECKS_FILE",
     "EXERCISES",
     "FAILED",
     "NOT_DONE",
@@ -56,7 +53,6 @@ __all__ = [
     "fresh_rng",
     "idiom",
     "matches",
-    "read_outcomes",
     "run_check",
     "snapshot",
 ]

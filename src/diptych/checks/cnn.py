@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,7 @@ from diptych.checks import (
 from diptych.reference import conv
 
 #: (n, kernel, stride, padding) settings: odd and even kernels, strides 1 to 3, every padding
-SIZE_CASES = [
+SIZE_CASES: list[tuple[int, int, int, int | str]] = [
     (8, 3, 1, 0),
     (8, 3, 1, 1),
     (8, 3, 2, 1),
@@ -40,14 +41,6 @@ SIZE_CASES = [
 ]
 
 
-def _expected_output_size(n: int, kernel: int, stride: int, padding: int | str) -> int:
-    if padding == "same":
-        return -(-n // stride)
-    return conv.output_size(
-        n, kernel=kernel, stride=stride, padding=0 if padding == "valid" else padding
-    )
-
-
 def _symmetric_same(n: int, kernel: int, stride: int) -> int:
     """'same' taken as (k − 1)//2 on each side: right for odd kernels, one short for even ones."""
     return conv.output_size(n, kernel=kernel, stride=stride, padding=(kernel - 1) // 2)
@@ -58,7 +51,7 @@ def output_size(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 1: output length for integer padding, 'valid' and TensorFlow's 'same'."""
     for n, kernel, stride, padding in SIZE_CASES:
         got = learner(n, kernel=kernel, stride=stride, padding=padding)
-        want = _expected_output_size(n, kernel, stride, padding)
+        want = conv.padded_output_size(n, kernel=kernel, stride=stride, padding=padding)
         if got == want:
             continue
         setting = f"n={n}, kernel={kernel}, stride={stride}, padding={padding!r}"
@@ -103,7 +96,7 @@ def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
         ]
         before = snapshot(*tensors)
         got = by_hand(
-            lambda tensors=tensors: learner(*tensors),
+            functools.partial(learner, *tensors),
             fw.convolution(),
             reason="gather the windows and do one matrix product yourself",
         )
@@ -144,7 +137,7 @@ def max_pool_backward(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
         tensors = [_to_framework_images(adapter, x), _to_framework_images(adapter, upstream)]
         before = snapshot(*tensors)
         got = by_hand(
-            lambda tensors=tensors: learner(*tensors),
+            functools.partial(learner, *tensors),
             fw.autograd(),
             reason="route the gradient yourself",
         )

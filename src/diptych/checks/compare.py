@@ -42,7 +42,7 @@ def as_pair(result: Any, what: str, names: str) -> tuple[Any, ...]:
 
 def expect_array(
     value: Any,
-    expected: np.ndarray,
+    expected: np.ndarray | float,
     *,
     what: str,
     atol: float,

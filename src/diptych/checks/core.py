@@ -3,13 +3,12 @@
 A check prints one line. A pass goes to stdout; a failure or an unfinished exercise goes to
 stderr, which Jupyter shows in a shaded box (no traceback) and which nbgrader counts as a failed
 test in a grade cell: so nbgrader's Validate tells the truth while "Run All" still runs on to
-the next exercise. Each outcome is also recorded for ``diptych check``.
+the next exercise. Each outcome is also recorded (``diptych.recording``) for ``diptych check``.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import linecache
 import os
 import site
@@ -18,16 +17,14 @@ import sysconfig
 import traceback
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from diptych.parity import RECORD_ENV
+from diptych.outcomes import Outcome, Status
+from diptych.recording import append_outcome
 
-CHECKS_FILE = "checks.jsonl"
-PASSED, FAILED, NOT_DONE = "passed", "failed", "not done yet"
-SYMBOLS = {PASSED: "✓", FAILED: "✗", NOT_DONE: "…"}
+PASSED, FAILED, NOT_DONE = Status.PASSED, Status.FAILED, Status.NOT_DONE
 #: what a learner is told to do about an unfinished exercise, in words that fit a terminal too
 NOT_DONE_MESSAGE = "replace the `raise NotImplementedError` line in the exercise with your code"
 #: added in the notebook only, where "this cell" means something
@@ -49,19 +46,6 @@ class Exercise:
 
 #: every exercise of every imported check module, in definition order (module -> exercises)
 EXERCISES: dict[str, list[Exercise]] = {}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One exercise's result: ``status`` is passed, failed or not done."""
-
-    exercise: str
-    status: str
-    message: str
-    check: str = ""  # "module.function" of the check that ran, to match verdicts by exercise
-
-    def line(self) -> str:
-        return f"{SYMBOLS[self.status]} {self.exercise}: {self.status} — {self.message}"
 
 
 def exercise(title: str) -> Callable[[Callable[..., str]], Callable[..., None]]:
@@ -108,7 +92,7 @@ def run_check(exercise: str, attempt: Callable[[], str], *, check: str = "") -> 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         outcome = _attempt(exercise, attempt, check)
-    _record(outcome)
+    append_outcome(outcome)
     if outcome.status == PASSED:
         notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
         print(outcome.line() + "".join(f"\n  (your code warned: {note})" for note in notes))
@@ -168,22 +152,3 @@ _INSTALLED_PREFIXES = tuple(
         if path
     }
 )
-
-
-def _record(outcome: Outcome) -> None:
-    folder = os.environ.get(RECORD_ENV)
-    if folder:
-        with open(Path(folder) / CHECKS_FILE, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(asdict(outcome)) + "\n")
-
-
-def read_outcomes(folder: Path) -> list[Outcome]:
-    """The outcomes recorded in ``folder``, in the order the checks ran."""
-    path = Path(folder) / CHECKS_FILE
-    if not path.exists():
-        return []
-    return [
-        Outcome(**json.loads(line))
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line
-    ]

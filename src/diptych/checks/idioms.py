@@ -1,7 +1,8 @@
 """Each framework's idioms that a check must know: layouts, optimizer forms, forbidden shortcuts.
 
-The one table of framework differences the checks use (Issue 11 may move it into the adapters).
-A twin's exercises are asked in its own framework's idiom: the PyTorch twin in PyTorch's forms
+The one table of framework differences the checks use, keyed by the adapters' ``NAME``; an
+adapter for another framework brings its own ``Idiom`` as ``adapter.IDIOM`` and the checks use it
+unchanged (tested with a NumPy adapter). A twin's exercises are asked in its own framework's idiom: the PyTorch twin in PyTorch's forms
 (velocity v ← μv + g; ε after Adam's bias correction; warm-up counting from step 1), the
 TensorFlow twin in Keras' forms (velocity v ← μv − ηg; ε before the bias correction; warm-up
 from 0, as ``keras.optimizers.schedules.CosineDecay``). A check recognises the other form and
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from diptych.checks.core import Mismatch
+from diptych.frameworks import PYTORCH, TENSORFLOW
 
 #: one framework entry point a check switches off while the learner's function runs:
 #: (object holding it, attribute name, how the learner would write it)
@@ -180,9 +182,9 @@ def _torch_predict(model: Any, X: np.ndarray) -> np.ndarray:
 
 
 _IDIOMS = {
-    "PyTorch": Idiom(
-        "PyTorch",
-        "TensorFlow",
+    PYTORCH.name: Idiom(
+        PYTORCH.name,
+        TENSORFLOW.name,
         "pytorch",
         False,
         _torch,
@@ -195,9 +197,9 @@ _IDIOMS = {
         _torch_predict,
         lambda model, lr: _torch().optim.SGD(model.parameters(), lr=lr),
     ),
-    "TensorFlow": Idiom(
-        "TensorFlow",
-        "PyTorch",
+    TENSORFLOW.name: Idiom(
+        TENSORFLOW.name,
+        PYTORCH.name,
         "keras",
         True,
         _tf,
@@ -214,8 +216,10 @@ _IDIOMS = {
 
 
 def idiom(adapter: Any) -> Idiom:
-    """The idioms of the framework behind ``adapter`` (``diptych.adapters.pytorch`` or ``...tensorflow``)."""
-    return _IDIOMS[adapter.NAME]
+    """The idioms of the framework behind ``adapter``: its own ``IDIOM`` if it brings one (a
+    framework beyond the two built in), else the built-in entry for its ``NAME``."""
+    own = getattr(adapter, "IDIOM", None)
+    return own if isinstance(own, Idiom) else _IDIOMS[adapter.NAME]
 
 
 def framework_ops(adapter: Any) -> Any:

@@ -147,6 +147,8 @@ def _builds_on(learner: Callable[..., Any], uses: Callable[..., Any] | None) -> 
 
 
 def _right_log_softmax(uses: Callable[[Any], Any] | None, adapter: Any) -> bool:
+    if uses is None:
+        return False
     Z = _extreme_logits()
     try:
         return matches(
@@ -194,7 +196,8 @@ def adam_step(learner: Callable[..., Any], adapter: Any) -> str:
     hyper = {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
     tensors = [adapter.from_numpy(a) for a in (param, grad, m, v)]
     before = snapshot(*tensors)
-    state, current = (param, m, v), [tensors[0], tensors[2], tensors[3]]
+    state: tuple[np.ndarray, ...] = (param, m, v)
+    current = [tensors[0], tensors[2], tensors[3]]
     for step in (3, 4):
         result = learner(current[0], tensors[1], current[1], current[2], step=step, **hyper)
         got = [
@@ -206,10 +209,10 @@ def adam_step(learner: Callable[..., Any], adapter: Any) -> str:
             )
         ]
         expected = classification.adam_step(
-            *state[:1], grad, *state[1:], step=step, epsilon_style=fw.form, **hyper
+            state[0], grad, state[1], state[2], step=step, epsilon_style=fw.form, **hyper
         )
         theirs = classification.adam_step(
-            *state[:1], grad, *state[1:], step=step, epsilon_style=fw.other_form, **hyper
+            state[0], grad, state[1], state[2], step=step, epsilon_style=fw.other_form, **hyper
         )
         expect_array(got[1], expected[1], what=f"m after step {step}", atol=1e-12, dtype=np.float64)
         expect_array(
@@ -227,7 +230,7 @@ def adam_step(learner: Callable[..., Any], adapter: Any) -> str:
             )
         for shifted in (step - 1, step + 1):
             off = classification.adam_step(
-                *state[:1], grad, *state[1:], step=shifted, epsilon_style=fw.form, **hyper
+                state[0], grad, state[1], state[2], step=shifted, epsilon_style=fw.form, **hyper
             )
             if matches(got[0], off[0], atol=1e-12):
                 raise Mismatch(

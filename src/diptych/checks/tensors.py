@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -133,7 +134,7 @@ def central_difference(learner: Callable[..., Any], adapter: Any) -> str:
         tensor = adapter.from_numpy(x)
         before = snapshot(tensor)
         got = by_hand(
-            lambda fn=fn, tensor=tensor: learner(fn, tensor, eps=eps),
+            functools.partial(learner, fn, tensor, eps=eps),
             idiom(adapter).autograd(),
             reason="a finite difference only evaluates f",
         )

@@ -138,7 +138,7 @@ def weight_decay_step(learner: Callable[..., Any], adapter: Any) -> str:
             ]
             _recognise_decay_mistakes(got, state, grad, hyper, decoupled, fw)
             expected = training.weight_decay_step(
-                *state[:1], grad, state[1], **hyper, decoupled=decoupled, form=fw.form
+                state[0], grad, state[1], **hyper, decoupled=decoupled, form=fw.form
             )
             expect_array(
                 got[1],

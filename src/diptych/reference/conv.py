@@ -20,10 +20,26 @@ def output_size(n: int, *, kernel: int, stride: int = 1, padding: int = 0) -> in
     return (n + 2 * padding - kernel) // stride + 1
 
 
+def same_output_size(n: int, *, stride: int) -> int:
+    """Output length under TensorFlow's 'same' padding: ⌈n/s⌉, whatever the kernel."""
+    return -(-n // stride)
+
+
+def padded_output_size(n: int, *, kernel: int, stride: int, padding: int | str) -> int:
+    """Output length for a padding given as a number, 'valid' (none) or TensorFlow's 'same'."""
+    if padding == "same":
+        return same_output_size(n, stride=stride)
+    if padding == "valid":
+        return output_size(n, kernel=kernel, stride=stride)
+    if isinstance(padding, str):
+        raise ValueError(f"padding is a number, 'valid' or 'same'; got {padding!r}")
+    return output_size(n, kernel=kernel, stride=stride, padding=padding)
+
+
 def same_padding(n: int, *, kernel: int, stride: int) -> tuple[int, int]:
     """TensorFlow's 'same' padding (before, after) along one axis: output ⌈n/s⌉, and when the
     total padding is odd the extra row or column goes *after* (bottom/right)."""
-    out = -(-n // stride)
+    out = same_output_size(n, stride=stride)
     total = max((out - 1) * stride + kernel - n, 0)
     return total // 2, total - total // 2
 

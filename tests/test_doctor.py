@@ -1,0 +1,47 @@
+"""``diptych doctor``'s findings and report, without depending on what this machine has."""
+
+from diptych import doctor
+
+
+def test_a_missing_package_fails_with_its_fix():
+    finding = doctor._package("surely-not-an-installed-package")
+    assert (finding.level, finding.detail) == ("fail", "not installed")
+    assert "pip install" in finding.fix
+
+
+def test_an_installed_package_reports_its_version():
+    finding = doctor._package("numpy")
+    assert finding.level == "ok" and finding.detail[0].isdigit()
+
+
+def test_no_framework_at_all_fails_both(monkeypatch):
+    missing = doctor.Finding(
+        doctor.Level.WARN, "PyTorch", "not installed", "pip install -e '.[pytorch]'"
+    )
+    monkeypatch.setattr(doctor, "_torch", lambda: missing)
+    monkeypatch.setattr(doctor, "_tensorflow", lambda: missing)
+    assert [f.level for f in doctor._frameworks()] == ["fail", "fail"]
+
+
+def test_one_framework_is_enough(monkeypatch):
+    monkeypatch.setattr(doctor, "_torch", lambda: doctor.Finding(doctor.Level.OK, "PyTorch", "2"))
+    monkeypatch.setattr(
+        doctor, "_tensorflow", lambda: doctor.Finding(doctor.Level.WARN, "TensorFlow", "no")
+    )
+    assert [f.level for f in doctor._frameworks()] == ["ok", "warn"]
+
+
+def test_the_report_lists_fixes_last_and_counts_the_failures():
+    findings = [
+        doctor.Finding(doctor.Level.OK, "numpy", "2.0"),
+        doctor.Finding(
+            doctor.Level.WARN, "TensorFlow", "not installed", "pip install -e '.[tensorflow]'"
+        ),
+        doctor.Finding(doctor.Level.FAIL, "tqdm", "not installed", "pip install -e ."),
+    ]
+    lines = doctor.render(findings).splitlines()
+    assert lines[0].startswith("OK") and "numpy" in lines[0]
+    assert lines.index("To fix:") > 2
+    assert "  - tqdm: pip install -e ." in lines
+    assert lines[-1] == "1 problem(s) stop the curriculum from running here."
+    assert doctor.render(findings[:2]).endswith("This machine can run the curriculum.")

@@ -1,0 +1,115 @@
+"""One framework table; a third framework's adapter needs nothing the checks do not already ask.
+
+The fake adapter below is NumPy dressed as a framework: it brings its own ``IDIOM`` and satisfies
+every ``adapter.<name>`` the checks use, and a lesson's check runs on it unchanged.
+"""
+
+import ast
+import re
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from diptych import checks, frameworks, optional, plot, recording, registry
+from diptych.checks import linear_models
+from diptych.checks.idioms import Idiom, idiom
+from diptych.outcomes import Status
+from diptych.reference import classification
+
+SRC = Path(checks.__file__).resolve().parents[1]  # src/diptych
+FRAMEWORK_MODULES = {"torch", "tensorflow", "keras"}
+#: what an adapter may bring but need not: its own idioms (the built-in adapters' are in a table)
+OPTIONAL = {"IDIOM"}
+
+
+def attributes_the_checks_use() -> set[str]:
+    sources = (path.read_text(encoding="utf-8") for path in (SRC / "checks").glob("*.py"))
+    return {name for source in sources for name in re.findall(r"\badapter\.(\w+)", source)}
+
+
+def numpy_adapter() -> types.SimpleNamespace:
+    none: list = []
+    return types.SimpleNamespace(
+        NAME="NumPy",
+        from_numpy=lambda array: np.array(array, copy=True),
+        load_dense=lambda layer, weights: None,
+        IDIOM=Idiom(
+            framework="NumPy",
+            other="PyTorch",
+            form="pytorch",
+            channels_last=False,
+            module=lambda: np,
+            autograd=lambda: none,
+            convolution=lambda: none,
+            log_softmax=lambda: none,
+            dropout=lambda: none,
+            mlp=lambda sizes: None,
+            dense_layers=lambda model: [],
+            predict=lambda model, X: X,
+            sgd=lambda model, lr: None,
+        ),
+    )
+
+
+def test_every_place_that_names_a_framework_reads_the_one_table():
+    assert registry.FRAMEWORKS == frameworks.KEYS == ("pytorch", "tensorflow")
+    assert {f.key: f.name for f in frameworks.FRAMEWORKS} == registry.FRAMEWORK_NAMES
+    assert {f.key: f.module for f in frameworks.FRAMEWORKS} == optional.TRACKS
+    for f in frameworks.FRAMEWORKS:
+        assert optional.FRAMEWORKS[f.module] == (f.name, f.extra)
+        assert plot.COLORS[f.name] == f.color
+
+
+def test_the_real_adapters_provide_what_the_checks_use():
+    for framework in frameworks.FRAMEWORKS:
+        adapter = pytest.importorskip(framework.adapter)
+        assert framework.name == adapter.NAME
+        assert idiom(adapter).framework == framework.name
+        needed = attributes_the_checks_use() - OPTIONAL
+        missing = [name for name in needed if not hasattr(adapter, name)]
+        assert missing == [], framework.name
+
+
+def test_a_third_framework_adapter_satisfies_the_checks(monkeypatch, tmp_path):
+    adapter = numpy_adapter()
+    assert attributes_the_checks_use() <= set(vars(adapter))
+    monkeypatch.setenv(recording.RECORD_ENV, str(tmp_path))
+
+    def stable(Z):
+        return (
+            Z
+            - Z.max(axis=-1, keepdims=True)
+            - np.log(np.exp(Z - Z.max(axis=-1, keepdims=True)).sum(axis=-1, keepdims=True))
+        )
+
+    def naive(Z):
+        return np.log(np.exp(Z) / np.exp(Z).sum(axis=-1, keepdims=True))
+
+    with np.errstate(all="ignore"):
+        linear_models.log_softmax(stable, adapter)
+        linear_models.log_softmax(naive, adapter)
+    right, wrong = recording.read_outcomes(tmp_path)
+    assert right.status == Status.PASSED, right.message
+    assert wrong.status == Status.FAILED
+    assert np.allclose(stable(np.eye(3)), classification.log_softmax(np.eye(3)))
+
+
+def test_no_module_outside_the_adapters_imports_a_framework_at_module_level():
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if path.parent.name == "adapters":
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level only
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [
+                f"{path.relative_to(SRC)}: {name}"
+                for name in names
+                if name.split(".")[0] in FRAMEWORK_MODULES
+            ]
+    assert offenders == []
