@@ -554,6 +554,18 @@ def test_a_signal_stops_every_kernel_at_once_and_leaves_nothing(
 
 
 @pytest.mark.slow
+def test_what_a_notebook_puts_in_the_temporary_folder_goes_with_its_run(make_curriculum, tmp_path):
+    """TensorFlow's autograph sources, a lesson's tempfile.mkdtemp(): the run's scratch, not litter."""
+    litter = "import tempfile\npathlib = __import__('pathlib')\npathlib.Path(tempfile.mkdtemp(), 'x').write_text('x')"
+    make_curriculum({"01_demo": {"pytorch": [litter]}})
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    result = diptych("run", "01", "--framework", "pytorch", env={**os.environ, "TMPDIR": str(temp)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list(temp.iterdir()) == []
+
+
+@pytest.mark.slow
 def test_a_fractional_timeout_is_honoured_and_the_run_leaves_no_temporary_files(
     make_curriculum, tmp_path
 ):

@@ -149,9 +149,20 @@ def execute(
     RUNNING.check()
     result = Execution(path=Path(path), notebook=notebook)
     with tempfile.TemporaryDirectory(prefix="diptych-run-", ignore_cleanup_errors=True) as scratch:
-        work = Path(scratch) / "work"
+        work, temp = Path(scratch) / "work", Path(scratch) / "tmp"
         work.mkdir()
-        kernel_env = {**os.environ, **KERNEL_ENV, RECORD_ENV: str(work), **(env or {})}
+        temp.mkdir()
+        # the kernel's temporary files (TensorFlow's autograph sources, a lesson's tempfile) are
+        # the run's too: they go with the scratch folder
+        kernel_env = {
+            **os.environ,
+            **KERNEL_ENV,
+            RECORD_ENV: str(work),
+            "TMPDIR": str(temp),
+            "TEMP": str(temp),
+            "TMP": str(temp),
+            **(env or {}),
+        }
         client = _client(notebook, work, timeout, allow_errors, on_cell)
         client.km = _kernel_manager_class()(
             kernel_name="python3", connection_file=str(Path(scratch) / "kernel.json")
