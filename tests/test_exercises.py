@@ -55,8 +55,8 @@ def test_exercises_contain_no_solution_and_no_outputs():
 #: `nbgrader validate` executes every untouched exercise below; `diptych check` takes the same
 #: not-done path for every one, so two of them (one per framework) keep the CI budget
 STUB_SAMPLE = [
-    REPO / "exercises/01_tensors/tensors_pytorch.ipynb",
-    REPO / "exercises/06_cnn/cnn_tensorflow.ipynb",
+    REPO / "exercises/01_tensors/exercises_tensors_pytorch.ipynb",
+    REPO / "exercises/06_cnn/exercises_cnn_tensorflow.ipynb",
 ]
 
 
@@ -141,7 +141,7 @@ def test_nbgrader_validate_fails_every_untouched_exercise_naming_each(path):
 
 @pytest.mark.slow
 def test_nbgrader_validate_passes_a_solution_and_leaves_it_untouched():
-    path = REPO / "solutions/03_linear_models/linear_models_tensorflow.ipynb"
+    path = REPO / "solutions/03_linear_models/exercises_linear_models_tensorflow.ipynb"
     before = sha(path)
     result = nbgrader_validate(path)
     assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout
@@ -150,7 +150,7 @@ def test_nbgrader_validate_passes_a_solution_and_leaves_it_untouched():
 
 @pytest.mark.slow
 def test_diptych_check_passes_a_real_solution_and_leaves_it_untouched():
-    path = REPO / "solutions/01_tensors/tensors_pytorch.ipynb"
+    path = REPO / "solutions/01_tensors/exercises_tensors_pytorch.ipynb"
     before = sha(path)
     result = diptych_check(path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -168,42 +168,48 @@ def curriculum(tmp_path, monkeypatch):
 
 
 def test_build_refuses_to_overwrite_an_edited_exercise(curriculum, capsys):
-    edited = curriculum / "exercises/01_tensors/tensors_pytorch.ipynb"
+    edited = curriculum / "exercises/01_tensors/exercises_tensors_pytorch.ipynb"
     edited.write_text(edited.read_text().replace("raise NotImplementedError", "return x  # my try"))
     learner_work = edited.read_bytes()
-    (curriculum / "exercises/02_gradient_descent/gradient_descent_tensorflow.ipynb").unlink()
+    (
+        curriculum / "exercises/02_gradient_descent/exercises_gradient_descent_tensorflow.ipynb"
+    ).unlink()
     assert main(["exercises", "build"]) == 1
     err = capsys.readouterr().err
     assert "refusing to overwrite" in err and "tensors_pytorch.ipynb" in err and "--force" in err
     assert edited.read_bytes() == learner_work
     assert not (
-        curriculum / "exercises/02_gradient_descent/gradient_descent_tensorflow.ipynb"
+        curriculum / "exercises/02_gradient_descent/exercises_gradient_descent_tensorflow.ipynb"
     ).exists()
 
 
 def test_force_keeps_a_backup_of_the_learners_work(curriculum, capsys):
-    edited = curriculum / "exercises/01_tensors/tensors_pytorch.ipynb"
+    edited = curriculum / "exercises/01_tensors/exercises_tensors_pytorch.ipynb"
     edited.write_text(edited.read_text().replace("raise NotImplementedError", "return x  # my try"))
     learner_work = edited.read_bytes()
     assert main(["exercises", "build", "--force"]) == 0
-    backups = list((curriculum / "exercises/backups/01_tensors").glob("tensors_pytorch-*.ipynb"))
+    backups = list(
+        (curriculum / "exercises/backups/01_tensors").glob("exercises_tensors_pytorch-*.ipynb")
+    )
     assert len(backups) == 1 and backups[0].read_bytes() == learner_work
     assert str(backups[0].relative_to(curriculum)) in capsys.readouterr().out
     assert main(["exercises", "build", "--check"]) == 0
 
 
 def test_a_changed_solution_rebuilds_an_untouched_exercise_and_check_names_it(curriculum, capsys):
-    solution = curriculum / "solutions/02_gradient_descent/gradient_descent_pytorch.ipynb"
+    solution = curriculum / "solutions/02_gradient_descent/exercises_gradient_descent_pytorch.ipynb"
     solution.write_text(solution.read_text().replace("Four exercises", "Four good exercises"))
     assert main(["exercises", "build", "--check"]) == 1
     assert (
-        "out of sync: exercises/02_gradient_descent/gradient_descent_pytorch.ipynb"
+        "out of sync: exercises/02_gradient_descent/exercises_gradient_descent_pytorch.ipynb"
         in capsys.readouterr().out
     )
     assert main(["exercises", "build"]) == 0  # the exercise was untouched since the last build
     assert (
         "Four good exercises"
-        in (curriculum / "exercises/02_gradient_descent/gradient_descent_pytorch.ipynb").read_text()
+        in (
+            curriculum / "exercises/02_gradient_descent/exercises_gradient_descent_pytorch.ipynb"
+        ).read_text()
     )
     assert main(["exercises", "build", "--check"]) == 0
 

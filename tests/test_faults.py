@@ -220,7 +220,7 @@ def without_tensorflow(tmp_path: Path) -> dict[str, str]:
     [
         (["run", "01"], "or run the PyTorch track alone with --framework pytorch"),
         (["run", "01", "--framework", "tensorflow"], "pip install -e '.[tensorflow]'"),
-        (["check", "exercises/01_tensors/tensors_tensorflow.ipynb"], "'.[tensorflow]'"),
+        (["check", "exercises/01_tensors/exercises_tensors_tensorflow.ipynb"], "'.[tensorflow]'"),
     ],
     ids=["both", "tensorflow", "check"],
 )
@@ -240,10 +240,10 @@ def built(make_curriculum, capsys):
     """A tiny curriculum with two solutions, built once; returns (root, the PyTorch exercise)."""
     root = make_curriculum({"01_demo": {"pytorch": ["1"], "tensorflow": ["1"]}})
     for fw in ("pytorch", "tensorflow"):
-        write_notebook(root / f"solutions/01_demo/demo_{fw}.ipynb", SOLUTION)
+        write_notebook(root / f"solutions/01_demo/exercises_demo_{fw}.ipynb", SOLUTION)
     assert main(["exercises", "build"]) == 0
     capsys.readouterr()
-    return root, root / "exercises/01_demo/demo_pytorch.ipynb"
+    return root, root / "exercises/01_demo/exercises_demo_pytorch.ipynb"
 
 
 UNUSABLE_SOLUTIONS = {
@@ -256,7 +256,7 @@ UNUSABLE_SOLUTIONS = {
 @pytest.mark.parametrize("case", UNUSABLE_SOLUTIONS, ids=list(UNUSABLE_SOLUTIONS))
 def test_an_unusable_solution_is_one_line_and_nothing_is_written(case, built, capsys):
     root, exercise = built
-    solution = root / "solutions/01_demo/demo_pytorch.ipynb"
+    solution = root / "solutions/01_demo/exercises_demo_pytorch.ipynb"
     kind, message = UNUSABLE_SOLUTIONS[case]
     if kind == "cut":
         solution.write_text(solution.read_text()[:50])
@@ -332,7 +332,7 @@ def test_a_save_between_planning_and_writing_is_never_overwritten(
     """The learner's save lands exactly between plan() and the write (made deterministic here;
     the concurrent-process tests below reach the same window by chance)."""
     root, exercise = built
-    solution = root / "solutions/01_demo/demo_pytorch.ipynb"
+    solution = root / "solutions/01_demo/exercises_demo_pytorch.ipynb"
     write_notebook(solution, "## A new heading", SOLUTION)  # the exercise must be rebuilt
     edit = learner_edit(exercise, 0)
     plan = exercises.plan
@@ -444,7 +444,7 @@ def test_a_save_racing_a_build_is_never_lost_in_20_rounds(force, built, builders
     """Each round the exercise is an untouched old build; the learner saves at a random moment
     while a build of a changed solution runs in another process."""
     root, exercise = built
-    solution = root / "solutions/01_demo/demo_pytorch.ipynb"
+    solution = root / "solutions/01_demo/exercises_demo_pytorch.ipynb"
     manifest = root / "exercises" / exercises.MANIFEST
     group = builders(1)
     command = "exercises build" + (" --force" if force else "")
@@ -458,7 +458,7 @@ def test_a_save_racing_a_build_is_never_lost_in_20_rounds(force, built, builders
         old = f'{{"an old build": {round_}}}\n'.encode()
         exercise.write_bytes(old)
         entries = json.loads(manifest.read_text())
-        entries["01_demo/demo_pytorch.ipynb"] = exercises.digest(old)
+        entries["01_demo/exercises_demo_pytorch.ipynb"] = exercises.digest(old)
         manifest.write_text(json.dumps(entries))
         edit = f'{{"the learner\'s save": {round_}}}\n'.encode()
         group.send(command)

@@ -124,7 +124,7 @@ def test_a_notebook_without_checks_is_exit_2(tmp_path):
 @pytest.mark.slow
 def test_deleting_an_unsolved_exercises_check_never_passes(tmp_path):
     """Quoted from a real try: delete the unsolved check cells and see "3 of 3 passed"."""
-    source = REPO / "solutions/01_tensors/tensors_pytorch.ipynb"
+    source = REPO / "solutions/01_tensors/exercises_tensors_pytorch.ipynb"
     notebook = nbformat.read(source, as_version=4)
     stub = 'raise NotImplementedError("not yet")'
     for cell in notebook.cells:

@@ -1,7 +1,9 @@
 """The curriculum, discovered from the folder layout; there is no hand-kept list of lessons.
 
-A lesson is a folder ``NN_slug`` under ``notebooks/`` (and, for its exercises, under
-``solutions/`` and ``exercises/``) holding ``slug_pytorch.ipynb`` and ``slug_tensorflow.ipynb``.
+A lesson is a folder ``NN_slug`` under ``notebooks/`` holding ``slug_pytorch.ipynb`` and
+``slug_tensorflow.ipynb``; its exercises, under ``exercises/`` (and solved, under ``solutions/``),
+are ``exercises_slug_pytorch.ipynb`` and ``exercises_slug_tensorflow.ipynb``, so that a lesson and
+its exercises never open as two JupyterLab tabs with the same name.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ FRAMEWORKS = frameworks.KEYS
 #: how each framework is named for a person
 FRAMEWORK_NAMES = {f.key: f.name for f in frameworks.FRAMEWORKS}
 KINDS = ("notebooks", "solutions", "exercises")
+#: the file names of exercises (and their solutions) start with this; lessons' do not
+EXERCISE_PREFIX = "exercises_"
 ROOT_ENV = "DIPTYCH_ROOT"
 _LESSON_DIR = re.compile(r"^(\d\d)_([a-z0-9_]+)$")
 
@@ -110,21 +114,24 @@ def lessons(root: Path, kind: str = "notebooks") -> list[Lesson]:
     base = root / kind
     try:
         folders = sorted(base.iterdir()) if base.is_dir() else []
-        found = [_lesson(folder) for folder in folders if _LESSON_DIR.match(folder.name)]
+        found = [_lesson(folder, kind) for folder in folders if _LESSON_DIR.match(folder.name)]
     except OSError as error:
         raise CurriculumError(f"{base}: cannot be read ({error.strerror or error})") from None
     return [lesson for lesson in found if lesson is not None]
 
 
-def _lesson(folder: Path) -> Lesson | None:
+def notebook_name(slug: str, framework: str, kind: str = "notebooks") -> str:
+    """``slug_framework.ipynb`` for a lesson, ``exercises_slug_framework.ipynb`` for exercises."""
+    prefix = "" if kind == "notebooks" else EXERCISE_PREFIX
+    return f"{prefix}{slug}_{framework}.ipynb"
+
+
+def _lesson(folder: Path, kind: str) -> Lesson | None:
     if not folder.is_dir():
         return None
     number, slug = _LESSON_DIR.match(folder.name).groups()  # type: ignore[union-attr]
-    notebooks = {
-        framework: folder / f"{slug}_{framework}.ipynb"
-        for framework in FRAMEWORKS
-        if (folder / f"{slug}_{framework}.ipynb").is_file()
-    }
+    names = {framework: folder / notebook_name(slug, framework, kind) for framework in FRAMEWORKS}
+    notebooks = {framework: path for framework, path in names.items() if path.is_file()}
     return Lesson(number, slug, folder, notebooks)
 
 
