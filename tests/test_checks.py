@@ -6,7 +6,6 @@ well under a second, so the whole table stays within the CI budget.
 """
 
 import math
-import time
 import warnings
 
 import numpy as np
@@ -33,9 +32,8 @@ def outcomes(monkeypatch, tmp_path):
 
 
 def verdict(check, learner, adapter, outcomes, **kwargs):
-    started = time.perf_counter()
+    """The outcome the check recorded (how long checks take is measured, never asserted)."""
     check(learner, adapter, **kwargs)
-    assert time.perf_counter() - started < 20  # a generous bound: first use imports Keras
     return outcomes()[-1]
 
 
