@@ -62,3 +62,26 @@ def test_every_lesson_has_parity_checks_whose_output_nbval_compares():
             assert all(c["outputs"] for c in checked), (
                 f"{path}: a checked cell has no committed output"
             )
+
+
+TENSORFLOW_NOTEBOOKS = [
+    path
+    for kind in registry.KINDS
+    for lesson in registry.lessons(REPO, kind)
+    for framework, path in lesson.notebooks.items()
+    if framework == "tensorflow"
+]
+
+
+@pytest.mark.parametrize(
+    "path", TENSORFLOW_NOTEBOOKS, ids=lambda p: f"{p.parent.parent.name}/{p.name}"
+)
+def test_tensorflow_notebooks_take_their_environment_from_the_adapter(path):
+    """The adapter sets TensorFlow's quiet, exact environment (optional.QUIET_TENSORFLOW) before
+    it imports TensorFlow, so no notebook pastes those lines; it must come first."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    assert "TF_CPP_MIN_LOG_LEVEL" not in code and "TF_ENABLE_ONEDNN_OPTS" not in code
+    adapter = code.index("from diptych.adapters import tensorflow as adapter")
+    assert adapter < code.index("import tensorflow as tf")
+    assert "import keras" not in code or adapter < code.index("import keras")
