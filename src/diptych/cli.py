@@ -333,25 +333,25 @@ def _run(args: argparse.Namespace) -> int:
 
         written = write_plots([r for _, reports in results for r in reports], args.plots)
         print(f"{len(written)} overlay plot(s) in {args.plots}")
-    return _summarise([(config.name, report) for config, reports in results for report in reports])
+    return _summarise([report for _, reports in results for report in reports])
 
 
-def _summarise(outcomes: list[tuple[str, LessonReport]]) -> int:
+def _summarise(reports: list[LessonReport]) -> int:
     """The closing line: how many lessons passed (per configuration), and the exit status."""
     failed = [
-        report.lesson + ("" if config == "default" else f" ({config})")
-        for config, report in outcomes
+        report.lesson + ("" if report.configuration == "default" else f" ({report.configuration})")
+        for report in reports
         if not report.ok
     ]
     seconds = sum(
-        run.seconds for _, r in outcomes for fw, run in r.runs.items() if fw not in r.from_baseline
+        run.seconds for r in reports for fw, run in r.runs.items() if fw not in r.from_baseline
     )
     print(
-        f"{len(outcomes) - len(failed)} of {len(outcomes)} lessons ok "
+        f"{len(reports) - len(failed)} of {len(reports)} lessons ok "
         f"({seconds:.1f} s of notebook execution)"
         + (f"; failed: {', '.join(failed)}" if failed else "")
     )
-    return EXIT_FAILED if failed else EXIT_OK
+    return exit_status.of(bool(failed))
 
 
 def _exercises(args: argparse.Namespace) -> int:

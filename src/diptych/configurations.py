@@ -26,12 +26,15 @@ class Configuration:
         return f"{self.name}: {self.description}" + (f" ({settings})" if settings else "")
 
 
-def _one_thread() -> dict[str, str]:
+def thread_limits(threads: int) -> dict[str, str]:
+    """Environment that caps every thread pool a kernel starts at ``threads``: PyTorch's and
+    MKL's (OpenMP), NumPy's OpenBLAS (the reference; OMP_* does not reach it) and TensorFlow's."""
+    count = str(threads)
     return {
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "TF_NUM_INTRAOP_THREADS": "1",
+        "OMP_NUM_THREADS": count,
+        "MKL_NUM_THREADS": count,
+        "OPENBLAS_NUM_THREADS": count,
+        "TF_NUM_INTRAOP_THREADS": count,
         "TF_NUM_INTEROP_THREADS": "1",
     }
 
@@ -47,7 +50,7 @@ IMITATIONS = (
             "ONEDNN_MAX_CPU_ISA": "AVX2",
             "ATEN_CPU_CAPABILITY": "avx2",
             "MKL_CBWR": "AVX2",
-            **_one_thread(),
+            **thread_limits(1),
         },
     ),
     Configuration(
@@ -57,7 +60,7 @@ IMITATIONS = (
             "ONEDNN_MAX_CPU_ISA": "SSE41",
             "ATEN_CPU_CAPABILITY": "default",
             "MKL_CBWR": "COMPATIBLE",
-            **_one_thread(),
+            **thread_limits(1),
         },
     ),
 )

@@ -95,14 +95,13 @@ def compare(name: str, actual: Any, expected: Any, *, atol: float, rtol: float =
         return Comparison(name, a.shape, e.shape, 0.0, 0.0, (), atol, rtol, True)
     abs_diff = np.abs(a - e)
     abs_diff = np.where(np.isnan(abs_diff), math.inf, abs_diff)  # a NaN never agrees
+    allowed = atol + rtol * np.abs(e)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel_diff = np.where(abs_diff == 0, 0.0, abs_diff / np.abs(e))
-    allowed = atol + rtol * np.abs(e)
+        ratios = np.where(abs_diff == 0, math.inf, allowed / abs_diff)  # headroom per element
     excess = abs_diff - allowed
     worst = np.unravel_index(int(np.argmax(excess)), a.shape)
     ok = bool(np.all(excess <= 0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = np.where(abs_diff == 0, math.inf, allowed / abs_diff)
     return Comparison(
         name,
         a.shape,

@@ -12,7 +12,7 @@ from pathlib import Path
 from threading import Lock
 from typing import Any
 
-from diptych.configurations import DEFAULT, Configuration
+from diptych.configurations import DEFAULT, Configuration, thread_limits
 from diptych.execution import Execution, code_cell_count, execute
 from diptych.files import write_atomic
 from diptych.interrupts import RUNNING
@@ -93,14 +93,7 @@ def thread_share(jobs: int) -> dict[str, str]:
     """
     if jobs <= 1:
         return {}
-    share = str(max(1, (os.cpu_count() or 1) // jobs))
-    return {
-        "OMP_NUM_THREADS": share,
-        "MKL_NUM_THREADS": share,
-        "OPENBLAS_NUM_THREADS": share,  # NumPy's BLAS (the reference), which OMP_* does not reach
-        "TF_NUM_INTRAOP_THREADS": share,
-        "TF_NUM_INTEROP_THREADS": "1",
-    }
+    return thread_limits(max(1, (os.cpu_count() or 1) // jobs))
 
 
 def save_executed(notebook: Any, path: Path) -> None:
