@@ -86,7 +86,9 @@ def _row(name: str, runs: dict[str, Execution]) -> ValueRow:
     if len(runs) < 2:  # one framework only: its checks against the reference
         least = min(margins, default=None)
         ok = least is None or least >= MIN_HEADROOM
-        return ValueRow(name, values, None, atol, rtol, ok, least, None, against_reference)
+        return ValueRow(
+            name, values, None, atol, rtol, ok, least, reference_headroom=against_reference
+        )
     if len(entries) < len(runs):
         return ValueRow(name, values, None, atol, rtol, False)
     first, second = (np.asarray(v, dtype=np.float64) for v in values.values())
@@ -94,7 +96,14 @@ def _row(name: str, runs: dict[str, Execution]) -> ValueRow:
     least = min([result.headroom, *margins])
     ok = result.ok and least >= MIN_HEADROOM
     return ValueRow(
-        name, values, result.max_abs_diff, atol, rtol, ok, least, None, against_reference
+        name,
+        values,
+        result.max_abs_diff,
+        atol,
+        rtol,
+        ok,
+        least,
+        reference_headroom=against_reference,
     )
 
 
