@@ -8,8 +8,8 @@ would otherwise each start a thread per core in every worker, and all of them sl
 
 import os
 
-from diptych.execution import KERNEL_ENV
-from diptych.runner import thread_share
+from diptych.command.execution import KERNEL_ENV
+from diptych.command.runner import thread_share
 
 os.environ.update(KERNEL_ENV)
 os.environ.update(thread_share(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))

@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import sys
 
-MODULES = "diptych,diptych.data,diptych.params,diptych.parity,diptych.plot,diptych.reference"
+MODULES = "diptych,diptych.data,diptych.initial,diptych.parity,diptych.plot,diptych.reference"
 
 
 def one_round() -> float:

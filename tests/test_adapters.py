@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from diptych import params
+from diptych import initial
 
 pytorch = pytest.importorskip("diptych.adapters.pytorch")
 tensorflow = pytest.importorskip("diptych.adapters.tensorflow")
@@ -55,7 +55,7 @@ def test_setup_makes_random_numbers_repeatable():
 def test_shared_dense_weights_give_identical_outputs_in_both_frameworks():
     import keras
 
-    weights = params.dense(4, 3, seed=0)
+    weights = initial.dense(4, 3, seed=0)
     weights["b"] = np.array([0.1, -0.2, 0.3], dtype=np.float32)
     x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
     linear = torch.nn.Linear(4, 3)
@@ -71,7 +71,7 @@ def test_shared_dense_weights_give_identical_outputs_in_both_frameworks():
 def test_shared_conv_weights_give_identical_outputs_in_both_frameworks():
     import keras
 
-    weights = params.conv2d(2, 3, 3, seed=0)
+    weights = initial.conv2d(2, 3, 3, seed=0)
     images = np.random.default_rng(1).standard_normal((1, 2, 6, 6)).astype(np.float32)  # NCHW
     conv = torch.nn.Conv2d(2, 3, 3)
     pytorch.load_conv(conv, weights)
@@ -87,18 +87,18 @@ def test_loading_weights_of_the_wrong_shape_says_which_shapes():
     import keras
 
     with pytest.raises(ValueError, match=r"shape \(4, 3\).*needs \(4, 2\)"):
-        pytorch.load_dense(torch.nn.Linear(4, 2), params.dense(4, 3))
+        pytorch.load_dense(torch.nn.Linear(4, 2), initial.dense(4, 3))
     dense = keras.layers.Dense(2)
     dense.build((None, 4))
     with pytest.raises(ValueError, match=r"shape \(4, 3\)"):
-        tensorflow.load_dense(dense, params.dense(4, 3))
+        tensorflow.load_dense(dense, initial.dense(4, 3))
 
 
 def test_loading_into_an_unbuilt_keras_layer_explains_what_to_do():
     import keras
 
     with pytest.raises(ValueError, match="not built yet"):
-        tensorflow.load_dense(keras.layers.Dense(2), params.dense(4, 2))
+        tensorflow.load_dense(keras.layers.Dense(2), initial.dense(4, 2))
 
 
 def test_keras_float64_makes_layers_and_hyper_parameters_float64_after_a_float32_layer():

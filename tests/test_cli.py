@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from diptych.cli import main
+from diptych.command.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 def diptych(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the real console entry point in a fresh process."""
     return subprocess.run(
-        [sys.executable, "-m", "diptych.cli", *args],
+        [sys.executable, "-m", "diptych.command.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

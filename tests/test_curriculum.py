@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from diptych import registry
-from diptych.configurations import IMITATIONS
+from diptych.command import registry
+from diptych.command.configurations import IMITATIONS
 from diptych.parity import MIN_HEADROOM
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ def runs(tmp_path_factory):
         machine = [] if name == "default" else ["--cpu", name]
         path = folder / f"{name}.json"
         finished = subprocess.run(
-            [sys.executable, "-m", "diptych.cli", "run", *machine, "--json", str(path)],
+            [sys.executable, "-m", "diptych.command.cli", "run", *machine, "--json", str(path)],
             cwd=REPO,
             capture_output=True,
             text=True,

@@ -1,6 +1,6 @@
 """``diptych doctor``'s findings and report, without depending on what this machine has."""
 
-from diptych import doctor
+from diptych.command import doctor
 
 
 def test_a_missing_package_fails_with_its_fix():

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from diptych import execution
+from diptych.command import execution
 from diptych.recording import RECORD_ENV
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from diptych import exercises, registry
-from diptych.cli import main
+from diptych.command import exercises, registry
+from diptych.command.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 EXERCISES = [p for lesson in registry.lessons(REPO, "exercises") for p in lesson.notebooks.values()]
@@ -24,7 +24,7 @@ def sha(path: Path) -> str:
 
 def diptych_check(path: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "diptych.cli", "check", str(path), *extra],
+        [sys.executable, "-m", "diptych.command.cli", "check", str(path), *extra],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -41,7 +41,7 @@ def test_every_lesson_with_a_notebook_has_exercises_and_the_counts_fit():
 
 
 def test_exercises_are_in_sync_with_solutions(capsys):
-    assert main(["exercises", "build", "--check"]) == 0
+    assert main(["exercises", "build", "--verify"]) == 0
     assert "in sync" in capsys.readouterr().out
 
 
@@ -193,13 +193,13 @@ def test_force_keeps_a_backup_of_the_learners_work(curriculum, capsys):
     )
     assert len(backups) == 1 and backups[0].read_bytes() == learner_work
     assert str(backups[0].relative_to(curriculum)) in capsys.readouterr().out
-    assert main(["exercises", "build", "--check"]) == 0
+    assert main(["exercises", "build", "--verify"]) == 0
 
 
 def test_a_changed_solution_rebuilds_an_untouched_exercise_and_check_names_it(curriculum, capsys):
     solution = curriculum / "solutions/02_gradient_descent/exercises_gradient_descent_pytorch.ipynb"
     solution.write_text(solution.read_text().replace("Four exercises", "Four good exercises"))
-    assert main(["exercises", "build", "--check"]) == 1
+    assert main(["exercises", "build", "--verify"]) == 1
     assert (
         "out of sync: exercises/02_gradient_descent/exercises_gradient_descent_pytorch.ipynb"
         in capsys.readouterr().out
@@ -211,12 +211,12 @@ def test_a_changed_solution_rebuilds_an_untouched_exercise_and_check_names_it(cu
             curriculum / "exercises/02_gradient_descent/exercises_gradient_descent_pytorch.ipynb"
         ).read_text()
     )
-    assert main(["exercises", "build", "--check"]) == 0
+    assert main(["exercises", "build", "--verify"]) == 0
 
 
 def test_build_without_nbgrader_names_the_extra_to_install(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "nbgrader.preprocessors", None)
-    assert main(["exercises", "build", "--check"]) == 2
+    assert main(["exercises", "build", "--verify"]) == 2
     err = capsys.readouterr().err
     assert "nbgrader (used by the exercise builder) is not installed" in err and "'.[dev]'" in err
 

@@ -2,7 +2,7 @@
 
 import signal
 
-from diptych import cli, exit_status
+from diptych.command import cli, exit_status
 
 
 def test_statuses_and_signals_read_as_a_shell_reports_them():

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from conftest import write_notebook
-from diptych import exercises
-from diptych.cli import main
+from diptych.command import exercises
+from diptych.command.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 SLEEPER = "import os, pathlib, time\npathlib.Path('started').write_text(str(os.getpid()))\ntime.sleep(600)"
@@ -42,7 +42,7 @@ def one_line(stderr: str) -> str:
 
 def diptych(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "diptych.cli", *args],
+        [sys.executable, "-m", "diptych.command.cli", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -356,7 +356,7 @@ def test_a_save_between_planning_and_writing_is_never_overwritten(
 
 BUILDER = """
 import contextlib, sys
-from diptych.cli import main
+from diptych.command.cli import main
 for line in sys.stdin:
     with contextlib.redirect_stdout(sys.stderr):
         code = main(line.split())
@@ -414,7 +414,7 @@ def builders(request, tmp_path):
 
     def start(count: int) -> Builders:
         made.append(Builders(count, tmp_path / f"builders-{len(made)}.log"))
-        made[-1].send("exercises build --check")  # warm up: imports nbgrader once
+        made[-1].send("exercises build --verify")  # warm up: imports nbgrader once
         made[-1].codes()
         return made[-1]
 
@@ -520,7 +520,7 @@ def test_a_signal_stops_every_kernel_at_once_and_leaves_nothing(
     args = ["run", "01", "--jobs", "2"] if command == "run" else ["check", str(exercise)]
     kernels = 2 if command == "run" else 1
     process = subprocess.Popen(
-        [sys.executable, "-m", "diptych.cli", *args],
+        [sys.executable, "-m", "diptych.command.cli", *args],
         env=env,
         start_new_session=True,  # its own process group, as a terminal's foreground job has
         stdout=subprocess.PIPE,

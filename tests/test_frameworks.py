@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diptych import checks, frameworks, optional, plot, recording, registry
+from diptych import checks, frameworks, optional, plot, recording
 from diptych.checks import linear_models
 from diptych.checks.idioms import Idiom, idiom
+from diptych.command import registry
 from diptych.outcomes import Status
 from diptych.reference import classification
 

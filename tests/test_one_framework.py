@@ -32,7 +32,7 @@ def without(tmp_path: Path, modules: list[str]) -> dict[str, str]:
 def test_a_track_runs_without_the_other_framework(tmp_path, framework):
     env = without(tmp_path, BLOCKED[framework])
     result = subprocess.run(
-        [sys.executable, "-m", "diptych.cli", "run", "01", "--framework", framework],
+        [sys.executable, "-m", "diptych.command.cli", "run", "01", "--framework", framework],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -53,7 +53,7 @@ def test_the_other_frameworks_helpers_name_the_extra_to_install(tmp_path):
 def test_doctor_reports_the_missing_track_with_its_fix(tmp_path):
     env = without(tmp_path, BLOCKED["tensorflow"])
     result = subprocess.run(
-        [sys.executable, "-m", "diptych.cli", "doctor"],
+        [sys.executable, "-m", "diptych.command.cli", "doctor"],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -10,8 +10,8 @@ from diptych import optional
 #: what a lesson's first import cell and the command's start load (timed in benchmarks/)
 CLEAN_IMPORT = """
 import sys
-import diptych, diptych.data, diptych.params, diptych.parity, diptych.plot, diptych.reference
-import diptych.registry, diptych.report, diptych.cli
+import diptych, diptych.data, diptych.initial, diptych.parity, diptych.plot, diptych.reference
+import diptych.command.registry, diptych.command.report, diptych.command.cli
 heavy = [m for m in ("torch", "tensorflow", "keras", "matplotlib", "nbclient", "sklearn") if m in sys.modules]
 print(heavy)
 """

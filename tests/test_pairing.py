@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from diptych import registry
+from diptych.command import registry
 
 REPO = Path(__file__).resolve().parents[1]
 FRAMEWORK_WORDS = re.compile(r"PyTorch|TensorFlow|Keras")
@@ -56,7 +56,7 @@ def test_every_lesson_has_parity_checks_whose_output_nbval_compares():
                 c for c in cells if "nbval-check-output" in c.get("metadata", {}).get("tags", [])
             ]
             assert checked, f"{path} has no cell tagged nbval-check-output"
-            assert any("parity.check" in "".join(c["source"]) for c in checked), (
+            assert any("parity.matches_reference" in "".join(c["source"]) for c in checked), (
                 f"{path}: no checked parity cell"
             )
             assert all(c["outputs"] for c in checked), (

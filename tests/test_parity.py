@@ -28,14 +28,14 @@ def test_nan_never_agrees_and_shapes_must_match():
 
 def test_check_raises_a_clear_error_and_prints_one_line_on_success(capsys):
     with pytest.raises(parity.ParityError, match="loss differs"):
-        parity.check("loss", 1.0, 2.0, atol=1e-3, record=False)
-    parity.check("loss", 1.0, 1.0 + 1e-9, atol=1e-6, record=False)
+        parity.matches_reference("loss", 1.0, 2.0, atol=1e-3, record=False)
+    parity.matches_reference("loss", 1.0, 1.0 + 1e-9, atol=1e-6, record=False)
     assert capsys.readouterr().out == "✓ loss matches (shape (), atol=1e-06)\n"
 
 
 def test_none_gets_an_explanation_not_a_numpy_error():
     with pytest.raises(parity.ParityError, match="gradient is None"):
-        parity.check("g", None, [1.0], atol=1)
+        parity.matches_reference("g", None, [1.0], atol=1)
 
 
 def test_negative_tolerance_is_refused():
@@ -102,8 +102,8 @@ def test_reaches_fails_below_the_bar_and_on_nan(value):
 
 def test_check_records_its_headroom_against_the_reference(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv(recording.RECORD_ENV, str(tmp_path))
-    parity.check("x", [1.0 + 1e-8], [1.0], atol=1e-6)
-    parity.check("y", [1.0], [1.0], atol=1e-6)
+    parity.matches_reference("x", [1.0 + 1e-8], [1.0], atol=1e-6)
+    parity.matches_reference("y", [1.0], [1.0], atol=1e-6)
     recorded = recording.read_values(tmp_path)
     assert recorded["x"]["reference_headroom"] == pytest.approx(100.0, rel=1e-6)
     assert recorded["y"]["reference_headroom"] is None  # identical: no finite headroom

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from diptych import doctor, platforms
+from diptych import platforms
+from diptych.command import doctor
 
 ROOT = Path(__file__).resolve().parents[1]
 

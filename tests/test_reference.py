@@ -71,10 +71,10 @@ def test_loss_grid_agrees_with_mse_pointwise():
 
 
 def test_mlp_gradients_match_finite_differences_and_decay_variants_differ():
-    from diptych import params
+    from diptych import initial
     from diptych.reference import mlp
 
-    layers = params.mlp([5, 4, 3], seed=0, dtype=np.float64)
+    layers = initial.mlp([5, 4, 3], seed=0, dtype=np.float64)
     X = np.random.default_rng(0).normal(size=(6, 5))
     y = np.array([0, 1, 2, 0, 1, 2])
     _, grads = mlp.gradients(layers, X, y)

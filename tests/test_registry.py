@@ -1,6 +1,6 @@
 import pytest
 
-from diptych import registry
+from diptych.command import registry
 
 
 def test_real_curriculum_is_discovered_in_number_order(repo):
@@ -31,10 +31,10 @@ def test_select_keeps_order_and_drops_duplicates(repo):
 
 
 def test_framework_names_are_checked():
-    assert registry.check_framework(None) == ("pytorch", "tensorflow")
-    assert registry.check_framework("pytorch") == ("pytorch",)
+    assert registry.chosen_frameworks(None) == ("pytorch", "tensorflow")
+    assert registry.chosen_frameworks("pytorch") == ("pytorch",)
     with pytest.raises(registry.CurriculumError, match="jax"):
-        registry.check_framework("jax")
+        registry.chosen_frameworks("jax")
 
 
 def test_find_root_from_a_subfolder_and_from_the_variable(repo, monkeypatch, tmp_path):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from diptych.configurations import DEFAULT
-from diptych.execution import Execution
-from diptych.report import (
+from diptych.command.configurations import DEFAULT
+from diptych.command.execution import Execution
+from diptych.command.report import (
     LessonReport,
     compare_values,
     headroom_text,

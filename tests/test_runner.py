@@ -3,7 +3,7 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from diptych import runner
+from diptych.command import runner
 
 
 def test_one_job_keeps_the_frameworks_defaults():

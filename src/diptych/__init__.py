@@ -3,7 +3,7 @@
 Importing this package is cheap and has no side effects: it imports neither framework, nor
 matplotlib, nor the notebook machinery. Each lesson imports what it needs from the submodules:
 
-    from diptych import data, params, parity, plot, reference
+    from diptych import data, initial, parity, plot, reference
     from diptych.adapters import pytorch as adapter      # or: tensorflow as adapter
 """
 

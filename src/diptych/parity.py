@@ -116,7 +116,7 @@ def compare(name: str, actual: Any, expected: Any, *, atol: float, rtol: float =
     )
 
 
-def check(
+def matches_reference(
     name: str, actual: Any, expected: Any, *, atol: float, rtol: float = 0.0, record: bool = True
 ) -> None:
     """Assert that ``actual`` agrees with ``expected``; print one line; record ``actual``.

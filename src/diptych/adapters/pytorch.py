@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from diptych import params as shared_params
+from diptych import initial, layouts
 from diptych.frameworks import PYTORCH
 from diptych.optional import require
 from diptych.seeding import seed_everything
@@ -73,7 +73,7 @@ def to_numpy(tensor: Any) -> np.ndarray:
     return tensor.detach().cpu().numpy().copy()
 
 
-def load_dense(layer: Any, weights: shared_params.Dense) -> None:
+def load_dense(layer: Any, weights: initial.Layer) -> None:
     """Copy shared dense weights ``{"W": (in, out), "b": (out,)}`` into an ``nn.Linear``."""
     expected = (layer.in_features, layer.out_features)
     if tuple(np.shape(weights["W"])) != expected:
@@ -81,11 +81,11 @@ def load_dense(layer: Any, weights: shared_params.Dense) -> None:
             f"cannot load dense weights of shape {tuple(np.shape(weights['W']))} (in, out) into "
             f"nn.Linear(in_features={expected[0]}, out_features={expected[1]}), which needs {expected}"
         )
-    _copy(layer.weight, shared_params.linear_to_torch(weights["W"]), "weight")
+    _copy(layer.weight, layouts.linear_to_torch(weights["W"]), "weight")
     _copy(layer.bias, weights["b"], "bias")
 
 
-def load_conv(layer: Any, weights: shared_params.Dense) -> None:
+def load_conv(layer: Any, weights: initial.Layer) -> None:
     """Copy shared conv weights ``{"W": OIHW, "b": (out,)}`` into an ``nn.Conv2d``."""
     _copy(layer.weight, weights["W"], "weight")
     _copy(layer.bias, weights["b"], "bias")

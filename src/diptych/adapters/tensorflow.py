@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from diptych import params as shared_params
+from diptych import initial, layouts
 from diptych.frameworks import TENSORFLOW
 from diptych.optional import require
 from diptych.seeding import seed_everything
@@ -71,14 +71,14 @@ def to_numpy(tensor: Any) -> np.ndarray:
     return np.array(tensor.numpy(), copy=True)
 
 
-def load_dense(layer: Any, weights: shared_params.Dense) -> None:
+def load_dense(layer: Any, weights: initial.Layer) -> None:
     """Copy shared dense weights ``{"W": (in, out), "b": (out,)}`` into a built ``Dense``."""
     _assign(layer, [weights["W"], weights["b"]])
 
 
-def load_conv(layer: Any, weights: shared_params.Dense) -> None:
+def load_conv(layer: Any, weights: initial.Layer) -> None:
     """Copy shared conv weights ``{"W": OIHW, "b": (out,)}`` into a built ``Conv2D`` (HWIO)."""
-    _assign(layer, [shared_params.conv_to_keras(weights["W"]), weights["b"]])
+    _assign(layer, [layouts.conv_to_keras(weights["W"]), weights["b"]])
 
 
 def _assign(layer: Any, values: list[np.ndarray]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from diptych import params
+from diptych import initial, layouts
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -86,9 +86,9 @@ def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
     rng = fresh_rng("im2col")
     for shape, filters, k in (((2, 3, 7, 6), 5, 3), ((1, 2, 5, 8), 3, 2)):
         x = rng.normal(size=shape)
-        layer = params.conv2d(shape[1], filters, k, seed=4, dtype=np.float64)
+        layer = initial.conv2d(shape[1], filters, k, seed=4, dtype=np.float64)
         layer["b"] = rng.normal(size=filters)
-        kernel = params.conv_to_keras(layer["W"]) if fw.channels_last else layer["W"]
+        kernel = layouts.conv_to_keras(layer["W"]) if fw.channels_last else layer["W"]
         tensors = [
             _to_framework_images(adapter, x),
             adapter.from_numpy(kernel),
@@ -165,8 +165,8 @@ def convert_kernel(learner: Callable[[np.ndarray], Any], adapter: Any) -> str:
     """Exercise 4: port a kernel from the other framework's layout into this one's."""
     fw = idiom(adapter)
     oihw = fresh_rng("kernel").normal(size=(6, 3, 5, 4)).astype(np.float32)  # every axis differs
-    source = oihw if fw.channels_last else params.conv_to_keras(oihw)
-    expected = params.conv_to_keras(oihw) if fw.channels_last else oihw
+    source = oihw if fw.channels_last else layouts.conv_to_keras(oihw)
+    expected = layouts.conv_to_keras(oihw) if fw.channels_last else oihw
     given = source.copy()
     got = as_numpy(learner(given), "the converted kernel")
     if given.shape != source.shape or not np.array_equal(given, source):

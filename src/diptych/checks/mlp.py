@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from diptych import data, params
+from diptych import data, initial
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -27,7 +27,7 @@ from diptych.reference import mlp as reference_mlp
 def mlp_forward(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 1: the forward pass of a one-hidden-layer ReLU MLP, on two non-square networks."""
     for sizes in ([6, 5, 3], [3, 7, 2]):
-        layers = params.mlp(sizes, seed=3, dtype=np.float64)
+        layers = initial.mlp(sizes, seed=3, dtype=np.float64)
         for layer in layers:
             layer["b"] = fresh_rng("bias").normal(size=layer["b"].shape)
         X = fresh_rng("mlp_forward").normal(size=(4, sizes[0]))
@@ -64,7 +64,7 @@ def load_weights(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
     """Exercise 2: port neutral-layout NumPy weights into the framework's layers by hand."""
     fw = idiom(adapter)
     sizes = [8, 6, 4]
-    layers = params.mlp(sizes, seed=5)
+    layers = initial.mlp(sizes, seed=5)
     for layer in layers:
         layer["b"] = fresh_rng("load").normal(size=layer["b"].shape).astype(np.float32)
     given = [{key: value.copy() for key, value in layer.items()} for layer in layers]
@@ -157,7 +157,7 @@ def train_step(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 4: one training step; three in a row must match the reference."""
     fw = idiom(adapter)
     sizes = [64, 16, 10]
-    layers = params.mlp(sizes, seed=7)
+    layers = initial.mlp(sizes, seed=7)
     digits = data.digits()
     batches = data.minibatch_order(len(digits.y_train), batch_size=16, epochs=1, seed=3)[:3]
     model = fw.mlp(sizes)

@@ -5,7 +5,7 @@ lesson writes, such as checkpoints, land) with ``$DIPTYCH_RECORD_DIR`` pointing 
 values and check outcomes the notebook records can be read back afterwards (``diptych.recording``;
 the executor never imports the code that wrote them). The kernel's
 connection file (which holds its key) lives in the scratch folder too, so that removing the
-folder removes every trace of the run, also after Ctrl-C (see ``diptych.interrupts``).
+folder removes every trace of the run, also after Ctrl-C (see ``diptych.command.interrupts``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diptych.interrupts import RUNNING, Interrupted, kill
+from diptych.command.interrupts import RUNNING, Interrupted, kill
 from diptych.optional import QUIET_TENSORFLOW
 from diptych.outcomes import Outcome
 from diptych.recording import RECORD_ENV, read_outcomes, read_values
@@ -146,7 +146,7 @@ def execute(
     cells, as a learner's check needs.
     """
     notebook = read_notebook(path)
-    RUNNING.check()
+    RUNNING.raise_if_stopping()
     result = Execution(path=Path(path), notebook=notebook)
     with tempfile.TemporaryDirectory(prefix="diptych-run-", ignore_cleanup_errors=True) as scratch:
         work, temp = Path(scratch) / "work", Path(scratch) / "tmp"
@@ -172,7 +172,7 @@ def execute(
         with open(Path(scratch) / "kernel-stderr.log", "w", encoding="utf-8") as kernel_log:
             error = _run_client(client, env=kernel_env, stderr=kernel_log)
         result.seconds = time.perf_counter() - started
-        RUNNING.check()
+        RUNNING.raise_if_stopping()
         result.ok = error is None
         if error is not None:
             result.error = describe_failure(error, client, notebook, timeout)
@@ -231,7 +231,7 @@ def _read_results(result: Execution, work: Path) -> None:
 
 @functools.cache
 def _kernel_manager_class() -> type:
-    """jupyter_client's kernel manager, telling ``diptych.interrupts`` of each kernel it starts."""
+    """jupyter_client's kernel manager, telling ``diptych.command.interrupts`` of each kernel it starts."""
     from jupyter_client.manager import AsyncKernelManager
 
     class TrackedKernelManager(AsyncKernelManager):

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import diptych
 from diptych import frameworks
 
 #: the frameworks' keys, as file names use them (``diptych.frameworks`` holds the table)
@@ -91,7 +92,7 @@ def locate(start: Path | None = None) -> Curriculum:
     for folder in (here, *here.parents):
         if _is_dir(folder / "notebooks") and (folder / "pyproject.toml").is_file():
             return Curriculum(folder, "here")
-    checkout = Path(__file__).resolve().parents[2]
+    checkout = Path(diptych.__file__).resolve().parents[2]  # src/diptych/__init__.py
     if _is_dir(checkout / "notebooks"):
         return Curriculum(checkout, "installed")
     raise CurriculumError(
@@ -156,7 +157,7 @@ def _matches(lesson: Lesson, key: str) -> bool:
     return key in (lesson.name, lesson.slug)
 
 
-def check_framework(framework: str | None) -> tuple[str, ...]:
+def chosen_frameworks(framework: str | None) -> tuple[str, ...]:
     """The frameworks to run: the one named, or both when None."""
     if framework is None:
         return FRAMEWORKS

@@ -9,8 +9,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from conftest import write_notebook
-from diptych import grading
 from diptych.checks import exercises_of
+from diptych.command import verdicts
 from diptych.outcomes import Outcome, Status
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ TENSORS = exercises_of("tensors")
 
 def check(path: Path, *extra: str) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, "-m", "diptych.cli", "check", str(path), *extra],
+        [sys.executable, "-m", "diptych.command.cli", "check", str(path), *extra],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -61,7 +61,7 @@ def test_verdicts_are_matched_by_exercise_not_by_position():
         outcome(TENSORS[2]),
     ]
     recorded.insert(2, outcome(TENSORS[1], Status.NOT_DONE, "two"))
-    result = grading.verdicts(notebook, recorded, TENSORS)
+    result = verdicts.verdicts(notebook, recorded, TENSORS)
     assert [v.status for v in result] == [
         Status.PASSED,
         Status.NOT_DONE,
@@ -77,7 +77,7 @@ def test_a_deleted_or_emptied_check_cell_is_not_checked():
         ("", None, None),
         ("# checks.outer_sum(outer_sum, adapter)", 2, None),
     )
-    result = grading.verdicts(notebook, [outcome(TENSORS[0])], TENSORS)
+    result = verdicts.verdicts(notebook, [outcome(TENSORS[0])], TENSORS)
     assert [v.status for v in result] == [Status.PASSED] + [Status.NOT_CHECKED] * 3
     assert "(`checks.outer_sum(...)`) is missing or empty" in result[1].message
 
@@ -88,7 +88,7 @@ def test_a_check_that_never_ran_or_crashed_says_so():
         ("checks.outer_sum(outer_sum, adapter)", 2, "NameError"),
         ("checks.autograd_gradient(autograd_gradient, adapter)", 3, None),
     )
-    result = grading.verdicts(notebook, [], TENSORS[:3])
+    result = verdicts.verdicts(notebook, [], TENSORS[:3])
     assert [v.status for v in result] == [Status.NOT_RUN, Status.FAILED, Status.FAILED]
     assert "did it fail?" in result[1].message and "reported nothing" in result[2].message
 
@@ -97,11 +97,13 @@ def test_the_lesson_is_found_by_its_import_or_else_by_its_folder(tmp_path):
     by_import = nbformat.v4.new_notebook(
         cells=[new_code_cell("from diptych.checks import mlp as checks")]
     )
-    assert [e.module for e in grading.lesson_checks(by_import, tmp_path / "x.ipynb")] == ["mlp"] * 4
+    assert [e.module for e in verdicts.lesson_checks(by_import, tmp_path / "x.ipynb")] == [
+        "mlp"
+    ] * 4
     bare = nbformat.v4.new_notebook(cells=[])
     folder = tmp_path / "06_cnn" / "cnn_tensorflow.ipynb"
-    assert grading.lesson_checks(bare, folder)[0].module == "cnn"
-    assert grading.lesson_checks(bare, tmp_path / "notes.ipynb") == []
+    assert verdicts.lesson_checks(bare, folder)[0].module == "cnn"
+    assert verdicts.lesson_checks(bare, tmp_path / "notes.ipynb") == []
 
 
 def test_missing_notebook_is_exit_2(tmp_path):

@@ -90,7 +90,7 @@ def copy_unique(source: Path, folder: Path, stem: str, suffix: str) -> Path:
     return target
 
 
-def check_output_file(path: Path, option: str) -> None:
+def validate_output_file(path: Path, option: str) -> None:
     """Raise OutputError unless a file can be written at ``path``, without writing it.
 
     Writability is tried, not inferred from permission bits: a read-only disk, a missing folder
@@ -112,7 +112,7 @@ def check_output_file(path: Path, option: str) -> None:
         _probe(folder, option, path)
 
 
-def check_output_folder(path: Path, option: str) -> None:
+def validate_output_folder(path: Path, option: str) -> None:
     """Raise OutputError unless ``path`` is, or can be made, a folder that files can be written in."""
     path = Path(path)
     if _exists(path) and not _is_dir(path):

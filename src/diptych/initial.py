@@ -1,13 +1,11 @@
-"""Shared initial weights, drawn once in NumPy, and their conversion into each framework's layout.
+"""Shared initial weights, drawn once in NumPy in the neutral layout (see ``diptych.layouts``).
 
-The neutral layout is the one the math in the lessons uses:
-
-* dense layer ``y = x @ W + b``: ``W`` is (in, out), ``b`` is (out,)   — Keras' layout;
-  PyTorch's ``nn.Linear`` stores ``W.T``, i.e. (out, in).
-* conv layer: ``K`` is (out, in, kh, kw) = OIHW — PyTorch's layout; Keras stores HWIO.
+* dense layer ``y = x @ W + b``: ``W`` is (in, out), ``b`` is (out,);
+* conv layer: ``W`` is (out, in, kh, kw) = OIHW.
 
 Both frameworks start from the same numbers, so any difference after training is the
-framework's, never the initialisation's.
+framework's, never the initialisation's. (The module is not called ``params``: lessons use that
+name for a model's parameters.)
 """
 
 from __future__ import annotations
@@ -16,7 +14,8 @@ import itertools
 
 import numpy as np
 
-Dense = dict[str, np.ndarray]
+Layer = dict[str, np.ndarray]
+"""One layer's weights by name: ``{"W": ..., "b": ...}``, dense or conv."""
 
 SCHEMES = ("glorot_uniform", "he_normal", "kaiming_uniform", "normal", "zeros")
 
@@ -47,7 +46,7 @@ def dense(
     seed: int = 0,
     scheme: str = "glorot_uniform",
     dtype: type = np.float32,
-) -> Dense:
+) -> Layer:
     """Weights of one dense layer: ``{"W": (n_in, n_out), "b": (n_out,)}``, bias zero."""
     if n_in < 1 or n_out < 1:
         raise ValueError(f"layer sizes must be positive, got n_in={n_in}, n_out={n_out}")
@@ -58,7 +57,7 @@ def dense(
 
 def mlp(
     sizes: list[int], *, seed: int = 0, scheme: str = "glorot_uniform", dtype: type = np.float32
-) -> list[Dense]:
+) -> list[Layer]:
     """Weights of an MLP with layer widths ``sizes`` (input first), one dict per layer."""
     if len(sizes) < 2:
         raise ValueError(f"an MLP needs at least an input and an output size, got {sizes}")
@@ -76,7 +75,7 @@ def conv2d(
     seed: int = 0,
     scheme: str = "glorot_uniform",
     dtype: type = np.float32,
-) -> Dense:
+) -> Layer:
     """Weights of one conv layer: ``{"W": (c_out, c_in, k, k) OIHW, "b": (c_out,)}``."""
     if min(c_in, c_out, kernel_size) < 1:
         raise ValueError(
@@ -87,30 +86,3 @@ def conv2d(
     shape = (c_out, c_in, kernel_size, kernel_size)
     W = _draw(shape, c_in * area, c_out * area, scheme, rng)
     return {"W": W.astype(dtype), "b": np.zeros(c_out, dtype=dtype)}
-
-
-def linear_to_torch(W: np.ndarray) -> np.ndarray:
-    """Dense kernel (in, out) -> ``nn.Linear.weight`` (out, in)."""
-    return np.ascontiguousarray(_check_ndim(W, 2, "dense kernel").T)
-
-
-def linear_from_torch(weight: np.ndarray) -> np.ndarray:
-    """``nn.Linear.weight`` (out, in) -> dense kernel (in, out)."""
-    return np.ascontiguousarray(_check_ndim(weight, 2, "nn.Linear weight").T)
-
-
-def conv_to_keras(W: np.ndarray) -> np.ndarray:
-    """Conv kernel OIHW (out, in, kh, kw) -> Keras HWIO (kh, kw, in, out)."""
-    return np.ascontiguousarray(_check_ndim(W, 4, "conv kernel").transpose(2, 3, 1, 0))
-
-
-def conv_from_keras(kernel: np.ndarray) -> np.ndarray:
-    """Keras HWIO (kh, kw, in, out) -> OIHW (out, in, kh, kw)."""
-    return np.ascontiguousarray(_check_ndim(kernel, 4, "Keras conv kernel").transpose(3, 2, 0, 1))
-
-
-def _check_ndim(array: np.ndarray, ndim: int, what: str) -> np.ndarray:
-    array = np.asarray(array)
-    if array.ndim != ndim:
-        raise ValueError(f"a {what} has {ndim} dimensions, got shape {array.shape}")
-    return array

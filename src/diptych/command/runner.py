@@ -1,6 +1,6 @@
 """``diptych run``'s engine: execute lesson notebooks (in parallel if asked) with a progress bar.
 
-On Ctrl-C or SIGTERM (see ``diptych.interrupts``) notebooks not yet started are dropped, running
+On Ctrl-C or SIGTERM (see ``diptych.command.interrupts``) notebooks not yet started are dropped, running
 ones end within a second or two, and Interrupted reaches the command; nothing is saved.
 """
 
@@ -12,12 +12,12 @@ from pathlib import Path
 from threading import Lock
 from typing import Any
 
-from diptych.configurations import DEFAULT, Configuration, thread_limits
-from diptych.execution import Execution, code_cell_count, execute
-from diptych.files import write_atomic
-from diptych.interrupts import RUNNING
-from diptych.registry import Lesson
-from diptych.report import LessonReport, compare_values
+from diptych.command.configurations import DEFAULT, Configuration, thread_limits
+from diptych.command.execution import Execution, code_cell_count, execute
+from diptych.command.files import write_atomic
+from diptych.command.interrupts import RUNNING
+from diptych.command.registry import Lesson
+from diptych.command.report import LessonReport, compare_values
 
 
 def run_lessons(
@@ -52,7 +52,7 @@ def run_lessons(
     threads = {**thread_share(jobs), **configuration.env}
 
     def one(task: tuple[Lesson, str]) -> Execution:
-        RUNNING.check()  # stopped while this one waited for its turn
+        RUNNING.raise_if_stopping()  # stopped while this one waited for its turn
         lesson, fw = task
         with lock:
             bar.set_postfix_str(f"{lesson.name} {fw} ({configuration.name})")

@@ -1,6 +1,6 @@
-"""The ``diptych`` command: run the curriculum, check a machine, build and check exercises.
+"""The ``diptych`` command: run the curriculum, diagnose a machine, build and check exercises.
 
-Exit status (``diptych.exit_status``): 0 success; 1 the work ran and found a failure; 2 bad usage
+Exit status (``diptych.command.exit_status``): 0 success; 1 the work ran and found a failure; 2 bad usage
 or unusable input (unknown lesson, missing notebook, an output path that cannot be written, a
 framework not installed); 130 Ctrl-C and 143 SIGTERM, with every kernel stopped and its files
 removed. Errors are one line, never a traceback, and every argument and output path is checked
@@ -17,14 +17,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from diptych import __version__, exit_status
-from diptych.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
-from diptych.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, after_signal
-from diptych.interrupts import Interrupted, honoured
+from diptych import __version__
+from diptych.command import exit_status
+from diptych.command.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
+from diptych.command.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, after_signal
+from diptych.command.interrupts import Interrupted, honoured
 
 if TYPE_CHECKING:
-    from diptych.registry import Curriculum
-    from diptych.report import LessonReport
+    from diptych.command.registry import Curriculum
+    from diptych.command.report import LessonReport
 
 #: the longest per-cell timeout accepted (a day): longer ones overflow the timers underneath
 MAX_TIMEOUT = 86400.0
@@ -117,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         "build", help="write exercises/ from solutions/ (never over a learner's work)"
     )
     build.add_argument(
-        "--check", action="store_true", help="only report notebooks out of sync (exit 1)"
+        "--verify", action="store_true", help="only report notebooks out of sync (exit 1)"
     )
     build.add_argument(
         "--force", action="store_true", help="overwrite edited exercises, keeping a backup"
@@ -171,10 +172,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    from diptych.execution import NotebookError
-    from diptych.files import OutputError
+    from diptych.command.execution import NotebookError
+    from diptych.command.files import OutputError
+    from diptych.command.registry import CurriculumError
     from diptych.optional import MissingFrameworkError
-    from diptych.registry import CurriculumError
 
     args = build_parser().parse_args(argv)
     handlers = {
@@ -208,7 +209,7 @@ def _error(message: str) -> int:
 
 def _curriculum() -> Curriculum:
     """The curriculum to use; named on stderr when it is not the one the person is in."""
-    from diptych.registry import locate
+    from diptych.command.registry import locate
 
     found = locate()
     if not found.chosen:
@@ -222,7 +223,7 @@ def _curriculum() -> Curriculum:
 
 def _curriculum_to_write(what: str) -> Curriculum:
     """The curriculum, when ``what`` is about to write into it: only one the person chose."""
-    from diptych.registry import ROOT_ENV, locate
+    from diptych.command.registry import ROOT_ENV, locate
 
     found = locate()
     if not found.chosen:
@@ -237,7 +238,7 @@ def _curriculum_to_write(what: str) -> Curriculum:
 def _list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from diptych.registry import lessons
+    from diptych.command.registry import lessons
 
     root = _curriculum().root
     rows = []
@@ -262,7 +263,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from diptych.doctor import Level, examine, render
+    from diptych.command.doctor import Level, examine, render
 
     findings = examine()
     print(render(findings))
@@ -270,23 +271,23 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from diptych.execution import read_notebook
-    from diptych.files import check_output_file, check_output_folder
+    from diptych.command.execution import read_notebook
+    from diptych.command.files import validate_output_file, validate_output_folder
+    from diptych.command.registry import chosen_frameworks, lessons, select
+    from diptych.command.report import matrix_table, read_baseline, table, to_json, write_json
+    from diptych.command.runner import run_lessons
     from diptych.optional import require_tracks
-    from diptych.registry import check_framework, lessons, select
-    from diptych.report import matrix_table, read_baseline, table, to_json, write_json
-    from diptych.runner import run_lessons
 
     # everything is checked before the first kernel starts: a run can take many minutes
-    frameworks = check_framework(args.framework)
+    frameworks = chosen_frameworks(args.framework)
     if args.save_outputs and (args.matrix or args.cpu or args.against):
         raise UsageError(
             "--save-outputs saves a plain run on this machine; drop --matrix/--cpu/--against"
         )
     if args.json:
-        check_output_file(args.json, "--json")
+        validate_output_file(args.json, "--json")
     if args.plots:
-        check_output_folder(args.plots, "--plots")
+        validate_output_folder(args.plots, "--plots")
     require_tracks(frameworks, chosen=args.framework is not None)
     curriculum = _curriculum_to_write("--save-outputs") if args.save_outputs else _curriculum()
     kind = "solutions" if args.solutions else "notebooks"
@@ -329,7 +330,7 @@ def _run(args: argparse.Namespace) -> int:
         documents = [to_json(reports, configuration) for configuration, reports in results]
         write_json(documents[0] if len(documents) == 1 else {"matrix": documents}, args.json)
     if args.plots:
-        from diptych.report import write_plots
+        from diptych.command.report import write_plots
 
         written = write_plots([r for _, reports in results for r in reports], args.plots)
         print(f"{len(written)} overlay plot(s) in {args.plots}")
@@ -355,19 +356,19 @@ def _summarise(reports: list[LessonReport]) -> int:
 
 
 def _exercises(args: argparse.Namespace) -> int:
-    from diptych.exercises import build
+    from diptych.command.exercises import build
 
-    if args.check:
-        return build(check=True, root=_curriculum().root)
+    if args.verify:
+        return build(verify=True, root=_curriculum().root)
     curriculum = _curriculum_to_write("'diptych exercises build'")
     return build(force=args.force, root=curriculum.root)
 
 
 def _check(args: argparse.Namespace) -> int:
-    from diptych.execution import read_notebook
-    from diptych.grading import check_notebook
+    from diptych.command.execution import read_notebook
+    from diptych.command.registry import framework_of
+    from diptych.command.verdicts import check_notebook
     from diptych.optional import require_tracks
-    from diptych.registry import framework_of
 
     read_notebook(args.path)
     framework = framework_of(args.path)

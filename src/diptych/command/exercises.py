@@ -13,7 +13,7 @@ Nothing is lost, by construction, even with JupyterLab autosaving and two builds
 * one build at a time: a lock (``exercises/.build.lock``) makes a second build wait;
 * the "is this the learner's?" decision made when planning is made again for each file at the
   moment of writing, on bytes nobody else can change any more: the file is first moved aside
-  (``diptych.files.take``), judged, then put back untouched or backed up and replaced;
+  (``diptych.command.files.take``), judged, then put back untouched or backed up and replaced;
 * the new file is written beside its place and linked in, so it appears whole, and never over a
   file saved meanwhile;
 * a backup gets a name no file has yet, and is read back before the original is let go.
@@ -32,20 +32,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from diptych import exit_status
-from diptych.execution import NotebookError, read_notebook
-from diptych.exit_status import EXIT_FAILED, EXIT_OK
-from diptych.files import (
+from diptych.command import exit_status
+from diptych.command.execution import NotebookError, read_notebook
+from diptych.command.exit_status import EXIT_FAILED, EXIT_OK
+from diptych.command.files import (
     OutputError,
-    check_output_folder,
     copy_unique,
     place_new,
     put_back,
     take,
+    validate_output_folder,
     write_atomic,
 )
+from diptych.command.registry import find_root, lessons
 from diptych.optional import require
-from diptych.registry import find_root, lessons
 
 STUB = 'raise NotImplementedError("Exercise not done yet: replace this line with your code.")'
 MANIFEST = ".build-manifest.json"
@@ -137,10 +137,10 @@ def _read_exercise(exercise: Path) -> bytes | None:
         raise NotebookError(f"{exercise}: cannot be read ({error.strerror or error})") from None
 
 
-def build(*, check: bool = False, force: bool = False, root: Path | None = None) -> int:
-    """Build (or with ``check`` only verify) every exercise notebook; returns the exit status."""
+def build(*, verify: bool = False, force: bool = False, root: Path | None = None) -> int:
+    """Build (or with ``verify`` only report whether in sync) every exercise notebook; returns the exit status."""
     root = root or find_root()
-    if check:
+    if verify:
         return _report_sync(root, plan(root))
     try:
         with _one_build_at_a_time(root):
@@ -166,7 +166,7 @@ def _build(root: Path, force: bool) -> int:
         )
         return EXIT_FAILED
     if edited:
-        check_output_folder(root / "exercises" / BACKUPS, "the backups folder")
+        validate_output_folder(root / "exercises" / BACKUPS, "the backups folder")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     written = {p.exercise: _write(root, p, force, stamp) for p in plans if p.state != "same"}
     _write_manifest(root, plans, written)

@@ -205,7 +205,7 @@ def _dataset() -> Finding:
 
 
 def _curriculum() -> Finding:
-    from diptych.registry import CurriculumError, lessons, locate
+    from diptych.command.registry import CurriculumError, lessons, locate
 
     try:
         found = locate()

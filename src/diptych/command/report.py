@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from diptych.configurations import DEFAULT, Configuration
-from diptych.execution import Execution
+from diptych.command.configurations import DEFAULT, Configuration
+from diptych.command.execution import Execution
+from diptych.command.registry import FRAMEWORK_NAMES
 from diptych.parity import MIN_HEADROOM, compare
-from diptych.registry import FRAMEWORK_NAMES
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,7 @@ def _finite(number: float | None) -> float | None:
 def write_json(document: dict[str, Any], path: Path) -> None:
     """Write a ``to_json`` document (or ``{"matrix": [...]}`` of them) to ``path``, whole or not
     at all (a results file is read by other tools, and by ``--against``)."""
-    from diptych.files import write_atomic
+    from diptych.command.files import write_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(document, indent=1) + "\n")

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diptych import exit_status
 from diptych.checks import Exercise, exercises_of
-from diptych.execution import NotebookError, execute, read_notebook
+from diptych.command import exit_status
+from diptych.command.execution import NotebookError, execute, read_notebook
 from diptych.outcomes import Outcome, Status
 
 CHECK_TAG = "exercise-check"

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from subprocess import Popen
 from typing import Any
 
-from diptych.exit_status import after_signal
+from diptych.command.exit_status import after_signal
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -73,7 +73,7 @@ class Kernels:
     def stopping(self) -> bool:
         return self.signum is not None
 
-    def check(self) -> None:
+    def raise_if_stopping(self) -> None:
         """Raise Interrupted if a stop was asked for (before starting more work)."""
         if self.signum is not None:
             raise Interrupted(self.signum)
