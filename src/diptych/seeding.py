@@ -1,7 +1,8 @@
 """One seed for every random number generator a lesson touches.
 
-Called by each adapter's ``setup``; it seeds Python, NumPy and whichever frameworks are already
-imported, so a notebook that imports only PyTorch never pays for importing TensorFlow.
+Called by each adapter's ``setup``; it seeds Python, NumPy and the framework of every adapter
+already imported (each adapter's ``seed_framework``), so a notebook that imports only PyTorch
+never pays for importing TensorFlow, and a third framework's adapter brings its own seeding.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 
 import numpy as np
 
+from diptych import frameworks
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python's ``random``, NumPy's global generator, and imported frameworks."""
@@ -20,9 +23,7 @@ def seed_everything(seed: int) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)  # for subprocesses this notebook starts
     random.seed(seed)
     np.random.seed(seed)
-    if "torch" in sys.modules:
-        sys.modules["torch"].manual_seed(seed)  # seeds CPU and every CUDA device
-    if "keras" in sys.modules or "tensorflow" in sys.modules:
-        from keras import utils  # seeds Python, NumPy and the TensorFlow backend together
-
-        utils.set_random_seed(seed)
+    for framework in frameworks.FRAMEWORKS:
+        adapter = sys.modules.get(framework.adapter)
+        if adapter is not None:
+            adapter.seed_framework(seed)

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from diptych import initial, layouts
-from diptych.frameworks import PYTORCH
+from diptych.adapters.idiom import Idiom, Target
+from diptych.frameworks import PYTORCH, TENSORFLOW
 from diptych.optional import require
 from diptych.seeding import seed_everything
 
@@ -32,6 +33,11 @@ def setup(seed: int = 0) -> str:
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cudnn.benchmark = False
     return f"{NAME} {torch.__version__.split('+')[0]} on {device()}, seed {seed}"
+
+
+def seed_framework(seed: int) -> None:
+    """Seed PyTorch's generators: the CPU's and every CUDA device's."""
+    torch.manual_seed(seed)
 
 
 @contextmanager
@@ -99,3 +105,82 @@ def _copy(parameter: Any, value: np.ndarray, what: str) -> None:
         )
     with torch.no_grad():
         parameter.copy_(torch.as_tensor(np.asarray(value), dtype=parameter.dtype))
+
+
+# --- what the exercise checks need to know about PyTorch (see diptych.adapters.idiom) ---------
+
+
+def _framework() -> Any:
+    return torch
+
+
+def _autograd() -> list[Target]:
+    return [
+        (torch.Tensor, "backward", "Tensor.backward"),
+        (torch.autograd, "backward", "torch.autograd.backward"),
+        (torch.autograd, "grad", "torch.autograd.grad"),
+        (torch.autograd.functional, "jacobian", "torch.autograd.functional.jacobian"),
+        (torch.autograd.functional, "vjp", "torch.autograd.functional.vjp"),
+        (torch.func, "grad", "torch.func.grad"),
+        (torch.func, "vjp", "torch.func.vjp"),
+        (torch.func, "jacrev", "torch.func.jacrev"),
+    ]
+
+
+def _convolution() -> list[Target]:
+    functional = torch.nn.functional
+    return [
+        (functional, "conv2d", "torch.nn.functional.conv2d (or nn.Conv2d)"),
+        (torch, "conv2d", "torch.conv2d"),
+        (torch, "convolution", "torch.convolution"),
+    ]
+
+
+def _log_softmax() -> list[Target]:
+    return [
+        (torch, "log_softmax", "torch.log_softmax"),
+        (torch.nn.functional, "log_softmax", "torch.nn.functional.log_softmax"),
+        (torch.Tensor, "log_softmax", "Tensor.log_softmax"),
+        (torch.special, "log_softmax", "torch.special.log_softmax"),
+        (torch, "logsumexp", "torch.logsumexp"),
+        (torch.Tensor, "logsumexp", "Tensor.logsumexp"),
+        (torch.special, "logsumexp", "torch.special.logsumexp"),
+    ]
+
+
+def _dropout() -> list[Target]:
+    return [
+        (torch.nn.functional, "dropout", "torch.nn.functional.dropout (or nn.Dropout)"),
+        (torch, "dropout", "torch.dropout"),
+    ]
+
+
+def _mlp(sizes: list[int]) -> Any:
+    modules: list[Any] = []
+    for i in range(len(sizes) - 1):
+        modules.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            modules.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*modules)
+
+
+def _predict(model: Any, X: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.from_numpy(X)).detach().numpy().copy()
+
+
+IDIOM = Idiom(
+    framework=NAME,
+    other=TENSORFLOW.name,
+    form="pytorch",
+    channels_last=False,
+    module=_framework,
+    autograd=_autograd,
+    convolution=_convolution,
+    log_softmax=_log_softmax,
+    dropout=_dropout,
+    mlp=_mlp,
+    dense_layers=lambda model: [m for m in model if hasattr(m, "weight")],
+    predict=_predict,
+    sgd=lambda model, lr: torch.optim.SGD(model.parameters(), lr=lr),
+)

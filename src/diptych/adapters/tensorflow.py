@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from diptych import initial, layouts
-from diptych.frameworks import TENSORFLOW
+from diptych.adapters.idiom import Idiom, Target
+from diptych.frameworks import PYTORCH, TENSORFLOW
 from diptych.optional import require
 from diptych.seeding import seed_everything
 
@@ -66,6 +67,13 @@ def from_numpy(array: np.ndarray, *, dtype: Any = None, on: Any = None) -> Any:
         return tf.identity(tf.constant(np.array(array, copy=True), dtype=dtype))
 
 
+def seed_framework(seed: int) -> None:
+    """Seed TensorFlow through Keras, which seeds Python, NumPy and its backend together."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
 def to_numpy(tensor: Any) -> np.ndarray:
     """A NumPy copy of a tensor or variable."""
     return np.array(tensor.numpy(), copy=True)
@@ -94,3 +102,71 @@ def _assign(layer: Any, values: list[np.ndarray]) -> None:
                 f"shape {tuple(variable.shape)}"
             )
         variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+# --- what the exercise checks need to know about TensorFlow (see diptych.adapters.idiom) ------
+
+
+def _framework() -> Any:
+    return tf
+
+
+def _autograd() -> list[Target]:
+    return [
+        (tf, "GradientTape", "tf.GradientTape"),
+        (tf.autodiff, "GradientTape", "tf.autodiff.GradientTape"),
+        (tf, "gradients", "tf.gradients"),
+    ]
+
+
+def _convolution() -> list[Target]:
+    return [
+        (tf.nn, "conv2d", "tf.nn.conv2d"),
+        (tf.nn, "convolution", "tf.nn.convolution (or keras.layers.Conv2D)"),
+    ]
+
+
+def _log_softmax() -> list[Target]:
+    return [
+        (tf.nn, "log_softmax", "tf.nn.log_softmax"),
+        (tf.math, "log_softmax", "tf.math.log_softmax"),
+        (tf.math, "reduce_logsumexp", "tf.math.reduce_logsumexp"),
+        (tf, "reduce_logsumexp", "tf.reduce_logsumexp"),
+    ]
+
+
+def _dropout() -> list[Target]:
+    return [
+        (tf.nn, "dropout", "tf.nn.dropout"),
+        (tf.nn.experimental, "stateless_dropout", "keras.layers.Dropout"),
+    ]
+
+
+def _mlp(sizes: list[int]) -> Any:
+    import keras
+
+    hidden = [keras.layers.Dense(n, activation="relu") for n in sizes[1:-1]]
+    return keras.Sequential([keras.Input((sizes[0],)), *hidden, keras.layers.Dense(sizes[-1])])
+
+
+def _sgd(model: Any, lr: float) -> Any:
+    import keras
+
+    return keras.optimizers.SGD(learning_rate=lr)
+
+
+IDIOM = Idiom(
+    framework=NAME,
+    other=PYTORCH.name,
+    form="keras",
+    channels_last=True,
+    module=_framework,
+    autograd=_autograd,
+    convolution=_convolution,
+    log_softmax=_log_softmax,
+    dropout=_dropout,
+    mlp=_mlp,
+    dense_layers=lambda model: list(model.layers),
+    predict=lambda model, X: np.asarray(model(X)),
+    sgd=_sgd,
+)
