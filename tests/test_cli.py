@@ -176,7 +176,9 @@ def test_matrix_runs_every_configuration_and_summarises(
     ]
     assert [d["lessons"][0]["values"]["isa"]["pytorch"] for d in documents] == [0.0, 1.0, 0.0]
     output = capsys.readouterr().out
-    assert "sse41-1thread" in output.splitlines()[-3] or "sse41-1thread" in output
+    header, _, row = output.splitlines()[-5:-2]  # the lesson × configuration summary
+    assert header.split() == ["lesson", "default", "avx2-1thread", "sse41-1thread"]
+    assert row.startswith("01_demo") and row.count("ok, least headroom ∞") == 3
     assert "3 of 3 lessons ok" in output
 
 

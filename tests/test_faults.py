@@ -423,6 +423,7 @@ def builders(request, tmp_path):
         group.close()
 
 
+@pytest.mark.slow  # 20 rounds of two builds in fresh processes
 def test_two_forced_builds_at_once_never_lose_an_edit_in_20_rounds(built, builders):
     root, exercise = built
     generated = exercise.read_bytes()
@@ -440,6 +441,7 @@ def test_two_forced_builds_at_once_never_lose_an_edit_in_20_rounds(built, builde
         assert exercise.read_bytes() == generated
 
 
+@pytest.mark.slow  # 20 rounds of a build racing a save
 @pytest.mark.parametrize("force", [False, True], ids=["plain", "force"])
 def test_a_save_racing_a_build_is_never_lost_in_20_rounds(force, built, builders):
     """Each round the exercise is an untouched old build; the learner saves at a random moment

@@ -50,6 +50,7 @@ def test_the_other_frameworks_helpers_name_the_extra_to_install(tmp_path):
     assert result.returncode != 0 and "pip install -e '.[tensorflow]'" in result.stderr
 
 
+@pytest.mark.slow  # a fresh interpreter imports every framework that is left
 def test_doctor_reports_the_missing_track_with_its_fix(tmp_path):
     env = without(tmp_path, BLOCKED["tensorflow"])
     result = subprocess.run(
