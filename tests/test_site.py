@@ -16,8 +16,11 @@ import json
 import os
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import nbformat
 import pytest
 
 from diptych.command import registry, site, site_pages, site_parity
@@ -62,7 +65,7 @@ def test_sections_pair_by_heading_with_the_framework_names_aside():
 
 def test_a_lesson_page_has_one_tab_set_per_section_and_the_parity_table_in_parity(tmp_path):
     lesson = LESSONS[0]
-    notebooks = {fw: site._read(path) for fw, path in lesson.notebooks.items()}
+    notebooks = {fw: nbformat.read(path, as_version=4) for fw, path in lesson.notebooks.items()}
     headings = {fw: site_pages.h2_headings(nb) for fw, nb in notebooks.items()}
     sections = site_pages.pair_sections(headings)
     table = site_parity.ParityTable(["value", "headroom"], [["`x`", "∞"]], "the note")
@@ -87,7 +90,6 @@ def test_plot_alt_text_is_the_title_the_cell_gives_its_plot(source, alt):
 
 
 def _lesson_with_outputs(folder: Path, lines: dict[str, str]) -> registry.Lesson:
-    import nbformat
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
     notebooks = {}
@@ -203,6 +205,17 @@ def test_a_folder_holding_other_files_is_never_replaced(tmp_path):
     assert (tmp_path / "mine.txt").read_text() == "a learner's notes"
 
 
+def test_a_site_diptych_built_may_be_replaced_and_nothing_else(tmp_path):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / site.MARKER).write_text("")
+    (tmp_path / "old" / "index.html").write_text("")
+    site.check_target(tmp_path / "old")  # a previous build
+    site.check_target(tmp_path / "new")  # nothing there yet
+    (tmp_path / "old" / site.MARKER).unlink()
+    with pytest.raises(site.SiteError, match="not a site built by diptych"):
+        site.check_target(tmp_path / "old")
+
+
 def test_results_that_are_not_a_run_stop_the_build_before_it_starts(tmp_path):
     (tmp_path / "r.json").write_text("{}")
     done = _diptych("--out", str(tmp_path / "site"), "--results", str(tmp_path / "r.json"))
@@ -210,7 +223,7 @@ def test_results_that_are_not_a_run_stop_the_build_before_it_starts(tmp_path):
     assert not (tmp_path / "site").exists()
 
 
-# ---- the built site, in a browser (marked slow: `make unit` leaves them to `make test`) ----
+# ---- the built site, read as files and in a browser (slow: `make unit` leaves them to `make test`) ----
 
 
 @pytest.fixture(scope="module")
@@ -361,20 +374,82 @@ def test_a_lesson_page_shows_both_frameworks_side_by_side(built, desktop, lesson
     desktop.assert_clean(lesson.name)
 
 
+#: element -> the attribute that names what the browser fetches for it
+FETCHED = {
+    "script": "src",
+    "img": "src",
+    "iframe": "src",
+    "source": "src",
+    "video": "src",
+    "audio": "src",
+    "embed": "src",
+    "object": "data",
+}
+
+
+class _Resources(HTMLParser):
+    """What a page makes the browser fetch by itself: scripts, styles, images, frames, media
+    (a link a reader may follow is not fetched)."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "link" and "stylesheet" in (attributes.get("rel") or "").split():
+            self.urls.append(attributes.get("href") or "")
+        elif tag in FETCHED and attributes.get(FETCHED[tag]):
+            self.urls.append(attributes[FETCHED[tag]])
+
+
+def _pages(built: Path) -> list[Path]:
+    return sorted(p for p in built.rglob("*.html") if "_static" not in p.relative_to(built).parts)
+
+
 @pytest.mark.slow
-def test_every_page_loads_offline_without_errors(built, desktop):
-    pages = sorted(p for p in built.rglob("*.html") if "_static" not in p.relative_to(built).parts)
-    assert len(pages) >= 1 + 5 * len(LESSONS)
+def test_no_page_asks_for_anything_outside_the_site(built):
+    pages = _pages(built)
+    assert len(pages) >= 3 + 7 * len(LESSONS)  # lesson, twins, exercises, solutions
     for path in pages:
+        parser = _Resources()
+        parser.feed(path.read_text(encoding="utf-8"))
+        assert parser.urls, f"{path}: no scripts or styles found: is the parser right?"
+        outside = [url for url in parser.urls if urlsplit(url).scheme or url.startswith("//")]
+        assert not outside, f"{path.relative_to(built)} loads {outside}"
+        missing = [
+            url for url in parser.urls if not (path.parent / urlsplit(url).path).resolve().is_file()
+        ]
+        assert not missing, f"{path.relative_to(built)} loads files the site lacks: {missing}"
+
+
+@pytest.mark.slow
+def test_every_kind_of_page_reads_cleanly_in_a_browser(built, desktop):
+    """One page of each kind besides the lesson pages (all read above): the home page, the
+    instructors' page, search, each twin, an exercise and a worked solution."""
+    lesson = LESSONS[-1]
+    kinds = [
+        built / "index.html",
+        built / "instructors.html",
+        built / "search.html",
+        *(built / "notebooks" / lesson.name / f"{p.stem}.html" for p in lesson.notebooks.values()),
+        *sorted((built / "exercises" / lesson.name).glob("*.html"))[:1],
+        *sorted((built / "solutions" / lesson.name).glob("*.html"))[:1],
+    ]
+    assert all(path.is_file() for path in kinds), kinds
+    for path in kinds:
         page = desktop.read(path)
         broken = page.evaluate(
             "() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
             ".map(i => i.src)"
         )
         assert not broken, f"{path}: {broken}"
-        if path.parent != built or path.name in ("index.html", "instructors.html"):
+        if path.name != "search.html":
             assert page.evaluate(HEADINGS_IN_ORDER), f"{path}: headings skip a level"
         desktop.assert_clean(str(path.relative_to(built)))
+    solution = kinds[-1]
+    page = desktop.read(solution)
+    assert "For instructors" in page.locator("article").inner_text()
 
 
 @pytest.mark.slow

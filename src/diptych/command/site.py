@@ -101,6 +101,9 @@ def build(root: Path, out: Path, *, results: Path | None = None, progress: bool 
         _write_sources(root, source, found, runs, results)
         html = scratch / "html"
         pages, warnings = _run_sphinx(source, html, scratch / "doctrees", progress)
+        # name the repository's files, not their copies in the scratch folder; a section copied
+        # into a lesson page repeats its twin's warning
+        warnings = list(dict.fromkeys(w.replace(str(source), str(root)) for w in warnings))
         (html / MARKER).write_text("built by 'diptych site'; replaced by the next build\n")
         _replace(out, html, scratch)
     finally:
