@@ -77,6 +77,23 @@ def test_a_lesson_page_has_one_tab_set_per_section_and_the_parity_table_in_parit
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Title\n=====\n\nintro\n\nA\n-\n\nin a\n\nB\n-\n\nin b\n",
+        "intro\n\nA\n-\n\nin a\n\nB\n-\n\nin b\n",  # no title: the sections are on top
+    ],
+)
+def test_a_section_is_copied_from_the_notebook_page_without_its_heading(text):
+    from docutils.core import publish_doctree
+
+    from diptych.command.site_sphinx import section_content
+
+    doctree = publish_doctree(text, settings_overrides={"doctitle_xform": False})
+    found = [[node.astext() for node in section_content(doctree, i)] for i in range(4)]
+    assert found == [["intro"], ["in a"], ["in b"], []]
+
+
+@pytest.mark.parametrize(
     ("source", "alt"),
     [
         ('plot.curves(d, title="Loss", ylabel="x")', "Plot: Loss, from the PyTorch notebook"),

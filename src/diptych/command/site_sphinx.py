@@ -64,10 +64,12 @@ class FillSections(SphinxPostTransform):
 
 def section_content(doctree: nodes.document, index: int) -> list[nodes.Node]:
     """Copies of the body of section ``index`` of a notebook's page: 0 is what stands between
-    the title and the first ``##`` heading, k the kth ``##`` section (its heading left out)."""
-    top = next(iter(doctree.findall(nodes.section)), None)
-    if top is None:
-        return []
+    the title and the first ``##`` heading, k the kth ``##`` section (its heading left out).
+    A notebook without a ``#`` title has its ``##`` sections at the top of the document."""
+    top: nodes.Element = doctree
+    tops = [child for child in doctree.children if isinstance(child, nodes.section)]
+    if len(tops) == 1:
+        top = tops[0]
     subsections = [child for child in top.children if isinstance(child, nodes.section)]
     if index == 0:
         body = [
