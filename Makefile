@@ -1,6 +1,8 @@
 # The README's two commands: `make run` (the curriculum and its parity table) and `make test`
 # (the linters, the type checker, then every test and notebook); `make unit` is the fast loop:
-# the tests that execute no notebook.
+# the tests that execute no notebook. `make test` also finds a Chromium for the site's browser
+# tests, installing Debian's package where it can (scripts/chromium.py; they skip, saying why,
+# where there is none).
 # Both create the virtual environment .venv from the lock file first, once, and again only when
 # the lock or pyproject.toml changes. `make run LOCK=gpu` installs the GPU lock instead (Linux x86-64,
 # CUDA); switching locks recreates .venv. scripts/make.py does the same without make (Windows):
@@ -23,6 +25,7 @@ run: $(STAMP)
 	$(BIN)/diptych run
 
 test: lint
+	$(BIN)/python scripts/chromium.py --install
 	$(BIN)/python -m pytest
 
 unit: $(STAMP)

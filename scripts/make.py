@@ -34,7 +34,7 @@ TARGETS = {
     "run": [["diptych", "run"]],
     "lint": LINT,
     "unit": [["python", "-m", "pytest", "tests", "-m", "not slow and not lock", "-q"]],
-    "test": [*LINT, ["python", "-m", "pytest"]],
+    "test": [*LINT, ["python", "scripts/chromium.py", "--install"], ["python", "-m", "pytest"]],
 }
 
 

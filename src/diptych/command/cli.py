@@ -124,6 +124,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="overwrite edited exercises, keeping a backup"
     )
 
+    site = commands.add_parser(
+        "site", help="build the curriculum as a static website, both frameworks side by side"
+    )
+    site.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where to put the site (default: build/site in the curriculum)",
+    )
+    site.add_argument(
+        "--results",
+        type=Path,
+        metavar="JSON",
+        help="show the parity tables a run measured ('diptych run --json'), with the headroom",
+    )
+    site.add_argument("--open", action="store_true", help="open the site in a web browser")
+    site.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     check = commands.add_parser("check", help="run an exercise notebook and report each exercise")
     check.add_argument("path", type=Path, metavar="PATH", help="an exercise (or solution) notebook")
     check.add_argument(
@@ -175,6 +193,7 @@ def _main(argv: list[str] | None) -> int:
     from diptych.command.execution import NotebookError
     from diptych.command.files import OutputError
     from diptych.command.registry import CurriculumError
+    from diptych.command.site import SiteError
     from diptych.optional import MissingFrameworkError
 
     args = build_parser().parse_args(argv)
@@ -184,6 +203,7 @@ def _main(argv: list[str] | None) -> int:
         "run": _run,
         "exercises": _exercises,
         "check": _check,
+        "site": _site,
     }
     try:
         return handlers[args.command](args)
@@ -193,6 +213,7 @@ def _main(argv: list[str] | None) -> int:
         NotebookError,
         MissingFrameworkError,
         OutputError,
+        SiteError,
     ) as error:
         return _error(str(error))
     except BrokenPipeError:
@@ -375,6 +396,33 @@ def _check(args: argparse.Namespace) -> int:
     if framework is not None:  # a missing framework would surface as a NameError in a cell
         require_tracks([framework], chosen=True)
     return check_notebook(args.path, timeout=args.timeout)
+
+
+def _site(args: argparse.Namespace) -> int:
+    from diptych.command.site import build, require_extra
+
+    require_extra()
+    if args.out is None:
+        root = _curriculum_to_write("'diptych site' without --out").root
+        out = root / "build" / "site"
+    else:
+        root, out = _curriculum().root, args.out
+    built = build(
+        root,
+        out.resolve(),
+        results=args.results,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    for line in built.warnings:
+        print(line, file=sys.stderr)
+    print(f"{built.pages} pages in {built.seconds:.1f} s: {built.index}")
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(built.index.as_uri())
+    if built.warnings:
+        print(f"diptych site: {len(built.warnings)} warning(s) from Sphinx, above", file=sys.stderr)
+    return exit_status.of(bool(built.warnings))
 
 
 if __name__ == "__main__":

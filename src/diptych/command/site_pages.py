@@ -1,0 +1,396 @@
+"""The source of ``diptych site``: the notebooks as they are, and the pages written around them.
+
+The site's source folder mirrors the repository (``notebooks/``, ``exercises/``, ``solutions/``),
+so the links the notebooks already hold (to the twin, to the exercises, to the lesson) work on the
+site unchanged. Copies of the notebooks get two additions that exist only on the site: alt text
+for every plot (from the title the plotting call gives it), and a banner on every worked solution
+saying that it is the instructors' copy. Each lesson gets a side-by-side page (``index.md`` in its
+folder), built section by section by matching the twins' ``##`` headings as
+``tests/test_pairing.py`` defines them; ``diptych.command.site_sphinx`` fills in the sections.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from diptych.command.registry import FRAMEWORK_NAMES, FRAMEWORKS, Lesson
+from diptych.command.site_parity import ParityTable, markdown
+
+#: words that differ between twins' headings ("PyTorch's idioms" / "Keras' idioms")
+FRAMEWORK_WORDS = re.compile(r"PyTorch|TensorFlow|Keras")
+#: the sphinx-design sync group of every lesson's tabs (``?framework=tensorflow`` picks one)
+SYNC_GROUP = "framework"
+PARITY_HEADING = "Parity"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One row of a lesson page: each framework's heading and its position in that notebook
+    (1 for the first ``##`` section, 0 for the introduction above it), None where it has none."""
+
+    headings: dict[str, str | None]
+    positions: dict[str, int | None]
+
+    @property
+    def title(self) -> str:
+        names = list(dict.fromkeys(h for h in self.headings.values() if h))
+        return " / ".join(names)
+
+    @property
+    def key(self) -> str:
+        return next(_key(h) for h in self.headings.values() if h)
+
+
+def h2_headings(notebook: nbformat.NotebookNode) -> list[str]:
+    """The text of every ``##`` heading of a notebook's markdown cells, in order."""
+    return [
+        line[3:].strip()
+        for cell in notebook.cells
+        if cell.cell_type == "markdown"
+        for line in cell.source.splitlines()
+        if line.startswith("## ")
+    ]
+
+
+def pair_sections(headings: dict[str, list[str]]) -> list[Section]:
+    """Match the twins' sections by heading (framework names aside), in the first twin's order;
+    a section only one twin has keeps its place with the other's column empty."""
+    frameworks = list(headings)
+    keys = {fw: [_key(h) for h in found] for fw, found in headings.items()}
+    sections = [Section({fw: "Introduction" for fw in frameworks}, dict.fromkeys(frameworks, 0))]
+    used: dict[str, set[int]] = {fw: set() for fw in frameworks}
+    order = [(fw, i) for fw in frameworks for i in range(len(headings[fw]))]
+    for framework, index in order:
+        if index in used[framework]:
+            continue
+        section_headings: dict[str, str | None] = {}
+        positions: dict[str, int | None] = {}
+        for other in frameworks:
+            match = next(
+                (
+                    j
+                    for j, key in enumerate(keys[other])
+                    if key == keys[framework][index] and j not in used[other]
+                ),
+                None,
+            )
+            if match is not None:
+                used[other].add(match)
+            section_headings[other] = None if match is None else headings[other][match]
+            positions[other] = None if match is None else match + 1
+        sections.append(Section(section_headings, positions))
+    return sections
+
+
+def _key(heading: str) -> str:
+    return FRAMEWORK_WORDS.sub("*", heading)
+
+
+def lesson_page(
+    lesson: Lesson,
+    title: str,
+    sections: list[Section],
+    parity: ParityTable,
+    exercises: Lesson | None,
+) -> str:
+    """The side-by-side page of one lesson, as MyST Markdown."""
+    frameworks = [fw for fw in FRAMEWORKS if fw in lesson.notebooks]
+    stems = {fw: lesson.notebooks[fw].stem for fw in frameworks}
+    names = " and ".join(FRAMEWORK_NAMES[fw] for fw in frameworks)
+    lines = [
+        "---",
+        "html_theme.sidebar_secondary.remove: true",
+        "---",
+        "",
+        f"# {lesson.number} · {title}",
+        "",
+        ":::{toctree}",
+        ":hidden:",
+        "",
+        *(stems[fw] for fw in frameworks),
+        *(
+            f"../../exercises/{lesson.name}/{path.stem}"
+            for fw, path in (exercises.notebooks.items() if exercises else [])
+        ),
+        ":::",
+        "",
+        f"{names}, section by section: "
+        + ", ".join(
+            f"{FRAMEWORK_NAMES[fw]} {'left' if i == 0 else 'right'}"
+            for i, fw in enumerate(frameworks)
+        )
+        + " on a wide screen, tabs on a narrow one (the tab you pick holds for every section and "
+        f"every lesson). Both notebooks start from the same data, the same initial weights and "
+        f"the same minibatch order; the [parity table](#{_anchor(lesson)}) shows how closely "
+        "their numbers agree.",
+        "",
+        _links_table(lesson, frameworks, exercises),
+        "",
+        f"Run both notebooks and compare their numbers on your machine: `diptych run "
+        f"{lesson.name}`.",
+        "",
+    ]
+    parity_done = False
+    for section in sections:
+        is_parity = section.key == PARITY_HEADING and not parity_done
+        if is_parity:
+            lines += [f"({_anchor(lesson)})=", ""]
+        lines += [f"## {section.title}", ""]
+        if is_parity:
+            lines.append(markdown(parity, f"Parity of {lesson.name}"))
+            parity_done = True
+        lines.append(_pair(lesson, frameworks, section))
+    if not parity_done:
+        lines += [f"({_anchor(lesson)})=", "", f"## {PARITY_HEADING}", "", markdown(parity, "")]
+    return "\n".join(lines) + "\n"
+
+
+def _anchor(lesson: Lesson) -> str:
+    return f"parity-{lesson.number}-{lesson.slug.replace('_', '-')}"
+
+
+def _links_table(lesson: Lesson, frameworks: list[str], exercises: Lesson | None) -> str:
+    header = "| | " + " | ".join(FRAMEWORK_NAMES[fw] for fw in frameworks) + " |"
+    rows = [header, "|---|" + "---|" * len(frameworks)]
+    rows.append(
+        "| lesson notebook | "
+        + " | ".join(_read_and_download(lesson.notebooks[fw].name) for fw in frameworks)
+        + " |"
+    )
+    if exercises:
+        cells = [
+            _read_and_download(f"../../exercises/{lesson.name}/{exercises.notebooks[fw].name}")
+            if fw in exercises.notebooks
+            else "—"
+            for fw in frameworks
+        ]
+        rows.append("| exercises | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _read_and_download(path: str) -> str:
+    return f"[read]({path}) · {{download}}`download .ipynb <{path}>`"
+
+
+def _pair(lesson: Lesson, frameworks: list[str], section: Section) -> str:
+    lines = [
+        "::::::{tab-set}",
+        f":sync-group: {SYNC_GROUP}",
+        ":class: diptych-pair",
+        "",
+    ]
+    for framework in frameworks:
+        position = section.positions.get(framework)
+        lines += [f":::::{{tab-item}} {FRAMEWORK_NAMES[framework]}", f":sync: {framework}", ""]
+        if position is None:
+            lines.append(
+                f"*The {FRAMEWORK_NAMES[framework]} notebook has no section with this heading.*"
+            )
+        else:
+            lines += [
+                f"```{{diptych-section}} {lesson.notebooks[framework].stem} {position}",
+                "```",
+            ]
+        lines += [":::::", ""]
+    lines += ["::::::", ""]
+    return "\n".join(lines)
+
+
+def index_page(rows: list[tuple[Lesson, str, Lesson | None]], parity_source: str) -> str:
+    """The home page: what diptych is, the lesson table, and how to run it all locally."""
+    table = [
+        "| # | lesson | notebooks | exercises | run time |",
+        "|---|---|---|---|---|",
+    ]
+    for lesson, title, exercises in rows:
+        notebooks = " · ".join(
+            f"[{FRAMEWORK_NAMES[fw]}](notebooks/{lesson.name}/{path.name})"
+            for fw, path in lesson.notebooks.items()
+        )
+        practice = (
+            " · ".join(
+                f"[{FRAMEWORK_NAMES[fw]}](exercises/{lesson.name}/{path.name})"
+                for fw, path in exercises.notebooks.items()
+            )
+            if exercises
+            else "—"
+        )
+        seconds = _expected_seconds(lesson)
+        table.append(
+            f"| {lesson.number} | [{title}](notebooks/{lesson.name}/index.md) | {notebooks} | "
+            f"{practice} | {seconds} |"
+        )
+    lessons = [f"notebooks/{lesson.name}/index" for lesson, _, _ in rows]
+    return "\n".join(
+        [
+            "# diptych: deep learning, taught twice",
+            "",
+            "Every lesson is a pair of Jupyter notebooks, one in PyTorch and one in "
+            "TensorFlow/Keras, that build the same idea from the same data, the same initial "
+            "weights and the same minibatch order, so that the two can be read side by side and "
+            "compared number by number. Each lesson page shows both notebooks section by section "
+            "and ends with a parity table: every value both frameworks computed, checked against "
+            "a plain NumPy reference.",
+            "",
+            "## Lessons",
+            "",
+            *table,
+            "",
+            f"Parity tables: {parity_source}",
+            "",
+            "## Run it on your machine",
+            "",
+            "You need Python 3.10 to 3.13, `make` and `git`. In a clone of the repository, two "
+            "commands do everything, including the one-time set-up of a virtual environment "
+            "`.venv` from the pinned lock file (on Windows: `py scripts\\make.py run` and "
+            "`py scripts\\make.py test`):",
+            "",
+            "```bash",
+            "make run     # execute every lesson in both frameworks and print the parity tables",
+            "make test    # the whole test suite: unit tests, every notebook, the command",
+            "```",
+            "",
+            "Then start Jupyter at the repository's root, so that the links between a lesson, "
+            "its twin and its exercises work, and open `notebooks/NN_slug/`:",
+            "",
+            "```bash",
+            ".venv/bin/jupyter lab",
+            "```",
+            "",
+            "This site is built from the committed notebooks, without running them, by "
+            "`diptych site` (`diptych site --open` opens it in a browser; nothing in it is "
+            "fetched from the network).",
+            "",
+            ":::{toctree}",
+            ":caption: Lessons",
+            ":hidden:",
+            "",
+            *lessons,
+            ":::",
+            "",
+            ":::{toctree}",
+            ":caption: For instructors",
+            ":hidden:",
+            "",
+            "instructors",
+            ":::",
+            "",
+        ]
+    )
+
+
+def instructors_page(solutions: list[Lesson]) -> str:
+    """The instructors' section: the worked solutions, clearly apart from the lessons."""
+    entries = [
+        f"solutions/{lesson.name}/{path.stem}"
+        for lesson in solutions
+        for path in lesson.notebooks.values()
+    ]
+    return "\n".join(
+        [
+            "# For instructors: worked solutions",
+            "",
+            f":::{{admonition}} {SOLUTION_TITLE}",
+            ":class: warning",
+            "",
+            SOLUTION_BANNER,
+            ":::",
+            "",
+            "Each solution notebook is also an nbgrader source notebook (exercise cells are "
+            "autograded answers, check cells autograder tests worth one point); the exercises "
+            "the learners see are generated from them by `diptych exercises build`.",
+            "",
+            ":::{toctree}",
+            ":maxdepth: 1",
+            "",
+            *entries,
+            ":::",
+            "",
+        ]
+    )
+
+
+SOLUTION_TITLE = "For instructors: the answers"
+SOLUTION_BANNER = (
+    "This is a worked solution: it holds the answers to the exercises. Learners work in the "
+    "exercise notebooks, which say what to write without giving it away."
+)
+
+
+def _expected_seconds(lesson: Lesson) -> str:
+    seconds = [lesson.metadata(fw).get("expected_seconds") for fw in lesson.notebooks]
+    known = [s for s in seconds if isinstance(s, (int, float))]
+    return f"~{max(known):g} s each" if known else "?"
+
+
+def copy_lesson_notebook(source: Path, target: Path, framework: str) -> None:
+    """Copy a lesson notebook for the site, with alt text on every plot."""
+    notebook = nbformat.read(source, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and any(
+            "image/png" in output.get("data", {}) for output in cell.get("outputs", [])
+        ):
+            alt = plot_alt_text(cell.source, FRAMEWORK_NAMES.get(framework, framework))
+            cell.metadata.setdefault("mystnb", {})["image"] = {"alt": alt}
+    _write(notebook, target)
+
+
+def copy_solution_notebook(source: Path, target: Path) -> None:
+    """Copy a worked solution for the site: titled as a solution, the instructors' banner first."""
+    notebook = nbformat.read(source, as_version=4)
+    cells = notebook.cells
+    if cells and cells[0].cell_type == "markdown":
+        cells[0].source = re.sub(r"^# Exercises:", "# Worked solutions:", cells[0].source)
+    banner = nbformat.v4.new_markdown_cell(
+        f":::{{admonition}} {SOLUTION_TITLE}\n:class: warning\n\n{SOLUTION_BANNER}\n:::"
+    )
+    # after the title cell, so the page keeps the notebook's title as its heading
+    notebook.cells = [*cells[:1], banner, *cells[1:]]
+    _write(notebook, target)
+
+
+def _write(notebook: nbformat.NotebookNode, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, target)
+
+
+def plot_alt_text(source: str, framework: str) -> str:
+    """Alt text for the plot a code cell draws: the title its plotting call gives
+    (``title="..."``, ``set_title("...")``, ``suptitle``), else a plain description."""
+    titles = _titles(source)
+    if titles:
+        return f"Plot: {'; '.join(titles)}, from the {framework} notebook"
+    return f"Plot drawn by the code cell above ({framework})"
+
+
+def _titles(source: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython syntax (magics) in a cell
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        arguments = [k.value for k in node.keywords if k.arg == "title"]
+        name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+        if name in ("set_title", "title", "suptitle") and node.args:
+            arguments.append(node.args[0])
+        found += [text for text in map(_text, arguments) if text]
+    return found
+
+
+def _text(node: ast.expr) -> str | None:
+    """A string literal's text; an f-string's with each placeholder as '…'."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            str(part.value) if isinstance(part, ast.Constant) else "…" for part in node.values
+        )
+    return None

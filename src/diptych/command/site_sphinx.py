@@ -1,0 +1,105 @@
+"""The Sphinx extension behind ``diptych site``'s side-by-side lesson pages.
+
+myst-nb renders each twin notebook as its own page (code, outputs, plots, math). A lesson page
+does not render the notebooks a second time: it holds, per ``##`` section, a sphinx-design tab set
+with one ``diptych-section`` placeholder per framework, and after every document has been read
+this extension replaces each placeholder with a copy of that section of the twin's rendered
+page. Markdown cells cannot be wrapped in a directive one by one (myst-nb parses each cell on its
+own), so the pairing works on the rendered document trees instead.
+
+The copy is made before references are resolved and before myst-nb picks an output's MIME type
+for the builder, so links, images and outputs in the copy are resolved for the lesson page as if
+they were written there (the lesson page sits in the twins' folder, so relative links agree).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util.docutils import SphinxDirective
+
+
+class diptych_section(nodes.General, nodes.Element):  # docutils names its node classes so
+    """Placeholder for one section of a twin notebook; replaced after reading."""
+
+
+class SectionDirective(SphinxDirective):
+    """``{diptych-section} NOTEBOOK INDEX``: the INDEXth ``##`` section of NOTEBOOK (a document
+    name relative to this page, without suffix); 0 is the introduction before the first one."""
+
+    required_arguments = 2
+
+    def run(self) -> list[nodes.Node]:
+        target = self.arguments[0]
+        folder = self.env.docname.rpartition("/")[0]
+        docname = f"{folder}/{target}" if folder else target
+        placeholder = diptych_section(docname=docname, index=int(self.arguments[1]))
+        self.set_source_info(placeholder)
+        return [placeholder]
+
+
+class FillSections(SphinxPostTransform):
+    """Replace every placeholder with a copy of the section it names."""
+
+    # before myst-nb's SelectMimeType (4) and Sphinx's reference resolution (10), so both
+    # also work on the copied nodes; after that nothing distinguishes a copy from the original
+    default_priority = 3
+
+    def run(self, **kwargs: Any) -> None:
+        for placeholder in list(self.document.findall(diptych_section)):
+            docname, index = placeholder["docname"], placeholder["index"]
+            if docname not in self.env.all_docs:
+                content = _missing(f"{docname} was not built")
+            else:
+                content = section_content(self.env.get_doctree(docname), index)
+                prefix = docname.rpartition("/")[2]
+                content = [_renamed(node, prefix) for node in content] or _missing(
+                    f"{docname} has no section {index}"
+                )
+            placeholder.replace_self(content)
+
+
+def section_content(doctree: nodes.document, index: int) -> list[nodes.Node]:
+    """Copies of the body of section ``index`` of a notebook's page: 0 is what stands between
+    the title and the first ``##`` heading, k the kth ``##`` section (its heading left out).
+    A notebook without a ``#`` title has its ``##`` sections at the top of the document."""
+    top: nodes.Element = doctree
+    tops = [child for child in doctree.children if isinstance(child, nodes.section)]
+    if len(tops) == 1:
+        top = tops[0]
+    subsections = [child for child in top.children if isinstance(child, nodes.section)]
+    if index == 0:
+        body = [
+            child for child in top.children if not isinstance(child, (nodes.title, nodes.section))
+        ]
+    elif index <= len(subsections):
+        body = [
+            child for child in subsections[index - 1].children if not isinstance(child, nodes.title)
+        ]
+    else:
+        return []
+    return [child.deepcopy() for child in body]
+
+
+def _renamed(node: nodes.Node, prefix: str) -> nodes.Node:
+    """The copy with its ids (and the references to them) prefixed: both twins' sections stand on
+    one page, and an id must name one element there."""
+    for element in node.findall(nodes.Element):
+        element["ids"] = [f"{prefix}-{name}" for name in element.get("ids", [])]
+        if "refid" in element:
+            element["refid"] = f"{prefix}-{element['refid']}"
+    return node
+
+
+def _missing(why: str) -> list[nodes.Node]:
+    return [nodes.paragraph(text=f"(not available: {why})", classes=["diptych-missing"])]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_node(diptych_section)
+    app.add_directive("diptych-section", SectionDirective)
+    app.add_post_transform(FillSections)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

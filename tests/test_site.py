@@ -1,0 +1,515 @@
+"""`diptych site`: the pages it writes, and the built site read in a real browser.
+
+The site is built once per session from the committed notebooks (never executing one) and read
+in headless Chromium through Playwright, driving the system's browser (`scripts/chromium.py`
+finds it; `make test` installs Debian's where it can). Every page is loaded with every request
+that is not a `file://` one recorded and refused; a lesson page must show each section in two
+columns on a wide screen and as synced tabs on a phone, with highlighted code, loaded plots,
+rendered math and the parity table. Screenshots of one lesson page at desktop and phone widths
+are written to build/site-screenshots/ for a reviewer.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import nbformat
+import pytest
+
+from diptych.command import registry, site, site_pages, site_parity
+from diptych.command.execution import Execution
+from diptych.command.report import LessonReport, compare_values, to_json
+
+REPO = Path(__file__).resolve().parents[1]
+SCREENSHOTS = REPO / "build" / "site-screenshots"
+LESSONS = registry.lessons(REPO)
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def _chromium_module():
+    spec = importlib.util.spec_from_file_location("chromium", REPO / "scripts" / "chromium.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---- the pages, without a browser ----
+
+
+def test_sections_pair_by_heading_with_the_framework_names_aside():
+    sections = site_pages.pair_sections(
+        {
+            "pytorch": ["Setup", "PyTorch in practice", "Only here", "Parity"],
+            "tensorflow": ["Setup", "Keras in practice", "Parity", "Extra"],
+        }
+    )
+    assert [s.positions for s in sections] == [
+        {"pytorch": 0, "tensorflow": 0},  # the introduction, above the first heading
+        {"pytorch": 1, "tensorflow": 1},
+        {"pytorch": 2, "tensorflow": 2},
+        {"pytorch": 3, "tensorflow": None},
+        {"pytorch": 4, "tensorflow": 3},
+        {"pytorch": None, "tensorflow": 4},
+    ]
+    assert sections[2].title == "PyTorch in practice / Keras in practice"
+    assert sections[4].title == "Parity"
+
+
+def test_a_lesson_page_has_one_tab_set_per_section_and_the_parity_table_in_parity(tmp_path):
+    lesson = LESSONS[0]
+    notebooks = {fw: nbformat.read(path, as_version=4) for fw, path in lesson.notebooks.items()}
+    headings = {fw: site_pages.h2_headings(nb) for fw, nb in notebooks.items()}
+    sections = site_pages.pair_sections(headings)
+    table = site_parity.ParityTable(["value", "headroom"], [["`x`", "∞"]], "the note")
+    page = site_pages.lesson_page(lesson, "Title", sections, table, None)
+    assert page.count("::::::{tab-set}") == len(headings["pytorch"]) + 1  # and the introduction
+    parity = page.index("## Parity")
+    assert parity < page.index(":::{list-table}") < page.index("::::::{tab-set}", parity)
+    assert "html_theme.sidebar_secondary.remove: true" in page
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Title\n=====\n\nintro\n\nA\n-\n\nin a\n\nB\n-\n\nin b\n",
+        "intro\n\nA\n-\n\nin a\n\nB\n-\n\nin b\n",  # no title: the sections are on top
+    ],
+)
+def test_a_section_is_copied_from_the_notebook_page_without_its_heading(text):
+    from docutils.core import publish_doctree
+
+    from diptych.command.site_sphinx import section_content
+
+    doctree = publish_doctree(text, settings_overrides={"doctitle_xform": False})
+    found = [[node.astext() for node in section_content(doctree, i)] for i in range(4)]
+    assert found == [["intro"], ["in a"], ["in b"], []]
+
+
+@pytest.mark.parametrize(
+    ("source", "alt"),
+    [
+        ('plot.curves(d, title="Loss", ylabel="x")', "Plot: Loss, from the PyTorch notebook"),
+        ('ax.set_title("A")\nfig.suptitle("B")', "Plot: A; B, from the PyTorch notebook"),
+        ('plot.grid(x, title=f"The {n} digits")', "Plot: The … digits, from the PyTorch notebook"),
+        ("%matplotlib inline\nplt.plot(x)", "Plot drawn by the code cell above (PyTorch)"),
+    ],
+)
+def test_plot_alt_text_is_the_title_the_cell_gives_its_plot(source, alt):
+    assert site_pages.plot_alt_text(source, "PyTorch") == alt
+
+
+def _lesson_with_outputs(folder: Path, lines: dict[str, str]) -> registry.Lesson:
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    notebooks = {}
+    for framework, text in lines.items():
+        cell = new_code_cell("check()", outputs=[new_output("stream", name="stdout", text=text)])
+        path = folder / f"demo_{framework}.ipynb"
+        nbformat.write(new_notebook(cells=[cell]), path)
+        notebooks[framework] = path
+    return registry.Lesson("01", "demo", folder, notebooks)
+
+
+def test_without_a_run_the_table_shows_what_each_notebook_printed(tmp_path):
+    both = "✓ acc reaches the bar (at least 0.95)\n"
+    lesson = _lesson_with_outputs(
+        tmp_path,
+        {
+            "pytorch": "✓ grad matches (shape (2, 3), atol=1e-05, rtol=1e-09)\n" + both,
+            "tensorflow": "noise ✓ grad matches\n" + both,
+        },
+    )
+    table = site_parity.from_outputs(lesson)
+    assert table.headers == ["value", "shape", "tolerance", "PyTorch", "TensorFlow", "headroom"]
+    assert table.rows == [
+        ["`grad`", "(2, 3)", "atol=1e-05, rtol=1e-09", "✓ matches NumPy", "not checked", "—"],
+        ["`acc`", "—", "each ≥ 0.95", "✓ reaches the bar", "✓ reaches the bar", "—"],
+    ]
+    assert "diptych site --results" in table.note
+
+
+def _run_document(values: dict[str, tuple], configuration: str = "default") -> dict:
+    """What `diptych run --json` writes for one lesson whose twins recorded ``values``
+    (name -> (PyTorch value, TensorFlow value, atol[, at_least])), compared by report."""
+    from diptych.command.configurations import CONFIGURATIONS
+
+    runs = {}
+    for i, framework in enumerate(("pytorch", "tensorflow")):
+        recorded = {}
+        for name, (*pair, atol, at_least) in values.items():
+            recorded[name] = {"value": pair[i], "atol": atol, "rtol": 0.0}
+            if at_least is not None:
+                recorded[name]["at_least"] = at_least
+        runs[framework] = Execution(Path(f"demo_{framework}.ipynb"), ok=True, values=recorded)
+    report = LessonReport("01_demo", runs, compare_values(runs), configuration)
+    return to_json([report], CONFIGURATIONS[configuration])
+
+
+def test_a_run_fills_in_values_differences_and_headroom(tmp_path):
+    document = _run_document(
+        {
+            "same": (0.5, 0.5, 1e-6, None),
+            "close": (1.0, 1.0 + 1e-8, 1e-6, None),
+            "curve": ([1.0, 2.0], [1.0, 2.0 + 2e-7], 1e-6, None),
+            "accuracy": (0.97, 0.98, 0.0, 0.95),
+        }
+    )
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(document))
+    table = site_parity.from_results(site_parity.read_results(path), "01_demo", "`results.json`")
+    assert table.headers[:3] == ["value", "PyTorch", "TensorFlow"]
+    rows = {row[0]: row for row in table.rows}
+    assert rows["`same`"][1:] == ["0.5", "0.5", "0.00e+00", "1e-06", "∞", "yes"]
+    assert rows["`close`"][3:] == ["1.00e-08", "1e-06", "100×", "yes"]
+    assert rows["`curve`"][1:] == ["array (2,)", "array (2,)", "2.00e-07", "1e-06", "5×", "thin"]
+    assert rows["`accuracy`"][4:] == ["each ≥ 0.95", "—", "yes"]
+    assert "configuration default" in table.note
+    assert site_parity.from_results(site_parity.read_results(path), "02_other", "x") is None
+
+
+def test_a_matrix_run_shows_the_least_headroom_and_the_worst_verdict(tmp_path):
+    wide = _run_document({"close": (1.0, 1.0 + 1e-9, 1e-6, None)})
+    narrow = _run_document({"close": (1.0, 1.0 + 2e-7, 1e-6, None)}, "avx2-1thread")
+    path = tmp_path / "matrix.json"
+    path.write_text(json.dumps({"matrix": [wide, narrow]}))
+    table = site_parity.from_results(site_parity.read_results(path), "01_demo", "m")
+    assert table.rows[0][-2:] == ["5×", "thin"]
+    assert "default, avx2-1thread" in table.note
+
+
+@pytest.mark.parametrize("text", ["not json", "[]", '{"lessons": [{"lesson": 1}]}', "{}"])
+def test_a_file_that_is_not_a_run_is_refused_in_one_line(tmp_path, text):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="not a result written by 'diptych run --json'"):
+        site_parity.read_results(path)
+
+
+def test_a_missing_site_extra_is_named_with_its_install_command(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "myst_nb" else real(name)
+    )
+    with pytest.raises(
+        site.SiteError, match=r"myst-nb not installed\): pip install -e '\.\[site\]'"
+    ):
+        site.require_extra()
+
+
+def _diptych(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "diptych.command.cli", "site", *arguments],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "DIPTYCH_ROOT": str(REPO)},
+    )
+
+
+def test_a_folder_holding_other_files_is_never_replaced(tmp_path):
+    (tmp_path / "mine.txt").write_text("a learner's notes")
+    done = _diptych("--out", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "not a site built by diptych" in done.stderr
+    assert (tmp_path / "mine.txt").read_text() == "a learner's notes"
+
+
+def test_a_site_diptych_built_may_be_replaced_and_nothing_else(tmp_path):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / site.MARKER).write_text("")
+    (tmp_path / "old" / "index.html").write_text("")
+    site.check_target(tmp_path / "old")  # a previous build
+    site.check_target(tmp_path / "new")  # nothing there yet
+    (tmp_path / "old" / site.MARKER).unlink()
+    with pytest.raises(site.SiteError, match="not a site built by diptych"):
+        site.check_target(tmp_path / "old")
+
+
+def test_results_that_are_not_a_run_stop_the_build_before_it_starts(tmp_path):
+    (tmp_path / "r.json").write_text("{}")
+    done = _diptych("--out", str(tmp_path / "site"), "--results", str(tmp_path / "r.json"))
+    assert done.returncode == 2 and "not a result written by" in done.stderr
+    assert not (tmp_path / "site").exists()
+
+
+# ---- the built site, read as files and in a browser (slow: `make unit` leaves them to `make test`) ----
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """The whole site, built once by the command as a reader would run it."""
+    out = tmp_path_factory.mktemp("site") / "site"
+    done = _diptych("--out", str(out), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", f"the build warned:\n{done.stderr}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    found = _chromium_module().find()
+    if found is None:
+        pytest.skip(_chromium_module().why_missing())
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=found)
+        yield chromium
+        chromium.close()
+
+
+class Reader:
+    """One browser context reading the site: every request that is not file:// is recorded and
+    refused, and so are console errors, uncaught exceptions and files that fail to load."""
+
+    def __init__(self, browser, viewport):
+        self.context = browser.new_context(viewport=viewport)
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        self.context.route(lambda url: not url.startswith("file:"), self._refuse)
+        self.page = self.context.new_page()
+        self.page.on("request", self._request)
+        self.page.on("requestfailed", lambda r: self.errors.append(f"{r.url}: {r.failure}"))
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on(
+            "console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}")
+        )
+
+    def _request(self, request):
+        if not request.url.startswith(("file:", "data:", "blob:")):
+            self.outside.append(request.url)
+
+    def _refuse(self, route):
+        self.outside.append(route.request.url)
+        route.abort()
+
+    def read(self, path: Path, query: str = ""):
+        """Open a page and wait until its math is typeset and its fonts are in."""
+        self.page.goto(path.as_uri() + query)
+        self.page.wait_for_load_state("load")
+        self.page.evaluate(
+            "async () => { if (window.MathJax?.startup?.promise) await MathJax.startup.promise;"
+            " await document.fonts.ready; }"
+        )
+        return self.page
+
+    def assert_clean(self, what: str):
+        assert not self.outside, f"{what}: requests left the machine: {self.outside}"
+        assert not self.errors, f"{what}: {self.errors}"
+
+
+@pytest.fixture
+def desktop(browser):
+    reader = Reader(browser, DESKTOP)
+    yield reader
+    reader.context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    reader = Reader(browser, PHONE)
+    yield reader
+    reader.context.close()
+
+
+def _images_in(path: Path) -> int:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    return sum(
+        "image/png" in output.get("data", {})
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+    )
+
+
+HEADINGS_IN_ORDER = """() => {
+  const levels = [...document.querySelectorAll('article h1, article h2, article h3, article h4,'
+                                               + ' article h5, article h6')]
+                 .map(h => Number(h.tagName[1]));
+  return levels[0] === 1 && levels.filter(l => l === 1).length === 1
+         && levels.every((l, i) => i === 0 || l <= levels[i - 1] + 1);
+}"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
+def test_a_lesson_page_shows_both_frameworks_side_by_side(built, desktop, lesson):
+    page = desktop.read(built / "notebooks" / lesson.name / "index.html")
+    sections = page.evaluate(
+        """() => [...document.querySelectorAll('article section')]
+              .filter(s => s.querySelector(':scope > h2'))
+              .map(s => {
+                const pair = s.querySelector(':scope > .diptych-pair');
+                const columns = pair ? [...pair.querySelectorAll(':scope > .sd-tab-content')] : [];
+                const boxes = columns.map(c => c.getBoundingClientRect());
+                return {
+                  heading: s.querySelector('h2').textContent,
+                  labels: pair ? [...pair.querySelectorAll(':scope > label')].map(l => l.textContent.trim()) : [],
+                  side_by_side: boxes.length === 2 && boxes[0].width > 0 && boxes[1].width > 0
+                                && boxes[0].right <= boxes[1].left && boxes[0].top === boxes[1].top,
+                  filled: columns.every(c => c.textContent.trim().length > 0),
+                };
+              })"""
+    )
+    assert len(sections) >= 6, sections
+    for section in sections:
+        assert section["labels"] == ["PyTorch", "TensorFlow"], section
+        assert section["side_by_side"] and section["filled"], section
+    code = page.evaluate(
+        """() => [...document.querySelectorAll('.diptych-pair > .sd-tab-content')].map(
+              c => c.querySelectorAll('div.highlight pre span.k, div.highlight pre span.kn').length)"""
+    )
+    assert sum(code[0::2]) > 0 and sum(code[1::2]) > 0, "no highlighted code in a column"
+    images = page.evaluate(
+        "() => [...document.querySelectorAll('article img')].map("
+        "i => ({ok: i.complete && i.naturalWidth > 0, alt: i.alt}))"
+    )
+    assert len(images) == sum(_images_in(path) for path in lesson.notebooks.values())
+    assert all(image["ok"] and image["alt"].startswith("Plot") for image in images), images
+    math = page.evaluate(
+        """() => ({
+          typeset: document.querySelectorAll('mjx-container').length,
+          raw: [...document.querySelectorAll('.math')].filter(
+                 m => !m.querySelector('mjx-container')).length,
+          dollars: document.querySelector('article').innerText.includes('$$'),
+        })"""
+    )
+    assert math["typeset"] > 0 and math["raw"] == 0 and not math["dollars"], math
+    parity = page.evaluate(
+        "() => [...document.querySelectorAll('table.diptych-parity thead th')]"
+        ".map(th => th.textContent.trim())"
+    )
+    assert "headroom" in parity and "PyTorch" in parity and "TensorFlow" in parity
+    assert page.evaluate(HEADINGS_IN_ORDER), "headings skip a level"
+    desktop.assert_clean(lesson.name)
+
+
+#: element -> the attribute that names what the browser fetches for it
+FETCHED = {
+    "script": "src",
+    "img": "src",
+    "iframe": "src",
+    "source": "src",
+    "video": "src",
+    "audio": "src",
+    "embed": "src",
+    "object": "data",
+}
+
+
+class _Resources(HTMLParser):
+    """What a page makes the browser fetch by itself: scripts, styles, images, frames, media
+    (a link a reader may follow is not fetched)."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "link" and "stylesheet" in (attributes.get("rel") or "").split():
+            self.urls.append(attributes.get("href") or "")
+        elif tag in FETCHED and attributes.get(FETCHED[tag]):
+            self.urls.append(attributes[FETCHED[tag]])
+
+
+def _pages(built: Path) -> list[Path]:
+    return sorted(p for p in built.rglob("*.html") if "_static" not in p.relative_to(built).parts)
+
+
+@pytest.mark.slow
+def test_no_page_asks_for_anything_outside_the_site(built):
+    pages = _pages(built)
+    assert len(pages) >= 3 + 7 * len(LESSONS)  # lesson, twins, exercises, solutions
+    for path in pages:
+        parser = _Resources()
+        parser.feed(path.read_text(encoding="utf-8"))
+        assert parser.urls, f"{path}: no scripts or styles found: is the parser right?"
+        outside = [url for url in parser.urls if urlsplit(url).scheme or url.startswith("//")]
+        assert not outside, f"{path.relative_to(built)} loads {outside}"
+        missing = [
+            url for url in parser.urls if not (path.parent / urlsplit(url).path).resolve().is_file()
+        ]
+        assert not missing, f"{path.relative_to(built)} loads files the site lacks: {missing}"
+
+
+@pytest.mark.slow
+def test_every_kind_of_page_reads_cleanly_in_a_browser(built, desktop):
+    """One page of each kind besides the lesson pages (all read above): the home page, the
+    instructors' page, search, each twin, an exercise and a worked solution."""
+    lesson = LESSONS[-1]
+    kinds = [
+        built / "index.html",
+        built / "instructors.html",
+        built / "search.html",
+        *(built / "notebooks" / lesson.name / f"{p.stem}.html" for p in lesson.notebooks.values()),
+        *sorted((built / "exercises" / lesson.name).glob("*.html"))[:1],
+        *sorted((built / "solutions" / lesson.name).glob("*.html"))[:1],
+    ]
+    assert all(path.is_file() for path in kinds), kinds
+    for path in kinds:
+        page = desktop.read(path)
+        broken = page.evaluate(
+            "() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
+            ".map(i => i.src)"
+        )
+        assert not broken, f"{path}: {broken}"
+        if path.name != "search.html":
+            assert page.evaluate(HEADINGS_IN_ORDER), f"{path}: headings skip a level"
+        desktop.assert_clean(str(path.relative_to(built)))
+    solution = kinds[-1]
+    page = desktop.read(solution)
+    assert "For instructors" in page.locator("article").inner_text()
+
+
+@pytest.mark.slow
+def test_tabs_on_a_phone_switch_together_and_the_choice_holds_across_pages(built, phone):
+    lesson, other = LESSONS[-1], LESSONS[0]
+    page = phone.read(built / "notebooks" / lesson.name / "index.html")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{lesson.name}-phone.png")
+    shown = """() => [...document.querySelectorAll('.diptych-pair')].map(pair =>
+                 [...pair.querySelectorAll(':scope > .sd-tab-content')].map(
+                   c => c.getBoundingClientRect().height > 0))"""
+    assert all(visible == [True, False] for visible in page.evaluate(shown))
+    page.locator(".diptych-pair > label", has_text="TensorFlow").nth(2).click()
+    assert all(visible == [False, True] for visible in page.evaluate(shown))
+    fits = "() => document.documentElement.scrollWidth <= window.innerWidth"
+    assert page.evaluate(fits), "the page scrolls sideways on a phone"
+    assert page.evaluate(
+        "() => getComputedStyle(document.querySelector('div.highlight pre')).whiteSpace"
+    ) in ("pre-wrap", "break-spaces")
+    assert (
+        page.evaluate(
+            "() => parseFloat(getComputedStyle(document.querySelector('article p')).fontSize)"
+        )
+        >= 16
+    )
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator(".diptych-pair").nth(2).scroll_into_view_if_needed()
+    page.screenshot(path=SCREENSHOTS / f"{lesson.name}-phone-tensorflow.png")
+    page = phone.read(built / "notebooks" / other.name / "index.html")
+    assert all(visible == [False, True] for visible in page.evaluate(shown))
+    page = phone.read(built / "notebooks" / other.name / "index.html", "?framework=pytorch")
+    assert all(visible == [True, False] for visible in page.evaluate(shown))
+    phone.assert_clean("tabs")
+
+
+@pytest.mark.slow
+def test_screenshots_of_a_lesson_on_a_desktop(built, desktop):
+    lesson = LESSONS[-1]
+    page = desktop.read(built / "notebooks" / lesson.name / "index.html")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{lesson.name}-desktop.png")
+    page.locator("article img").first.scroll_into_view_if_needed()
+    page.screenshot(path=SCREENSHOTS / f"{lesson.name}-desktop-plot.png")
+    page.locator("table.diptych-parity").scroll_into_view_if_needed()
+    page.screenshot(path=SCREENSHOTS / f"{lesson.name}-desktop-parity.png")
+    desktop.assert_clean("screenshots")
