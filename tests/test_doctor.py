@@ -45,3 +45,24 @@ def test_the_report_lists_fixes_last_and_counts_the_failures():
     assert "  - tqdm: pip install -e ." in lines
     assert lines[-1] == "1 problem(s) stop the curriculum from running here."
     assert doctor.render(findings[:2]).endswith("This machine can run the curriculum.")
+
+
+def test_lesson_07s_tools_are_reported_and_a_missing_one_only_warns(monkeypatch):
+    findings = doctor._porting_tools()
+    assert [f.topic for f in findings] == [
+        "safetensors",
+        "onnx",
+        "onnxscript",
+        "onnxruntime",
+        "tf2onnx",
+    ]
+
+    def absent(name):
+        raise doctor.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(doctor.metadata, "version", absent)
+    missing = doctor._porting_tools()
+    assert {f.level for f in missing} == {doctor.Level.WARN}
+    assert missing[0].detail == "not installed: the neutral weights file (lesson 07 cannot run)"
+    assert missing[1].detail == "not installed: ONNX models (lesson 07 skips it)"
+    assert all(f.fix == "pip install -e '.[porting]'" for f in missing)

@@ -86,3 +86,22 @@ def conv2d(
     shape = (c_out, c_in, kernel_size, kernel_size)
     W = _draw(shape, c_in * area, c_out * area, scheme, rng)
     return {"W": W.astype(dtype), "b": np.zeros(c_out, dtype=dtype)}
+
+
+def batch_norm(channels: int, *, seed: int = 0, dtype: type = np.float32) -> Layer:
+    """A BatchNorm layer's arrays as training leaves them: ``{"gamma", "beta", "mean", "var"}``,
+    each (channels,), drawn from ``seed``.
+
+    A fresh layer (γ = 1, β = 0, mean 0, variance 1) computes almost the identity, so a port that
+    dropped its statistics or swapped them would pass unnoticed; these do not.
+    """
+    if channels < 1:
+        raise ValueError(f"channels must be positive, got {channels}")
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "gamma": rng.uniform(0.5, 1.5, channels),
+        "beta": rng.normal(0.0, 0.2, channels),
+        "mean": rng.normal(0.0, 0.5, channels),
+        "var": rng.uniform(0.2, 2.0, channels),
+    }
+    return {name: value.astype(dtype) for name, value in arrays.items()}

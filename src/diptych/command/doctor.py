@@ -54,6 +54,7 @@ def examine() -> list[Finding]:
         _environment(),
         *(_package(name) for name in CORE_PACKAGES),
         *_frameworks(),
+        *_porting_tools(),
         _kernel(),
         _dataset(),
         _curriculum(),
@@ -116,6 +117,28 @@ def _package(name: str) -> Finding:
             "not installed",
             "pip install -e . (the README's first command does it)",
         )
+
+
+def _porting_tools() -> list[Finding]:
+    """Lesson 07's tools (the ``porting`` extra): without safetensors the lesson cannot run; each
+    ONNX tool missing only skips the ONNX section, so these are warnings, never failures."""
+    from diptych.porting import TOOLS
+
+    findings = []
+    for module, part in TOOLS.items():
+        try:
+            findings.append(Finding(Level.OK, module, metadata.version(module)))
+        except metadata.PackageNotFoundError:
+            effect = "lesson 07 cannot run" if module == "safetensors" else "lesson 07 skips it"
+            findings.append(
+                Finding(
+                    Level.WARN,
+                    module,
+                    f"not installed: {part} ({effect})",
+                    "pip install -e '.[porting]'",
+                )
+            )
+    return findings
 
 
 def _frameworks() -> list[Finding]:
