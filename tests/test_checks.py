@@ -521,6 +521,45 @@ def pool_backward_average(x, grad_out):
     return torch.repeat_interleave(torch.repeat_interleave(grad_out, 2, dim=2), 2, dim=3) / 4
 
 
+def standardise_torch(X):
+    return (X - X.mean(dim=1, keepdim=True)) / X.std(dim=1, correction=0, keepdim=True)
+
+
+def standardise_tf(X):
+    mean = tf.reduce_mean(X, axis=1, keepdims=True)
+    return (X - mean) / tf.math.reduce_std(X, axis=1, keepdims=True)
+
+
+def standardise_without_keepdims(X):
+    return (X - tf.reduce_mean(X, axis=1)) / tf.math.reduce_std(X, axis=1)
+
+
+def fastest_torch(X):
+    e = torch.linalg.eigvalsh(2 / len(X) * X.T @ X)
+    return 2 / (e.min() + e.max()), (e.max() - e.min()) / (e.max() + e.min())
+
+
+def fastest_tf(X):
+    e = tf.linalg.eigvalsh(2 / X.shape[0] * tf.matmul(X, X, transpose_a=True))
+    low, high = tf.reduce_min(e), tf.reduce_max(e)
+    return 2 / (low + high), (high - low) / (high + low)
+
+
+def fastest_at_the_edge(X):
+    e = torch.linalg.eigvalsh(2 / len(X) * X.T @ X)
+    return 2 / e.max(), (e.max() - e.min()) / (e.max() + e.min())
+
+
+def fastest_rate_is_kappa(X):
+    e = torch.linalg.eigvalsh(2 / len(X) * X.T @ X)
+    return 2 / (e.min() + e.max()), e.max() / e.min()
+
+
+def bce_naive(z, t):
+    p = torch.sigmoid(z)
+    return -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).mean()
+
+
 # --------------------------------------------------------------------------- the table
 
 RIGHT = [
@@ -529,6 +568,17 @@ RIGHT = [
     (tensors.softplus_derivative, tf.math.sigmoid, tensorflow),
     (tensors.outer_sum, lambda a, b: a[:, None] + b[None, :], pytorch),
     (tensors.outer_sum, lambda a, b: tf.reshape(a, (-1, 1)) + b, tensorflow),
+    (tensors.standardise_rows, standardise_torch, pytorch),
+    (tensors.standardise_rows, standardise_tf, tensorflow),
+    (gradient_descent.fastest_learning_rate, fastest_torch, pytorch),
+    (gradient_descent.fastest_learning_rate, fastest_tf, tensorflow),
+    (linear_models.binary_cross_entropy, lambda z, t: (F.softplus(z) - t * z).mean(), pytorch),
+    (linear_models.binary_cross_entropy, F.binary_cross_entropy_with_logits, pytorch),
+    (
+        linear_models.binary_cross_entropy,
+        lambda z, t: tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(t, z)),
+        tensorflow,
+    ),
     (tensors.autograd_gradient, grad_torch, pytorch),
     (tensors.autograd_gradient, grad_tape, tensorflow),
     (tensors.central_difference, central_torch, pytorch),
@@ -603,6 +653,46 @@ WRONG = [
         lambda a, b: a[None, :] + b[:, None],
         pytorch,
         "columns (one per entry of b) swapped",
+    ),
+    (
+        tensors.standardise_rows,
+        lambda X: (X - X.mean(dim=1, keepdim=True)) / X.std(dim=1, keepdim=True),
+        pytorch,
+        "divides by m − 1",
+    ),
+    (tensors.standardise_rows, standardise_without_keepdims, tensorflow, "wrong axis"),
+    (tensors.standardise_rows, lambda X: X - X.mean(dim=1, keepdim=True), pytorch, "not scaled"),
+    (
+        tensors.standardise_rows,
+        lambda X: (X - X.mean(dim=0)) / X.std(dim=0, correction=0),
+        pytorch,
+        "every column",
+    ),
+    (
+        gradient_descent.fastest_learning_rate,
+        fastest_at_the_edge,
+        pytorch,
+        "edge of divergence",
+    ),
+    (gradient_descent.fastest_learning_rate, fastest_rate_is_kappa, pytorch, "condition number"),
+    (
+        gradient_descent.fastest_learning_rate,
+        lambda X: fastest_tf(X)[0],
+        tensorflow,
+        "must return 2 values",
+    ),
+    (linear_models.binary_cross_entropy, bce_naive, pytorch, "rounds to exactly 0 or 1"),
+    (
+        linear_models.binary_cross_entropy,
+        lambda z, t: (F.softplus(z) - t * z).sum(),
+        pytorch,
+        "sum over the batch",
+    ),
+    (
+        linear_models.binary_cross_entropy,
+        lambda z, t: tf.reduce_mean(tf.nn.softplus(z) - (1 - t) * z),
+        tensorflow,
+        "swapped roles",
     ),
     (tensors.autograd_gradient, grad_accumulating, pytorch, "twice the gradient"),
     (tensors.autograd_gradient, grad_unwatched, tensorflow, "did not watch x"),

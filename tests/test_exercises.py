@@ -198,7 +198,9 @@ def test_force_keeps_a_backup_of_the_learners_work(curriculum, capsys):
 
 def test_a_changed_solution_rebuilds_an_untouched_exercise_and_check_names_it(curriculum, capsys):
     solution = curriculum / "solutions/02_gradient_descent/exercises_gradient_descent_pytorch.ipynb"
-    solution.write_text(solution.read_text().replace("Four exercises", "Four good exercises"))
+    text = solution.read_text()
+    assert "Five exercises" in text  # the edit below must change something
+    solution.write_text(text.replace("Five exercises", "Five good exercises"))
     assert main(["exercises", "build", "--verify"]) == 1
     assert (
         "out of sync: exercises/02_gradient_descent/exercises_gradient_descent_pytorch.ipynb"
@@ -206,7 +208,7 @@ def test_a_changed_solution_rebuilds_an_untouched_exercise_and_check_names_it(cu
     )
     assert main(["exercises", "build"]) == 0  # the exercise was untouched since the last build
     assert (
-        "Four good exercises"
+        "Five good exercises"
         in (
             curriculum / "exercises/02_gradient_descent/exercises_gradient_descent_pytorch.ipynb"
         ).read_text()

@@ -23,6 +23,24 @@ def test_curves_labels_title_and_log_axes():
     assert ax.get_ylim() == (1, 4)
 
 
+def test_curves_mark_points_at_their_own_positions():
+    figure = plot.curves(
+        {"PyTorch": [3, 2, 1, 0.5]},
+        points={"every other step": ([0, 2], [3, 1]), "bound": ([1.5], [2.0])},
+        title="Loss",
+    )
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "PyTorch",
+        "every other step",
+        "bound",
+    ]
+    assert list(ax.lines[1].get_xdata()) == [0, 2] and ax.lines[1].get_linestyle() == "None"
+    assert ax.lines[2].get_color() == plot.COLORS["bound"]
+    with pytest.raises(ValueError, match="2 values for 1 positions"):
+        plot.curves({"a": [1, 2]}, points={"p": ([0], [1, 2])}, title="t")
+
+
 def test_curves_refuse_nothing_and_mismatched_x():
     with pytest.raises(ValueError, match="at least one"):
         plot.curves({}, title="t")
@@ -50,6 +68,7 @@ def test_loss_contour_checks_the_grid_shape_and_draws_paths():
         optimum=np.array([0.5, 0.5]),
     )
     assert figure.axes[0].get_xlabel() == "slope w"
+    assert figure.axes[0].get_aspect() == 1.0  # one scale on both axes: steps meet contours square
     with pytest.raises(ValueError, match="shape"):
         plot.loss_contour(losses.T, w=w, b=b, paths={}, title="t")
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from diptych import data
-from diptych.reference import calculus, conv, regression
+from diptych.reference import calculus, classification, conv, regression
 
 
 def test_calculus_derivatives_agree_with_finite_differences():
@@ -12,6 +12,27 @@ def test_calculus_derivatives_agree_with_finite_differences():
     )
     second = calculus.central_difference(lambda z: float(np.sum(calculus.grad_f(z))), x)
     np.testing.assert_allclose(calculus.second_derivative_f(x), second, atol=1e-7)
+
+
+def test_third_derivative_agrees_with_a_finite_difference_of_the_second():
+    x = np.array([-2.0, -0.5, 0.3, 1.0, 2.5])
+    third = calculus.central_difference(lambda z: float(np.sum(calculus.second_derivative_f(z))), x)
+    np.testing.assert_allclose(calculus.third_derivative_f(x), third, atol=1e-7)
+
+
+def test_the_error_bound_holds_a_central_difference_and_is_tight_where_truncation_rules():
+    x = np.array([-2.0, -0.5, 0.0, 1.0, 2.5])
+    eps = np.logspace(-12, -1, 23)
+    errors = np.array(
+        [
+            np.max(np.abs(calculus.central_difference(calculus.f, x, eps=e) - calculus.grad_f(x)))
+            for e in eps
+        ]
+    )
+    bound = calculus.central_difference_error_bound(x, eps)
+    assert np.all(errors <= bound)
+    large = eps >= 1e-3  # truncation alone: the bound is its leading term
+    np.testing.assert_allclose(errors[large], bound[large], rtol=0.02)
 
 
 def test_softplus_is_stable_and_its_derivative_is_the_sigmoid():
@@ -108,3 +129,16 @@ def test_padded_output_size_reads_a_number_valid_or_same(n, kernel, stride, padd
 def test_padded_output_size_refuses_an_unknown_word():
     with pytest.raises(ValueError, match="'full'"):
         conv.padded_output_size(8, kernel=3, stride=1, padding="full")
+
+
+def test_binary_cross_entropy_is_the_naive_formula_where_that_is_finite_and_finite_beyond():
+    z = np.array([-3.0, -0.5, 0.0, 0.7, 2.0])
+    t = np.array([1.0, 0.0, 1.0, 0.0, 1.0])
+    p = 1 / (1 + np.exp(-z))
+    naive = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
+    assert np.isclose(classification.binary_cross_entropy(z, t), naive, rtol=1e-12)
+    # σ(800) is exactly 1.0 in float64, so the naive form is inf; the loss is 800 for t = 0
+    assert (
+        classification.binary_cross_entropy(np.array([800.0, -800.0]), np.array([0.0, 0.0]))
+        == 400.0
+    )

@@ -18,7 +18,7 @@ SETUP = (
     "from diptych.adapters import pytorch as adapter\nfrom diptych.checks import tensors as checks"
 )
 CHECK = ("checks.outer_sum(outer_sum, adapter)", ["exercise-check"])
-TENSORS = exercises_of("tensors")
+TENSORS = exercises_of("tensors")[:4]  # the first four: what the notebooks below hold
 
 
 def check(path: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -142,7 +142,7 @@ def test_deleting_an_unsolved_exercises_check_never_passes(tmp_path):
     assert result.returncode == 1, result.stdout
     assert "✗ Exercise 2 (outer sum by broadcasting): not checked" in result.stdout
     assert "✗ Exercise 4 (central finite difference): not checked" in result.stdout
-    assert "2 of 4 passed" in result.stdout and "2 not checked" in result.stdout
+    assert "3 of 5 passed" in result.stdout and "2 not checked" in result.stdout
 
 
 @pytest.mark.slow
@@ -198,5 +198,5 @@ def test_a_wrong_answer_fails_with_the_checks_message_in_terminal_words(tmp_path
     )
     result = check(path)
     assert result.returncode == 1 and "shape (4,), expected (4, 3)" in result.stdout
-    assert "0 of 4 passed, 1 failed, 0 not attempted, 3 not checked" in result.stdout
+    assert "0 of 5 passed, 1 failed, 0 not attempted, 4 not checked" in result.stdout
     assert "this cell" not in result.stdout and "this one" not in result.stdout

@@ -19,6 +19,8 @@ COLORS = {
     **{f.name: f.color for f in frameworks.FRAMEWORKS},
     "NumPy": "#4c72b0",
     "reference": "#4c72b0",
+    "bound": "#7f7f7f",  # a theoretical bound or prediction drawn beside a measurement
+    "prediction": "#7f7f7f",
 }
 
 
@@ -50,11 +52,14 @@ def curves(
     x: Sequence[float] | None = None,
     logx: bool = False,
     ylim: tuple[float, float] | None = None,
+    points: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
 ) -> Any:
     """One line per entry of ``series`` (label -> values), e.g. both frameworks' loss curves.
 
     ``x`` gives the horizontal positions (default 0, 1, 2, ...), shared by every series;
-    ``ylim`` zooms in on the part of the curves worth seeing.
+    ``ylim`` zooms in on the part of the curves worth seeing. ``points`` (label -> (x, y)) adds
+    markers at their own positions over the lines: some steps picked out of a curve, or a value
+    measured less often than the curve (the loss on all the data, once per epoch).
     """
     if not series:
         raise ValueError("curves needs at least one series to draw")
@@ -68,10 +73,19 @@ def curves(
                 f"series {label!r} has {len(values)} values for {len(positions)} x positions"
             )
         ax.plot(positions, values, styles[i % len(styles)], label=label, color=_color(label))
+    for i, (label, (where, given)) in enumerate((points or {}).items()):
+        if len(where) != len(given):
+            raise ValueError(f"points {label!r} has {len(given)} values for {len(where)} positions")
+        marker = ["o", "v", "s", "^"][i % 4]
+        ax.plot(where, given, marker, label=label, color=_color(label), markersize=5, zorder=3)
     if logy:
         ax.set_yscale("log")
     if logx:
         ax.set_xscale("log")
+    elif x is None or np.all(np.mod(np.asarray(x, dtype=float), 1) == 0):
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps and epochs: no "2.5"
     if ylim is not None:
         ax.set_ylim(*ylim)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
@@ -89,7 +103,11 @@ def loss_contour(
     title: str,
     optimum: np.ndarray | None = None,
 ) -> Any:
-    """Contours of ``losses`` (nb, nw) over the (w, b) grid, with optimisation paths (T, 2)."""
+    """Contours of ``losses`` (nb, nw) over the (w, b) grid, with optimisation paths (T, 2).
+
+    Both axes share one scale, so a gradient step meets the contours at a right angle as it
+    does in the maths, and a narrow valley looks as narrow as it is.
+    """
     losses = np.asarray(losses)
     if losses.shape != (len(b), len(w)):
         raise ValueError(
@@ -113,8 +131,8 @@ def loss_contour(
         )
     if optimum is not None:
         ax.plot(*optimum, "k*", markersize=14, label="least-squares optimum")
-    ax.set(title=title, xlabel="slope w", ylabel="intercept b")
-    ax.legend()
+    ax.set(title=title, xlabel="slope w", ylabel="intercept b", aspect="equal")
+    ax.legend(loc="lower left")
     return figure
 
 

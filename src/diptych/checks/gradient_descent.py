@@ -176,3 +176,70 @@ def largest_stable_learning_rate(learner: Callable[[Any], Any], adapter: Any) ->
             raise Mismatch(message)
     expect_array(value, expected, what="the learning rate", atol=1e-10)
     return f"{expected:.6f} for a fresh design matrix"
+
+
+@exercise("Exercise 5 (the fastest learning rate)")
+def fastest_learning_rate(learner: Callable[[Any], Any], adapter: Any) -> str:
+    """Exercise 5: η* = argmin_η max_i |1 − ηλᵢ| and that smallest rate, for the MSE's Hessian.
+
+    Checked on a line fit (2 parameters) and on a design with 3 features, where "the other
+    eigenvalue" is no longer the smallest or the largest.
+    """
+    X_line, _, _ = _problem("fastest", n=30)
+    X_wide = fresh_rng("fastest-wide").normal(size=(40, 3)) + np.array([1.0, 0.0, 2.0])
+    for X in (X_line, X_wide):
+        tensor = adapter.from_numpy(X)
+        before = snapshot(tensor)
+        lr, rate = (
+            _one_number(value, what)
+            for value, what in zip(
+                as_pair(learner(tensor), "fastest_learning_rate", "(lr, rate)"),
+                ("the learning rate", "the rate"),
+                strict=True,
+            )
+        )
+        expect_unchanged(before, [tensor], ["X"])
+        eigenvalues = np.linalg.eigvalsh(2 / len(X) * X.T @ X)
+        low, high = float(eigenvalues.min()), float(eigenvalues.max())
+        _fastest_mistakes(lr, rate, low, high, len(X))
+        expect_array(lr, 2 / (low + high), what="the learning rate", atol=0, rtol=1e-9)
+        expect_array(rate, (high - low) / (high + low), what="the rate", atol=0, rtol=1e-9)
+    best = np.linalg.eigvalsh(2 / len(X_line) * X_line.T @ X_line)
+    return (
+        f"η* = {2 / best.sum():.4f} with rate {np.ptp(best) / best.sum():.4f} for a fresh line fit, "
+        "and right for 3 features too"
+    )
+
+
+def _one_number(value: Any, what: str) -> float:
+    array = as_numpy(value, what)
+    if array.size != 1:
+        raise Mismatch(f"{what} must be one number, not an array of shape {array.shape}")
+    return float(array.reshape(()))
+
+
+def _fastest_mistakes(lr: float, rate: float, low: float, high: float, n: int) -> None:
+    """Name the usual wrong answers of exercise 5."""
+    best = 2 / (low + high)
+    lr_mistakes = {
+        2 / high: "that is the edge of divergence: there the steepest direction's factor is −1, "
+        "and its error never shrinks",
+        1 / high: "that settles the steepest direction in one step, but leaves the flattest "
+        "shrinking slowly: a slightly larger rate helps it more than it hurts the steepest",
+        1 / low: "that settles the flattest direction, but the steepest one diverges there",
+        best * 2 / n: "off by the factor that turns XᵀX into the Hessian of a mean",
+        best * n / 2: "off by the factor that turns XᵀX into the Hessian of a mean",
+    }
+    for wrong, message in lr_mistakes.items():
+        if np.isclose(lr, wrong, rtol=1e-9) and not np.isclose(lr, best, rtol=1e-9):
+            raise Mismatch(message)
+    rate_mistakes = {
+        high / low: "that is the condition number κ; the rate is the factor by which the error "
+        "shrinks per step, at most 1",
+        -(high - low) / (high + low): "the rate is the size of the factor, without its sign",
+        ((high - low) / (high + low)) ** 2: "that is how fast the loss shrinks; the rate asked "
+        "for is the error's, whose square the loss follows",
+    }
+    for wrong, message in rate_mistakes.items():
+        if np.isclose(rate, wrong, rtol=1e-9):
+            raise Mismatch(message)

@@ -248,3 +248,38 @@ def adam_step(learner: Callable[..., Any], adapter: Any) -> str:
         state, current = tuple(expected), list(as_pair(result, "adam_step", "(param, m, v)"))
     expect_unchanged(before, tensors, ["param", "grad", "m", "v"])
     return f"param, m and v all match at steps 3 and 4, with {fw.form_name} placement of ε"
+
+
+@exercise("Exercise 5 (binary cross-entropy from a logit)")
+def binary_cross_entropy(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
+    """Exercise 5: mean binary cross-entropy from logits, finite where σ(z) rounds to 0 or 1."""
+    z = np.array([-800.0, -40.0, -3.0, -0.5, 0.0, 0.7, 40.0, 800.0])
+    t = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+    order = fresh_rng("binary").permutation(len(z))
+    z, t = z[order], t[order]
+    tensors = [adapter.from_numpy(z), adapter.from_numpy(t)]
+    before = snapshot(*tensors)
+    got = as_numpy(learner(*tensors), "binary_cross_entropy")
+    expect_unchanged(before, tensors, ["z", "t"])
+    expected = classification.binary_cross_entropy(z, t)
+    if got.shape != ():
+        raise Mismatch(
+            f"return one number (the mean over the batch), not an array of shape {got.shape}"
+        )
+    if np.isfinite(got):
+        if np.isclose(got, expected * len(z)):
+            raise Mismatch("that is the sum over the batch: the loss is a mean")
+        if np.isclose(got, -expected):
+            raise Mismatch("the sign is flipped: the loss is the *negative* log-likelihood")
+        if np.isclose(got, classification.binary_cross_entropy(z, 1 - t)):
+            raise Mismatch(
+                "t and 1 − t swapped roles: the loss must be small where σ(z) is close to t"
+            )
+    else:
+        raise Mismatch(
+            f"your loss is {float(got)} where the right one is finite ({expected:.6g}): at a "
+            "logit of ±40 or ±800, σ(z) rounds to exactly 0 or 1, and the log of 0 is −∞. "
+            "Rewrite both logs so that no probability is ever computed"
+        )
+    expect_array(got, expected, what="binary_cross_entropy(z, t)", atol=1e-10)
+    return "the mean over logits from −800 to 800, finite where σ(z) rounds to 0 or 1"

@@ -170,3 +170,54 @@ def _numpy(name: str) -> Callable[[np.ndarray], float]:
 def _one_sided(f: Callable[[np.ndarray], float], x: np.ndarray, step: float) -> np.ndarray:
     """(f(x + h·eᵢ) − f(x)) / h for every i: the one-sided difference a learner may write."""
     return np.array([(f(x + step * e) - f(x)) / step for e in np.eye(len(x))])
+
+
+@exercise("Exercise 5 (standardise every row)")
+def standardise_rows(learner: Callable[[Any], Any], adapter: Any) -> str:
+    """Exercise 5: each row minus its mean, over its standard deviation (dividing by m).
+
+    A square matrix comes first: there, row statistics without their reduced axis broadcast
+    along the wrong axis without an error, which is the mistake this exercise is about.
+    """
+    rng = fresh_rng("standardise")
+    for n, m in ((5, 5), (4, 7), (1, 6)):
+        X = rng.normal(2.0, 3.0, size=(n, m))
+        tensor = adapter.from_numpy(X)
+        before = snapshot(tensor)
+        got = as_numpy(learner(tensor), "standardise_rows")
+        expect_unchanged(before, [tensor], ["X"])
+        if got.shape == X.shape:
+            _standardise_mistakes(got, X)
+        mean, std = X.mean(axis=1, keepdims=True), X.std(axis=1, keepdims=True)
+        expect_array(
+            got,
+            (X - mean) / std,
+            what=f"standardise_rows(X) for X of shape ({n}, {m})",
+            atol=1e-10,
+            dtype=np.float64,
+            axes=("rows (one per example)", "columns"),
+        )
+    return "rows of (5, 5), (4, 7) and (1, 6) matrices standardised, X left as it was"
+
+
+def _standardise_mistakes(got: np.ndarray, X: np.ndarray) -> None:
+    """Name the usual wrong answers of exercise 5 (got has X's shape)."""
+    mean = X.mean(axis=1, keepdims=True)
+    if matches(got, (X - mean) / X.std(axis=1, ddof=1, keepdims=True)):
+        raise Mismatch(
+            "your standard deviation divides by m − 1 (the unbiased estimate, the default of "
+            "PyTorch's `std`); the exercise asks for the one that divides by m, the number of "
+            "columns"
+        )
+    if matches(got, X - mean):
+        raise Mismatch("every row is centred, but not scaled to a standard deviation of 1")
+    if len(X) > 1 and matches(got, (X - X.mean(axis=0)) / X.std(axis=0)):
+        raise Mismatch(
+            "you standardised every column; each row is one example, standardised on its own"
+        )
+    if X.shape[0] == X.shape[1] and matches(got, (X - mean.T) / X.std(axis=1)[None, :]):
+        raise Mismatch(
+            "on a square matrix your row statistics were broadcast along the wrong axis: entry "
+            "(i, j) was centred and scaled with row j's numbers, not row i's. A reduction that "
+            "keeps its reduced axis (of size 1) broadcasts back the right way"
+        )

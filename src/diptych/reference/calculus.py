@@ -26,6 +26,26 @@ def second_derivative_f(x: np.ndarray) -> np.ndarray:
     return 2 * np.sin(x) + 4 * x * np.cos(x) - x**2 * np.sin(x)
 
 
+def third_derivative_f(x: np.ndarray) -> np.ndarray:
+    """∂³f/∂xᵢ³ = 6 cos xᵢ − 6xᵢ sin xᵢ − xᵢ² cos xᵢ, shape (n,): the constant in a central
+    difference's truncation error, ε²/6 · f‴."""
+    x = np.asarray(x, dtype=np.float64)
+    return 6 * np.cos(x) - 6 * x * np.sin(x) - x**2 * np.cos(x)
+
+
+def central_difference_error_bound(x: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    """The largest error a central difference of ``f`` at x (n,) should make, for each step in
+    ``eps`` (m,): truncation ε²/6 · max|f‴| plus rounding u·Σ|xᵢ² sin xᵢ|/ε, with u = 2⁻⁵³ the
+    float64 unit roundoff (each of the two evaluations of f is off by at most about u times the
+    size of its terms, and their difference is divided by 2ε). Shape (m,)."""
+    x = np.asarray(x, dtype=np.float64)
+    eps = np.asarray(eps, dtype=np.float64)
+    unit_roundoff = np.finfo(np.float64).eps / 2
+    truncation = eps**2 / 6 * np.max(np.abs(third_derivative_f(x)))
+    rounding = unit_roundoff * np.sum(np.abs(x**2 * np.sin(x))) / eps
+    return truncation + rounding
+
+
 def softplus(x: np.ndarray) -> np.ndarray:
     """softplus(x) = log(1 + eˣ), computed stably as max(x, 0) + log1p(e^−|x|)."""
     x = np.asarray(x, dtype=np.float64)

@@ -40,6 +40,18 @@ def linear_grads(
     return {"W": X.T @ dZ, "b": dZ.sum(axis=0)}
 
 
+def binary_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Mean of −[t log σ(z) + (1 − t) log(1 − σ(z))] over logits z (n,) and targets t (n,).
+
+    Computed as softplus(z) − t·z, which never takes the log of a probability: σ(z) rounds to 1
+    for z above about 37 in float64, and log(1 − 1) = −∞, while the loss there is finite.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    t = np.asarray(targets, dtype=np.float64)
+    softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+    return float(np.mean(softplus - t * z))
+
+
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of rows whose largest logit is at the label."""
     return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(labels)))
