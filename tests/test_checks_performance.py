@@ -3,6 +3,7 @@ and no check reads a real clock or changes the running framework's threads."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import statistics
@@ -61,7 +62,7 @@ def harness_statistics(step, *, clock, rounds, steps, warmup):
             times.append(clock())
     times.append(clock())
     first = times[1] - times[0]
-    blocks = [(b - a) / steps for a, b in zip(times[2:-1], times[3:])]
+    blocks = [(b - a) / steps for a, b in itertools.pairwise(times[2:])]
     return first, statistics.median(blocks)
 
 

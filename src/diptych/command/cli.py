@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="overwrite edited exercises, keeping a backup"
     )
 
+    from diptych.command.bench import add_parser as add_bench
+
+    add_bench(commands)
+
     check = commands.add_parser("check", help="run an exercise notebook and report each exercise")
     check.add_argument("path", type=Path, metavar="PATH", help="an exercise (or solution) notebook")
     check.add_argument(
@@ -184,6 +188,7 @@ def _main(argv: list[str] | None) -> int:
         "run": _run,
         "exercises": _exercises,
         "check": _check,
+        "bench": _bench,
     }
     try:
         return handlers[args.command](args)
@@ -375,6 +380,12 @@ def _check(args: argparse.Namespace) -> int:
     if framework is not None:  # a missing framework would surface as a NameError in a cell
         require_tracks([framework], chosen=True)
     return check_notebook(args.path, timeout=args.timeout)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from diptych.command.bench import bench
+
+    return bench(args)
 
 
 if __name__ == "__main__":
