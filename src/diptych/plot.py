@@ -227,6 +227,9 @@ def step_times(
             sizes, medians, yerr=errors, fmt=style, marker="o", capsize=3, label=label, color=color
         )
     ax.set(xscale="log", yscale="log", title=title, xlabel="batch size", ylabel=f"{ylabel} (ms)")
+    every = sorted({size for by_size in series.values() for size in by_size})
+    ax.set_xticks(every, [str(size) for size in every])  # the sizes measured, not powers of 10
+    ax.tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     return figure
