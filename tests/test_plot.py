@@ -91,3 +91,25 @@ def test_framework_overlay_counts_exactly_equal_points():
     top, bottom = figure.axes
     assert [line.get_label() for line in top.lines] == ["PyTorch", "TensorFlow"]
     assert bottom.get_title() == "|Δ| (exactly equal at 6 of 10 points)"
+
+
+def test_step_times_draws_medians_with_iqr_bars_on_log_axes_at_the_sizes_measured():
+    from diptych import timing
+
+    def measured(per_step):
+        return timing.Timing("x", 0.1, per_step, 1, 0, timing.Conditions(1, 2, None, "fake"))
+
+    series = {
+        "PyTorch eager": {16: measured((1e-3, 2e-3, 3e-3)), 64: measured((2e-3, 2e-3, 2e-3))},
+        "TensorFlow tf.function": {16: measured((4e-3, 4e-3, 4e-3))},
+    }
+    ax = plot.step_times(series, title="Steps").axes[0]
+    assert ax.get_xscale() == ax.get_yscale() == "log" and ax.get_title() == "Steps"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["16", "64"]
+    line = ax.lines[0]
+    assert list(line.get_ydata()) == pytest.approx([2.0, 2.0])  # medians, in ms
+    assert line.get_color() == plot.COLORS["PyTorch"]
+    segments = ax.collections[0].get_segments()  # the first point's bar spans its IQR: 1.5-2.5 ms
+    assert np.allclose(segments[0][:, 1], [1.5, 2.5])
+    with pytest.raises(ValueError, match="at least one"):
+        plot.step_times({}, title="t")

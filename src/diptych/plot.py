@@ -222,3 +222,32 @@ def framework_overlay(name: str, values: Mapping[str, Sequence[float] | np.ndarr
         bottom.set_title(f"|Δ| (exactly equal at {exact} of {len(difference)} points)", fontsize=9)
     bottom.set(xlabel="index (step)", ylabel="|Δ|")
     return figure
+
+
+def step_times(
+    series: Mapping[str, Mapping[int, Any]], *, title: str, ylabel: str = "time per step"
+) -> Any:
+    """Median time per step against batch size, one line per label, on log axes; error bars
+    span each median's interquartile range. ``series``: label -> {batch size: timing.Timing}."""
+    if not series:
+        raise ValueError("step_times needs at least one series to draw")
+    figure, ax = _figure(width=6.5, height=4.5)
+    styles, seen = ["-", "--", ":", "-."], dict[str | None, int]()
+    for label, by_size in series.items():
+        sizes = sorted(by_size)
+        medians = np.array([by_size[s].median for s in sizes]) * 1e3  # milliseconds
+        quartiles = np.array([by_size[s].quartiles for s in sizes]).reshape(-1, 2).T * 1e3
+        errors = np.abs(quartiles - medians)  # (2, n): down to q1, up to q3
+        color = _color(label)
+        style = styles[seen.setdefault(color, 0) % len(styles)]
+        seen[color] += 1
+        ax.errorbar(
+            sizes, medians, yerr=errors, fmt=style, marker="o", capsize=3, label=label, color=color
+        )
+    ax.set(xscale="log", yscale="log", title=title, xlabel="batch size", ylabel=f"{ylabel} (ms)")
+    every = sorted({size for by_size in series.values() for size in by_size})
+    ax.set_xticks(every, [str(size) for size in every])  # the sizes measured, not powers of 10
+    ax.tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return figure

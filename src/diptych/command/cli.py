@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     site.add_argument("--open", action="store_true", help="open the site in a web browser")
     site.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from diptych.command.bench import add_parser as add_bench
+
+    add_bench(commands)
 
     check = commands.add_parser("check", help="run an exercise notebook and report each exercise")
     check.add_argument("path", type=Path, metavar="PATH", help="an exercise (or solution) notebook")
@@ -204,6 +207,7 @@ def _main(argv: list[str] | None) -> int:
         "exercises": _exercises,
         "check": _check,
         "site": _site,
+        "bench": _bench,
     }
     try:
         return handlers[args.command](args)
@@ -423,6 +427,10 @@ def _site(args: argparse.Namespace) -> int:
     if built.warnings:
         print(f"diptych site: {len(built.warnings)} warning(s) from Sphinx, above", file=sys.stderr)
     return exit_status.of(bool(built.warnings))
+def _bench(args: argparse.Namespace) -> int:
+    from diptych.command.bench import bench
+
+    return bench(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,233 @@
+"""``diptych bench``: options and output paths checked before anything is measured, the table,
+JSON and plot it writes, failures reported; the real measuring processes on a tiny configuration
+(slow). No time a measurement takes is asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from diptych import benchmark, timing
+from diptych.command import bench
+from diptych.command.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fake_run(settings: benchmark.Settings) -> list[benchmark.Result]:
+    """What a measuring process would return, from a fake clock: no framework is started."""
+    clock = timing.FakeClock()
+    steps = {
+        f"{variant} {size}": timing.KnownCost(step=size * 1e-6 * (i + 1), first=0.1, clock=clock)
+        for i, variant in enumerate(settings.variants)
+        for size in settings.batch_sizes
+    }
+    measured = timing.measure(
+        steps, threads=settings.threads, rounds=settings.rounds, steps=settings.steps, clock=clock
+    )
+    results = []
+    for key, measurement in measured.items():
+        variant, size = key.split()
+        results.append(
+            benchmark.Result(settings.framework, variant, int(size), "cpu", "9.9", measurement)
+        )
+    return results
+
+
+@pytest.fixture
+def measured(monkeypatch):
+    """Every measuring process replaced by fake_run; the settings each got are collected."""
+    calls: list[benchmark.Settings] = []
+
+    def run(settings):
+        calls.append(settings)
+        return fake_run(settings)
+
+    monkeypatch.setattr(benchmark, "run", run)
+    return calls
+
+
+def test_both_frameworks_every_variant_a_table_json_and_a_plot(measured, tmp_path, capsys):
+    code = main(
+        [
+            "bench",
+            "--batch-sizes",
+            "8,32",
+            "--rounds",
+            "3",
+            "--steps",
+            "2",
+            "--out",
+            str(tmp_path / "results"),
+        ]
+    )
+    assert code == 0
+    assert [(s.framework, s.variants, s.threads) for s in measured] == [
+        ("pytorch", ("eager", "compiled"), 1),
+        ("tensorflow", ("eager", "function", "xla"), 1),
+    ]
+    output = capsys.readouterr().out
+    for label in (
+        "PyTorch eager",
+        "PyTorch torch.compile",
+        "TensorFlow tf.function(jit_compile=True)",
+    ):
+        assert label in output
+    assert "examples/s" in output and "load average" in output and "PyTorch 9.9" in output
+    document = json.loads((tmp_path / "results/bench.json").read_text())
+    assert len(document["results"]) == 5 * 2
+    first = document["results"][0]
+    assert first["label"] == "PyTorch eager" and first["batch_size"] == 8
+    assert (
+        first["timing"]["conditions"]["threads"] == 1
+        and "load_average" in first["timing"]["conditions"]
+    )
+    assert benchmark.Result.from_dict(first).timing.median == pytest.approx(8e-6)
+    assert (tmp_path / "results/bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_thread_count_is_its_own_process_and_variants_filter(measured, tmp_path, capsys):
+    args = ["bench", "--variants", "eager", "--threads", "1,2", "--rounds", "2", "--steps", "1"]
+    assert main([*args, "--plot", str(tmp_path / "p.png")]) == 0
+    assert [(s.framework, s.variants, s.threads) for s in measured] == [
+        ("pytorch", ("eager",), 1),
+        ("pytorch", ("eager",), 2),
+        ("tensorflow", ("eager",), 1),
+        ("tensorflow", ("eager",), 2),
+    ]
+    assert (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--json", "{folder}"], "that is a folder; give a file name"),
+        (["--plot", "{folder}/plot.jpg"], "the plot is a PNG image; name it *.png"),
+        (["--out", "{file}"], "that is a file, not a folder"),
+        (["--plot", "{file}/plot.png"], "is a file, not a folder"),
+        (["--framework", "pytorch", "--variants", "xla"], "PyTorch has no variant xla"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_measured(
+    measured, tmp_path, capsys, args, message
+):
+    (tmp_path / "a-file").write_text("x")
+    given = [a.format(folder=tmp_path, file=tmp_path / "a-file") for a in args]
+    assert main(["bench", *given]) == 2
+    assert message in capsys.readouterr().err
+    assert measured == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--variants", "turbo"],
+        ["--batch-sizes", "0"],
+        ["--threads", "two"],
+        ["--rounds", "-1"],
+        ["--framework", "jax"],
+    ],
+)
+def test_bad_options_are_usage_errors(measured, capsys, args):
+    with pytest.raises(SystemExit) as stop:
+        main(["bench", *args])
+    assert stop.value.code == 2 and measured == []
+    assert "error:" in capsys.readouterr().err
+
+
+def test_a_framework_not_installed_is_noted_or_refused(measured, monkeypatch, capsys):
+    from diptych import optional
+
+    monkeypatch.setattr(optional, "is_installed", lambda module: module != "tensorflow")
+    assert main(["bench", "--rounds", "1", "--steps", "1", "--batch-sizes", "4"]) == 0
+    assert [s.framework for s in measured] == ["pytorch"]
+    assert "note: TensorFlow is not installed here: not measured" in capsys.readouterr().out
+    assert main(["bench", "--framework", "tensorflow"]) == 2
+    assert "pip install -e '.[tensorflow]'" in capsys.readouterr().err
+
+
+def test_a_failed_measurement_is_reported_and_the_rest_kept(monkeypatch, tmp_path, capsys):
+    def run(settings):
+        if settings.framework == "tensorflow":
+            raise benchmark.BenchmarkError("measuring tensorflow failed: RuntimeError: boom")
+        return fake_run(settings)
+
+    monkeypatch.setattr(benchmark, "run", run)
+    code = main(["bench", "--rounds", "1", "--steps", "1", "--json", str(tmp_path / "r.json")])
+    assert code == 1
+    output = capsys.readouterr().out
+    assert "failed: measuring tensorflow failed: RuntimeError: boom" in output
+    assert "PyTorch eager" in output
+    results = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert {r["framework"] for r in results} == {"pytorch"}
+
+
+def test_settings_refuse_what_a_framework_cannot_run():
+    with pytest.raises(ValueError, match="tensorflow variants are"):
+        benchmark.Settings("tensorflow", ("compiled",))
+    with pytest.raises(ValueError, match="unknown framework"):
+        benchmark.Settings("jax", ("eager",))
+    with pytest.raises(ValueError, match="must be positive"):
+        benchmark.Settings("pytorch", ("eager",), batch_sizes=(0,))
+
+
+def test_the_table_orders_frameworks_variants_threads_and_sizes():
+    settings = benchmark.Settings(
+        "tensorflow", ("xla", "eager"), batch_sizes=(64, 8), rounds=1, steps=1
+    )
+    text = bench.table(fake_run(settings))
+    rows = [line.split()[:3] for line in text.splitlines()[2:]]
+    assert [row[1] for row in rows] == [
+        "eager",
+        "eager",
+        "tf.function(jit_compile=True)",
+        "tf.function(jit_compile=True)",
+    ]
+
+
+def bench_process(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "diptych.command.cli", "bench", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+        env={**os.environ, "DIPTYCH_ROOT": str(REPO)},
+    )
+
+
+TINY = ["--variants", "eager,function", "--batch-sizes", "4,8", "--rounds", "2", "--steps", "2"]
+
+
+@pytest.mark.slow
+def test_a_real_bench_of_both_frameworks_on_a_tiny_configuration(tmp_path):
+    result = bench_process(*TINY, "--out", str(tmp_path), cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""
+    assert "PyTorch eager" in result.stdout and "TensorFlow tf.function" in result.stdout
+    document = json.loads((tmp_path / "bench.json").read_text())
+    found = {(r["label"], r["batch_size"]) for r in document["results"]}
+    assert found == {
+        (label, size)
+        for label in ("PyTorch eager", "TensorFlow eager (GradientTape)", "TensorFlow tf.function")
+        for size in (4, 8)
+    }
+    for entry in document["results"]:
+        conditions = entry["timing"]["conditions"]
+        assert conditions["threads"] == 1 and conditions["cpus"] == os.cpu_count()
+        assert len(entry["timing"]["per_step"]) == 2 and entry["timing"]["median"] > 0
+    assert (tmp_path / "bench.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_a_measuring_process_that_fails_says_why_in_one_line():
+    settings = benchmark.Settings(
+        "pytorch", ("compiled",), batch_sizes=(4,), rounds=1, steps=1, compile_backend="nonesuch"
+    )
+    with pytest.raises(benchmark.BenchmarkError, match=r"measuring pytorch failed: .*nonesuch"):
+        benchmark.run(settings)

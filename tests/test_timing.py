@@ -1,0 +1,233 @@
+"""The timing harness, driven by a fake clock and steps of known cost: its statistics are exact
+here on any machine under any load. No wall-clock time of real work is asserted anywhere."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+
+import numpy as np
+import pytest
+
+from diptych import timing
+from diptych.timing import Conditions, FakeClock, KnownCost, Timing
+
+
+def measured(step, clock, **options):
+    options = {"threads": 1, "rounds": 5, "steps": 10, "warmup": 2, "clock": clock, **options}
+    return timing.measure({"step": step}, **options)["step"]
+
+
+def test_a_known_cost_is_measured_exactly_first_call_apart():
+    clock = FakeClock()
+    result = measured(KnownCost(step=1e-3, first=0.25, clock=clock), clock)
+    assert result.first_call == pytest.approx(0.25, rel=1e-12)
+    assert result.median == pytest.approx(1e-3, rel=1e-12)
+    assert result.iqr == pytest.approx(0, abs=1e-15)
+    assert len(result.per_step) == 5 and result.steps == 10 and result.warmup == 2
+
+
+def test_the_median_ignores_a_disturbed_block_that_the_mean_follows():
+    clock = FakeClock()
+    # call 0 is the first call, 1-2 the warm-up: call 3 + 10k starts block k; block 2 is 50 ms late
+    step = KnownCost(step=1e-3, clock=clock, extra={3 + 2 * 10 + 4: 0.05})
+    result = measured(step, clock)
+    assert sorted(result.per_step)[:4] == pytest.approx([1e-3] * 4, rel=1e-12)
+    assert result.per_step[2] == pytest.approx(1e-3 + 0.05 / 10, rel=1e-12)
+    assert result.median == pytest.approx(1e-3, rel=1e-12)
+    assert statistics.mean(result.per_step) == pytest.approx(2e-3, rel=1e-12)
+    assert result.minimum == pytest.approx(1e-3, rel=1e-12)
+
+
+def test_slow_warm_up_calls_are_not_timed():
+    clock = FakeClock()
+    result = measured(KnownCost(step=1e-3, clock=clock, extra={1: 0.3, 2: 0.2}), clock)
+    assert max(result.per_step) == pytest.approx(1e-3, rel=1e-12)
+
+
+def test_quartiles_and_iqr_are_numpys_linear_percentiles():
+    samples = (5.0, 1.0, 4.0, 2.0, 3.0, 10.0)
+    result = Timing("x", 0.0, samples, 1, 0, Conditions(1, 2, None, "fake"))
+    q1, q3 = np.percentile(samples, [25, 75])
+    assert result.quartiles == pytest.approx((q1, q3))
+    assert result.iqr == pytest.approx(q3 - q1)
+    assert result.median == 3.5 and result.minimum == 1.0
+    single = Timing("x", 0.0, (2.0,), 1, 0, Conditions(1, 2, None, "fake"))
+    assert single.quartiles == (2.0, 2.0) and single.iqr == 0
+
+
+def test_variants_are_interleaved_each_round_in_rotated_order():
+    clock, calls = FakeClock(), []
+
+    def step(name, cost):
+        def run():
+            calls.append(name)
+            clock.advance(cost)
+
+        return run
+
+    variants = {"a": step("a", 1e-3), "b": step("b", 2e-3), "c": step("c", 3e-3)}
+    result = timing.measure(variants, threads=1, rounds=3, steps=2, warmup=1, clock=clock)
+    assert calls[:6] == ["a", "b", "c", "a", "b", "c"]  # first calls, then one warm-up each
+    blocks = [calls[i] for i in range(6, len(calls), 2)]
+    assert blocks == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert [result[n].median for n in "abc"] == pytest.approx([1e-3, 2e-3, 3e-3], rel=1e-12)
+
+
+def test_sync_runs_before_the_clock_is_read_so_pending_work_is_counted():
+    clock, synced = FakeClock(), []
+
+    def step():
+        clock.advance(1e-3)
+        return "loss"
+
+    def sync(result):  # a GPU finishing the block's queued work: 2 ms per block
+        synced.append(result)
+        clock.advance(2e-3)
+
+    result = measured(step, clock, sync=sync, rounds=4, steps=10, warmup=0)
+    assert synced == ["loss"] * 5  # after the first call and after each block
+    assert result.first_call == pytest.approx(3e-3, rel=1e-12)
+    assert result.median == pytest.approx(1e-3 + 2e-3 / 10, rel=1e-12)
+
+
+def test_threads_cpus_load_and_clock_are_recorded_with_every_result(monkeypatch):
+    monkeypatch.setattr(timing.os, "getloadavg", lambda: (1.5, 1.0, 0.5))
+    monkeypatch.setattr(timing.os, "cpu_count", lambda: 8)
+    clock = FakeClock()
+    result = measured(KnownCost(step=1e-3, clock=clock), clock, threads=4)
+    assert result.conditions == Conditions(4, 8, (1.5, 1.0, 0.5), "FakeClock")
+    assert result.conditions.describe() == "4 threads, 8 CPUs, load 1.50"
+
+
+def test_a_system_without_a_load_average_records_none(monkeypatch):
+    def missing():
+        raise OSError("no load average here")
+
+    monkeypatch.setattr(timing.os, "getloadavg", missing)
+    assert timing.load_average() is None
+    monkeypatch.delattr(timing.os, "getloadavg")  # Windows has no such function
+    conditions = Conditions.now(threads=1, clock=time.perf_counter)
+    assert conditions.load_average is None and conditions.clock == "perf_counter"
+    assert conditions.describe().endswith("no load average")
+
+
+def test_results_survive_json_bit_for_bit():
+    clock = FakeClock()
+    result = measured(KnownCost(step=1e-3, first=0.1, clock=clock, extra={7: 0.01}), clock)
+    text = json.dumps(result.to_dict())
+    again = Timing.from_dict(json.loads(text))
+    assert again == result
+    data = json.loads(text)
+    assert data["median"] == result.median and data["iqr"] == result.iqr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"rounds": 0}, "rounds must be a whole number, at least 1"),
+        ({"steps": 2.5}, "steps must be a whole number"),
+        ({"warmup": -1}, "warmup must be a whole number, 0 or more"),
+    ],
+)
+def test_bad_options_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        timing.measure({"x": lambda: None}, threads=1, **options)
+
+
+def test_no_variants_is_refused():
+    with pytest.raises(ValueError, match="at least one variant"):
+        timing.measure({}, threads=1)
+
+
+def timed(name, first, median):
+    return Timing(name, first, (median,), 1, 0, Conditions(1, 1, None, "fake"))
+
+
+@pytest.mark.parametrize(
+    ("eager", "compiled", "expected"),
+    [
+        ((0.01, 5e-3), (1.0, 1e-3), 1 + math.ceil((1.0 - 0.01) / 4e-3)),  # 249 steps
+        ((0.01, 5e-3), (1.0, 5e-3), math.inf),  # no faster per step: never
+        ((0.01, 5e-3), (1.0, 6e-3), math.inf),  # slower per step: never
+        ((0.5, 5e-3), (0.1, 4e-3), 1),  # cheaper from the first call on
+        ((0.0, 2e-3), (0.004, 1e-3), 5),  # exactly even after 5 steps: 4 ms + 4 ms = 8 + 0 ms
+    ],
+)
+def test_break_even_counts_the_steps_until_compiling_has_paid(eager, compiled, expected):
+    found = timing.break_even(timed("eager", *eager), timed("compiled", *compiled))
+    assert found == expected
+
+
+def test_break_even_totals_really_cross_there():
+    eager, compiled = timed("eager", 0.02, 3e-4), timed("compiled", 1.2, 2e-4)
+    n = timing.break_even(eager, compiled)
+
+    def total(t, steps):
+        return t.first_call + (steps - 1) * t.median
+
+    assert total(compiled, n) <= total(eager, n) and total(compiled, n - 1) > total(eager, n - 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (2.5, "2.50 s"),
+        (0.0046234, "4.62 ms"),
+        (0.000231, "231 µs"),
+        (4e-8, "40 ns"),
+        (8.7e-19, "< 1 ns"),
+        (0.0, "0 s"),
+    ],
+)
+def test_durations_read_in_the_right_unit(value, text):
+    assert timing.seconds(value) == text
+
+
+def test_table_names_every_variant_with_its_threads_and_load():
+    clock = FakeClock()
+    results = timing.measure(
+        {"eager": KnownCost(step=2e-3, clock=clock), "compiled": KnownCost(step=1e-3, clock=clock)},
+        threads=2,
+        rounds=3,
+        steps=4,
+        clock=clock,
+    )
+    text = timing.table(results.values())
+    assert "eager" in text and "2 ms" in text and "1 ms" in text and "3×4" in text
+    assert results["eager"].describe().startswith("eager: 2 ms per step (IQR ")
+
+
+class Ticking:
+    """A clock that moves by ``tick`` every third read, like a coarse real clock."""
+
+    __name__ = "Ticking"
+
+    def __init__(self, tick):
+        self.tick, self.reads = tick, 0
+
+    def __call__(self):
+        self.reads += 1
+        return (self.reads // 3) * self.tick
+
+
+def test_resolution_is_the_step_a_clock_is_seen_to_take():
+    assert timing.resolution(Ticking(0.015625)) == 0.015625
+    assert 0 < timing.resolution(time.perf_counter) < 0.02  # holds on every supported system
+
+
+def test_burning_never_costs_less_cpu_time_than_asked():
+    """Only the lower bound is asserted: it holds on a loaded machine too (how much longer a
+    burn takes is the machine's business, and lesson 08 measures it)."""
+    start = time.thread_time()
+    timing.burn(2e-3)
+    assert time.thread_time() - start >= 2e-3
+
+
+def test_a_known_cost_refuses_negative_costs_and_a_fake_clock_refuses_to_go_back():
+    with pytest.raises(ValueError, match="non-negative"):
+        KnownCost(step=-1.0)
+    with pytest.raises(ValueError, match="cannot go back"):
+        FakeClock().advance(-1e-3)
