@@ -11,17 +11,18 @@ The step measured: one plain SGD step (learning rate 0.1, cross-entropy on logit
 ReLU MLP from the shared initial weights (``diptych.initial``), on a fixed float32 batch of
 digits (the data pipeline is not part of it), on the device the framework's adapter picks. Like
 the lessons, it runs after ``adapter.setup()`` (deterministic kernels; TensorFlow without
-oneDNN's reordering kernels). Framework code is imported inside the functions that use it.
+oneDNN's reordering kernels). The framework code (the model, its step in each variant, the
+thread pools) is in the adapters: ``benchmark_steps``, ``set_threads``, ``version``.
 """
 
 from __future__ import annotations
 
-import functools
+import importlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,130 +159,20 @@ def batch(size: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def cxx_compiler() -> str | None:
     """The C++ compiler torch.compile's default backend (Inductor) would use; None if there is
-    none (Inductor then fails with ``InvalidCxxCompiler``). Asks Inductor itself."""
+    none or PyTorch is not installed. (Asked of Inductor by the PyTorch adapter.)"""
     try:
-        from torch._inductor.cpp_builder import get_cpp_compiler
-
-        return str(get_cpp_compiler())
-    except Exception:  # InvalidCxxCompiler, or a PyTorch that moved the function
+        from diptych.adapters import pytorch as adapter
+    except ImportError:
         return None
-
-
-def pytorch_steps(settings: Settings) -> tuple[dict[str, Callable[[], Any]], Any, list[str]]:
-    """(``"variant size"`` -> one training step, sync, notes) for PyTorch: one model per variant,
-    stepped at every batch size."""
-    from diptych import initial
-    from diptych.adapters import pytorch as adapter
-
-    torch = adapter.torch
-    device, notes = adapter.device(), []
-    data = {
-        size: tuple(adapter.from_numpy(a, on=device) for a in batch(size))
-        for size in settings.batch_sizes
-    }
-    steps: dict[str, Callable[[], Any]] = {}
-    for variant in settings.variants:
-        inductor = variant == "compiled" and settings.compile_backend == "inductor"
-        if inductor and cxx_compiler() is None:
-            notes.append("torch.compile skipped: Inductor finds no C++ compiler here")
-            continue
-        model = torch.nn.Sequential(
-            torch.nn.Linear(SIZES[0], SIZES[1]),
-            torch.nn.ReLU(),
-            torch.nn.Linear(SIZES[1], SIZES[2]),
-        ).to(device)
-        weights = initial.mlp(list(SIZES), seed=0)
-        adapter.load_dense(model[0], weights[0])
-        adapter.load_dense(model[2], weights[1])
-        forward = (
-            torch.compile(model, backend=settings.compile_backend)
-            if variant == "compiled"
-            else model
-        )
-        optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
-
-        def step(X: Any, y: Any, forward: Any = forward, optimizer: Any = optimizer) -> Any:
-            optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(forward(X), y)
-            loss.backward()
-            optimizer.step()
-            return loss
-
-        for size, (X, y) in data.items():
-            steps[f"{variant} {size}"] = functools.partial(step, X, y)
-    sync = (lambda _: torch.cuda.synchronize()) if device.type == "cuda" else None
-    return steps, sync, notes
-
-
-def tensorflow_steps(settings: Settings) -> tuple[dict[str, Callable[[], Any]], Any, list[str]]:
-    """(``"variant size"`` -> one training step, sync, notes) for TensorFlow: one model per
-    variant, stepped at every batch size (one trace serves every size after the second)."""
-    from diptych import initial
-    from diptych.adapters import tensorflow as adapter
-
-    keras, tf = adapter.require("keras"), adapter.tf
-    data = {
-        size: tuple(adapter.from_numpy(a) for a in batch(size)) for size in settings.batch_sizes
-    }
-    steps: dict[str, Callable[[], Any]] = {}
-    for variant in settings.variants:
-        model = keras.Sequential(
-            [
-                keras.Input((SIZES[0],)),
-                keras.layers.Dense(SIZES[1], activation="relu"),
-                keras.layers.Dense(SIZES[2]),
-            ]
-        )
-        weights = initial.mlp(list(SIZES), seed=0)
-        adapter.load_dense(model.layers[0], weights[0])
-        adapter.load_dense(model.layers[1], weights[1])
-        step = _keras_step(tf, keras, model)
-        if variant != "eager":
-            step = tf.function(step, jit_compile=variant == "xla", reduce_retracing=True)
-        for size, (X, y) in data.items():
-            steps[f"{variant} {size}"] = functools.partial(step, X, y)
-    # TensorFlow's GPU work is asynchronous too: reading the loss waits for it
-    sync = (lambda loss: loss.numpy()) if adapter.device() != "/CPU:0" else None
-    return steps, sync, []
-
-
-def _keras_step(tf: Any, keras: Any, model: Any) -> Callable[[Any, Any], Any]:
-    optimizer = keras.optimizers.SGD(learning_rate=LEARNING_RATE)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    def step(X: Any, y: Any) -> Any:
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(X, training=True))
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
-        return loss
-
-    return step
-
-
-def _set_threads(framework: str, threads: int) -> int:
-    """Set the framework's thread pools before its first operation; returns intra-op threads."""
-    if framework == "pytorch":
-        import torch
-
-        torch.set_num_threads(threads)
-        torch.set_num_interop_threads(1)
-        return int(torch.get_num_threads())
-    from diptych.optional import require
-
-    tf = require("tensorflow")
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    return int(tf.config.threading.get_intra_op_parallelism_threads())
+    return adapter.cxx_compiler()
 
 
 def measure(settings: Settings) -> list[Result]:
     """Measure in this process (which must not have started the framework's runtime yet)."""
-    threads = _set_threads(settings.framework, settings.threads)
-    adapter = __import__(BY_KEY[settings.framework].adapter, fromlist=["setup"])
+    adapter = importlib.import_module(BY_KEY[settings.framework].adapter)
+    threads = adapter.set_threads(settings.threads)  # before the runtime's first operation
     adapter.setup(seed=0)
-    build = pytorch_steps if settings.framework == "pytorch" else tensorflow_steps
-    steps, sync, notes = build(settings)
+    steps, sync, notes = adapter.benchmark_steps(settings)
     if not steps:
         raise RuntimeError(f"nothing to measure: {'; '.join(notes)}")
     timings = timing.measure(
@@ -292,7 +183,7 @@ def measure(settings: Settings) -> list[Result]:
         warmup=settings.warmup,
         sync=sync,
     )
-    device, version = str(adapter.device()), _version(settings.framework)
+    device, version = str(adapter.device()), adapter.version()
     results = []
     for key, measured in timings.items():
         variant, size = key.split()
@@ -300,11 +191,6 @@ def measure(settings: Settings) -> list[Result]:
             Result(settings.framework, variant, int(size), device, version, measured, tuple(notes))
         )
     return results
-
-
-def _version(framework: str) -> str:
-    module = sys.modules[BY_KEY[framework].module]
-    return str(module.__version__).split("+")[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -184,3 +185,73 @@ IDIOM = Idiom(
     predict=_predict,
     sgd=lambda model, lr: torch.optim.SGD(model.parameters(), lr=lr),
 )
+
+
+# --- lesson 08 and ``diptych bench``: thread pools and the benchmarked training step ----------
+
+
+def set_threads(threads: int) -> int:
+    """Set PyTorch's intra-op pool (and one inter-op thread) before its first parallel
+    operation; returns the intra-op thread count now in force."""
+    torch.set_num_threads(threads)
+    torch.set_num_interop_threads(1)
+    return int(torch.get_num_threads())
+
+
+def version() -> str:
+    """PyTorch's version without the build tag ("2.13.0", not "2.13.0+cpu")."""
+    return str(torch.__version__).split("+")[0]
+
+
+def cxx_compiler() -> str | None:
+    """The C++ compiler torch.compile's default backend (Inductor) would use; None if there is
+    none (Inductor then fails with ``InvalidCxxCompiler``). Asks Inductor itself."""
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        return str(get_cpp_compiler())
+    except Exception:  # InvalidCxxCompiler, or a PyTorch that moved the function
+        return None
+
+
+def benchmark_steps(settings: Any) -> tuple[dict[str, Callable[[], Any]], Any, list[str]]:
+    """(``"variant size"`` -> one training step, sync, notes) for ``diptych.benchmark``: one
+    model per variant (``settings.variants``: eager, compiled), stepped at every batch size."""
+    from diptych.benchmark import LEARNING_RATE, SIZES, batch
+
+    target, notes = device(), []
+    data = {
+        size: tuple(from_numpy(a, on=target) for a in batch(size)) for size in settings.batch_sizes
+    }
+    steps: dict[str, Callable[[], Any]] = {}
+    for variant in settings.variants:
+        inductor = variant == "compiled" and settings.compile_backend == "inductor"
+        if inductor and cxx_compiler() is None:
+            notes.append("torch.compile skipped: Inductor finds no C++ compiler here")
+            continue
+        model = torch.nn.Sequential(
+            torch.nn.Linear(SIZES[0], SIZES[1]),
+            torch.nn.ReLU(),
+            torch.nn.Linear(SIZES[1], SIZES[2]),
+        ).to(target)
+        weights = initial.mlp(list(SIZES), seed=0)
+        load_dense(model[0], weights[0])
+        load_dense(model[2], weights[1])
+        forward = (
+            torch.compile(model, backend=settings.compile_backend)
+            if variant == "compiled"
+            else model
+        )
+        optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+
+        def step(X: Any, y: Any, forward: Any = forward, optimizer: Any = optimizer) -> Any:
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(forward(X), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        for size, (X, y) in data.items():
+            steps[f"{variant} {size}"] = functools.partial(step, X, y)
+    sync = (lambda _: torch.cuda.synchronize()) if target.type == "cuda" else None
+    return steps, sync, notes

@@ -427,6 +427,8 @@ def _site(args: argparse.Namespace) -> int:
     if built.warnings:
         print(f"diptych site: {len(built.warnings)} warning(s) from Sphinx, above", file=sys.stderr)
     return exit_status.of(bool(built.warnings))
+
+
 def _bench(args: argparse.Namespace) -> int:
     from diptych.command.bench import bench
 
