@@ -1,0 +1,598 @@
+"""Self-checks for lesson 09's exercises (scaling out: data-parallel training).
+
+Each twin asks in its own engine's terms: the PyTorch twin joins a process group and averages
+gradients as DDP does (replicas' mean losses, gradients averaged); the TensorFlow twin splits the
+CPU into logical devices and sums gradients as ``tf.distribute`` does (losses divided by the
+global batch size, gradients summed). The other engine's form is recognised and named.
+
+The TensorFlow checks of exercises 4 and 5 need two logical CPUs. Every check after the first
+asks for them before it touches TensorFlow (a no-op once the learner's exercise 1 split the CPU,
+and the split a skipped exercise 1 would have made); exercises 4 and 5 say so when TensorFlow
+already runs on one device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from diptych import initial, scaling
+from diptych.checks import (
+    Mismatch,
+    as_numpy,
+    by_hand,
+    exercise,
+    expect_array,
+    expect_unchanged,
+    fresh_rng,
+    idiom,
+    matches,
+    snapshot,
+)
+
+#: shard sizes of global batches that probe the loss scaling: uneven first (it tells the usual
+#: mistakes apart), an empty replica, three replicas, equal shards
+SPLITS = [(2, 1), (3, 0), (5, 4, 4), (32, 32)]
+
+
+def _pytorch(adapter: Any) -> bool:
+    return idiom(adapter).form == "pytorch"
+
+
+def _two_cpus_if_possible() -> None:
+    """Split the CPU for the checks that follow, before this check runs TensorFlow; a check that
+    does not need two devices goes on with one."""
+    with contextlib.suppress(scaling.LogicalDevicesError):
+        scaling.split_cpu(2)
+
+
+def _two_replicas() -> Any:
+    """A MirroredStrategy over two logical CPUs, for the TensorFlow checks."""
+    import tensorflow as tf
+
+    try:
+        devices = scaling.split_cpu(2)
+    except scaling.LogicalDevicesError:
+        raise Mismatch(
+            "this check needs two logical CPUs, and TensorFlow already runs on one: solve "
+            "exercise 1, restart the kernel and run the notebook from the top"
+        ) from None
+    return tf.distribute.MirroredStrategy(devices)
+
+
+# --------------------------------------------------------------------------- exercise 1
+
+
+@exercise("Exercise 1 (replicas on one machine)")
+def replicas(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 1: a process group of gloo (PyTorch), two logical CPUs and a strategy (TF)."""
+    return _join_group(learner) if _pytorch(adapter) else _mirrored_strategy(learner)
+
+
+def _join_group(learner: Callable[[int, int, int], Any]) -> str:
+    import torch
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        raise Mismatch(
+            "a process group already exists in this kernel (from an earlier cell?): run "
+            "`torch.distributed.destroy_process_group()` and then this check again"
+        )
+    for attempt in range(2):  # a second time, as when the cell runs again
+        port = scaling.free_port()
+        try:
+            _call_init(learner, port)
+            if not dist.is_initialized():
+                raise Mismatch(
+                    "after your function there is no process group: it must join one itself"
+                )
+            backend = dist.get_backend()
+            if backend != "gloo":
+                raise Mismatch(f"your group uses the {backend} backend; on CPUs it is gloo")
+            if (dist.get_rank(), dist.get_world_size()) != (0, 1):
+                raise Mismatch(
+                    f"called with rank 0 and world size 1, your group has rank "
+                    f"{dist.get_rank()} of {dist.get_world_size()}: pass them on"
+                )
+            if scaling.port_is_free(port):
+                raise Mismatch(
+                    f"nothing listens on the port your function was given ({port}): rank 0 "
+                    "must serve the rendezvous there, where the other ranks look for it"
+                )
+            total = torch.ones(3)
+            dist.all_reduce(total)
+        finally:
+            if dist.is_initialized():
+                dist.destroy_process_group()
+        if attempt == 0 and not torch.equal(total, torch.ones(3)):
+            raise Mismatch("an all-reduce in your group of one process changed the tensor")
+    return "a gloo group on the given port, rank 0 of 1, twice over; its all-reduce works"
+
+
+def _call_init(learner: Callable[[int, int, int], Any], port: int) -> None:
+    """Run the learner's join; name the usual mistakes in what init_process_group raises."""
+    try:
+        learner(0, 1, port)
+    except (ValueError, RuntimeError) as error:
+        text = str(error)
+        if "MASTER_ADDR" in text or "MASTER_PORT" in text:
+            raise Mismatch(
+                "`env://` reads the address and port from environment variables that torchrun "
+                "sets and a notebook does not: give the address and port in `init_method`"
+            ) from None
+        if "NCCL" in text or "nccl" in text:
+            raise Mismatch(
+                "NCCL moves tensors between NVIDIA GPUs; a CPU process group needs the gloo backend"
+            ) from None
+        raise
+
+
+def _mirrored_strategy(learner: Callable[[int], Any]) -> str:
+    import tensorflow as tf
+
+    strategies = []
+    for _ in range(2):  # a second time, as when the cell runs again
+        try:
+            strategies.append(learner(2))
+        except RuntimeError as error:
+            if "cannot be modified after being initialized" not in str(error):
+                raise
+            raise Mismatch(
+                "TensorFlow's runtime had already started when your function split the CPU: "
+                "split it before anything runs an operation (listing logical devices or creating "
+                "a strategy starts the runtime); then restart the kernel and run from the top"
+            ) from None
+    strategy = strategies[-1]
+    if not isinstance(strategy, tf.distribute.MirroredStrategy):
+        raise Mismatch(f"your function returns a {type(strategy).__name__}, not a MirroredStrategy")
+    devices = list(strategy.extended.worker_devices)
+    if strategy.num_replicas_in_sync != 2:
+        raise Mismatch(
+            f"your strategy has {strategy.num_replicas_in_sync} replica(s), on {devices}; asked "
+            "for two: did it get both logical CPUs?"
+        )
+    if not all("CPU" in device.upper() for device in devices):
+        raise Mismatch(f"your strategy's replicas are on {devices}, not on the logical CPUs")
+    return "two replicas on two logical CPUs, and calling it again works"
+
+
+# --------------------------------------------------------------------------- exercise 2
+
+
+@exercise("Exercise 2 (sharding a global batch)")
+def sharding(learner: Callable[[Any, int, int], Any], adapter: Any) -> str:
+    """Exercise 2: equal, disjoint shards that together are the global batch; uneven refused."""
+    if not _pytorch(adapter):
+        _two_cpus_if_possible()
+    examples = fresh_rng("shard").permutation(1000)
+    for size, replicas in ((64, 2), (24, 3), (8, 4)):
+        batch = examples[:size]
+        given = adapter.from_numpy(batch)
+        before = snapshot(given)
+        shards = [as_numpy(learner(given, rank, replicas), "shard") for rank in range(replicas)]
+        expect_unchanged(before, [given], ["batch"])
+        _expect_partition(shards, batch, replicas)
+    uneven = adapter.from_numpy(examples[:7])
+    try:
+        learner(uneven, 0, 2)
+    except ValueError:
+        pass
+    else:
+        raise Mismatch(
+            "7 examples do not split into 2 equal shards, and your function returned one anyway: "
+            "raise a ValueError (uneven shards would weight the examples unequally)"
+        )
+    return "equal, disjoint shards that make up the batch for 2, 3 and 4 replicas; 7 into 2 refused"
+
+
+def _expect_partition(shards: list[np.ndarray], batch: np.ndarray, replicas: int) -> None:
+    per = len(batch) // replicas
+    for rank, shard in enumerate(shards):
+        if shard.ndim != 1 or len(shard) != per:
+            raise Mismatch(
+                f"with {replicas} replicas and a global batch of {len(batch)}, replica {rank} "
+                f"gets {shard.shape[0] if shard.ndim else 'no'} examples; every replica gets an "
+                f"equal share, {per}"
+            )
+    for first in range(replicas):
+        for second in range(first + 1, replicas):
+            common = np.intersect1d(shards[first], shards[second])
+            if len(common):
+                raise Mismatch(
+                    f"replicas {first} and {second} both get example {common[0]}: each replica "
+                    "needs its own part of the batch (does your shard depend on the rank?)"
+                )
+    missing = np.setdiff1d(batch, np.concatenate(shards))
+    if len(missing):
+        raise Mismatch(f"example {missing[0]} of the global batch is in no replica's shard")
+
+
+# --------------------------------------------------------------------------- exercise 3
+
+
+@exercise("Exercise 3 (scaling the loss)")
+def loss_scaling(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 3: each replica's loss such that the engine's reduction of the replicas'
+    gradients is the global batch's mean, for uneven shards too."""
+    pytorch = _pytorch(adapter)
+    if not pytorch:
+        _two_cpus_if_possible()
+    rng = fresh_rng("loss scaling")
+    for split in SPLITS:
+        losses = rng.uniform(0.1, 3.0, size=sum(split))
+        edges = np.cumsum((0, *split))
+        shards = [losses[edges[r] : edges[r + 1]] for r in range(len(split))]
+        values = [
+            _replica_loss(learner, adapter, shard, len(losses), len(split)) for shard in shards
+        ]
+        combined = np.mean(values) if pytorch else np.sum(values)  # DDP averages, TF sums
+        if matches(combined, losses.mean(), atol=1e-12):
+            continue
+        _name_the_scaling(values, shards, losses, pytorch)
+    return "the replicas' losses combine to the global mean for equal, uneven and empty shards"
+
+
+def _replica_loss(
+    learner: Callable[..., Any], adapter: Any, shard: np.ndarray, total: int, replicas: int
+) -> float:
+    """The learner's loss of one replica, checked to be a differentiable scalar."""
+    given = adapter.from_numpy(shard)
+    if _pytorch(adapter):
+        given.requires_grad_(True)
+        loss = learner(given, total, replicas)
+        if not getattr(loss, "requires_grad", False):
+            raise Mismatch(
+                "your loss is not connected to the per-example losses any more (a Python number, "
+                "`.item()`, `.detach()`?): backward() could not reach the model"
+            )
+    else:
+        import tensorflow as tf
+
+        target = (tf.nn, "compute_average_loss", "tf.nn.compute_average_loss")
+        loss = by_hand(
+            lambda: learner(given, total),
+            [target],
+            reason="divide by the global batch size yourself",
+        )
+    value = as_numpy(loss, "the replica's loss")
+    if value.shape != ():
+        raise Mismatch(f"the replica's loss has shape {value.shape}; it must be one number")
+    return float(value)
+
+
+def _name_the_scaling(
+    values: list[float], shards: list[np.ndarray], losses: np.ndarray, pytorch: bool
+) -> None:
+    """Name the usual mistakes: a replica's own mean, the other engine's scaling."""
+    mine = np.array(values)
+    means = np.array([shard.mean() if len(shard) else np.nan for shard in shards])
+    summed_form = np.array([shard.sum() / len(losses) for shard in shards])
+    averaged_form = summed_form * len(shards)
+    split = f"a global batch of {len(losses)} split {' + '.join(str(len(s)) for s in shards)}"
+    if matches(mine, means, atol=1e-12) or not np.all(np.isfinite(mine)):
+        raise Mismatch(
+            f"for {split}, you return each replica's mean over its own examples: an example of "
+            "a small shard weighs more than one of a large shard (and an empty shard gives nan)"
+            + ("" if pytorch else "; and MirroredStrategy adds the replicas' gradients up")
+        )
+    if pytorch and matches(mine, summed_form, atol=1e-12):
+        raise Mismatch(
+            "that is tf.distribute's scaling, for engines that sum the replicas' gradients; DDP "
+            "averages them, so your losses come out divided by the number of replicas"
+        )
+    if not pytorch and matches(mine, averaged_form, atol=1e-12):
+        raise Mismatch(
+            "that is DDP's scaling, for engines that average the replicas' gradients; "
+            "MirroredStrategy sums them, so your losses come out multiplied by the number of "
+            "replicas"
+        )
+    how, combined = ("averaged", mine.mean()) if pytorch else ("summed", mine.sum())
+    raise Mismatch(
+        f"for {split}, your replicas' losses {how} give {combined:.6g}, not the mean loss of "
+        f"the global batch, {losses.mean():.6g}: which count divides the sum?"
+    )
+
+
+# --------------------------------------------------------------------------- exercise 4
+
+
+@exercise("Exercise 4 (the partial-batch trap)")
+def partial_batch(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 4: the replicas' batches, step by step, are the full global batches of one
+    process, in order, without duplicates and without the partial last batch."""
+    if _pytorch(adapter):
+        return _replica_loaders(learner)
+    return _global_batches(learner)
+
+
+def _expect_steps(
+    steps: list[np.ndarray], n: int, global_batch: int, what: str, *, extra: str, order: str
+) -> None:
+    """Step k must hold exactly examples k·G … (k+1)·G − 1, in any order, and there must be
+    ``n // G`` steps: one process's epoch with its partial batch dropped. ``extra`` says what an
+    additional step is made of, ``order`` what reorders the examples."""
+    full = n // global_batch
+    for k, step in enumerate(steps):
+        if len(set(step.tolist())) < len(step):
+            raise Mismatch(
+                f"step {k + 1} of {what} holds example {_duplicate(step)} twice: the shards were "
+                "padded with duplicates to make them equal"
+            )
+        if k >= full:
+            if len(step) < global_batch:
+                raise Mismatch(
+                    f"step {k + 1} of {what} is a partial batch of {len(step)} examples "
+                    f"({n} = {full} × {global_batch} + {n % global_batch}): drop it"
+                )
+            raise Mismatch(
+                f"there is a step {k + 1} in {what}, and one process stops after {full} steps "
+                f"({n} = {full} × {global_batch} + {n % global_batch}): {extra}"
+            )
+        if len(step) != global_batch:
+            raise Mismatch(
+                f"step {k + 1} of {what} holds {len(step)} examples, a global batch {global_batch}"
+            )
+        if sorted(step.tolist()) != list(range(k * global_batch, (k + 1) * global_batch)):
+            raise Mismatch(
+                f"step {k + 1} of {what} holds other examples than one process's step {k + 1}: "
+                f"is the order shuffled? {order}"
+            )
+    if len(steps) < full:
+        raise Mismatch(f"{what} takes {len(steps)} steps, one process {full}")
+
+
+def _duplicate(values: np.ndarray) -> int:
+    unique, counts = np.unique(values, return_counts=True)
+    return int(unique[np.argmax(counts)])
+
+
+def _replica_loaders(learner: Callable[..., Any]) -> str:
+    import torch
+    from torch.utils.data import TensorDataset
+
+    for n, replicas, global_batch in ((103, 2, 16), (47, 2, 16), (70, 4, 16)):
+        dataset = TensorDataset(torch.arange(n))
+        try:
+            loaders = [learner(dataset, rank, replicas, global_batch) for rank in range(replicas)]
+            per_rank = [[batch[0].numpy().copy() for batch in loader] for loader in loaders]
+        except (ValueError, RuntimeError) as error:
+            if "process group" in str(error):
+                raise Mismatch(
+                    "your sampler asks the default process group for the number of replicas and "
+                    "the rank, and there is none here: pass them to DistributedSampler"
+                ) from None
+            raise
+        per = global_batch // replicas
+        for rank, batches in enumerate(per_rank):
+            sizes = {len(batch) for batch in batches[: n // global_batch]}
+            if sizes and sizes != {per}:
+                raise Mismatch(
+                    f"replica {rank}'s batches hold {sorted(sizes)} examples; with a global batch "
+                    f"of {global_batch} on {replicas} replicas, each holds {per}"
+                )
+        if len({len(batches) for batches in per_rank}) > 1:
+            raise Mismatch("the replicas take different numbers of steps: one would wait forever")
+        if per_rank[0] and np.array_equal(per_rank[0][0], per_rank[1][0]):
+            raise Mismatch(
+                "replicas 0 and 1 get the same examples: each needs its own shard of every "
+                "global batch (a sampler that knows the replica's rank)"
+            )
+        steps = [np.concatenate(parts) for parts in zip(*per_rank, strict=True)]
+        _expect_steps(
+            steps,
+            n,
+            global_batch,
+            f"the {replicas} replicas together",
+            extra="the sampler padded the epoch with examples from its start to fill it",
+            order="(DistributedSampler shuffles, with its own seed, unless told not to)",
+        )
+    return "every step is one process's full global batch, dealt out evenly; nothing padded or shuffled"
+
+
+def _global_batches(learner: Callable[..., Any]) -> str:
+    import tensorflow as tf
+
+    strategy = _two_replicas()
+    for n, global_batch in ((103, 16), (70, 8)):
+        X = np.arange(n, dtype=np.float32)[:, None] * np.ones((1, 3), dtype=np.float32)
+        y = np.arange(n)
+        dataset = learner(tf.constant(X), tf.constant(y), global_batch)
+        if not isinstance(dataset, tf.data.Dataset):
+            raise Mismatch(
+                f"your function returns a {type(dataset).__name__}, not a tf.data.Dataset"
+            )
+        bounded = dataset.take(n // global_batch + 2)  # a dataset that repeats is cut short here
+        steps = [np.asarray(labels) for _, labels in bounded]
+        _expect_steps(
+            steps,
+            n,
+            global_batch,
+            "your pipeline",
+            extra="does it repeat, or take more than one epoch?",
+            order="(keep the order given: it is the shared one)",
+        )
+        for _, labels in strategy.experimental_distribute_dataset(bounded):
+            parts = [len(part) for part in strategy.experimental_local_results(labels)]
+            if len(set(parts)) > 1:
+                raise Mismatch(f"the strategy splits one of your batches {parts}: unequal shards")
+    return "full global batches in the given order, which the strategy splits evenly at every step"
+
+
+# --------------------------------------------------------------------------- exercise 5
+
+
+@exercise("Exercise 5 (all-reduce by hand)")
+def all_reduce(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 5: average the replicas' gradients by hand; compare with the engine's own
+    all-reduce and with the gradient of the whole global batch."""
+    if _pytorch(adapter):
+        return _average_torch(learner)
+    return _average_tf(learner)
+
+
+def _shards(rows: np.ndarray, replicas: int) -> list[np.ndarray]:
+    return [rows[rank::replicas] for rank in range(replicas)]
+
+
+def _data(seed: str) -> tuple[np.ndarray, np.ndarray]:
+    rng = fresh_rng(seed)
+    return rng.normal(size=(24, 5)), rng.integers(0, 3, size=24)
+
+
+def _average_torch(learner: Callable[[list[list[Any]]], Any]) -> str:
+    import torch
+    import torch.distributed as dist
+
+    X, y = _data("all-reduce")
+    for replicas in (2, 3):
+        model = scaling.mlp(
+            [5, 4, 3], initial.mlp([5, 4, 3], seed=5, dtype=np.float64), float64=True
+        )
+        per_replica = []
+        for rows in _shards(np.arange(len(y)), replicas):
+            model.zero_grad()
+            torch.nn.functional.cross_entropy(
+                model(torch.from_numpy(X[rows])), torch.from_numpy(y[rows])
+            ).backward()
+            per_replica.append([p.grad.clone() for p in model.parameters()])
+        before = snapshot(*(g for grads in per_replica for g in grads))
+        result = by_hand(
+            functools.partial(learner, per_replica),
+            [(dist, "all_reduce", "torch.distributed.all_reduce")],
+            reason="add the replicas' gradients up yourself",
+        )
+        expect_unchanged(
+            before,
+            [g for grads in per_replica for g in grads],
+            [
+                f"replica_gradients[{r}][{i}]"
+                for r, grads in enumerate(per_replica)
+                for i in range(len(grads))
+            ],
+        )
+        if not isinstance(result, (list, tuple)) or len(result) != len(per_replica[0]):
+            raise Mismatch(
+                f"return one averaged gradient per parameter, a list of {len(per_replica[0])}"
+            )
+        got = [as_numpy(g, "an averaged gradient") for g in result]
+        engine = _gloo_average([[g.numpy() for g in grads] for grads in per_replica])
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(
+            model(torch.from_numpy(X)), torch.from_numpy(y)
+        ).backward()
+        whole = [p.grad.numpy() for p in model.parameters()]
+        for i, (mine, theirs, exact) in enumerate(zip(got, engine, whole, strict=True)):
+            _name_the_average(mine, theirs, [grads[i].numpy() for grads in per_replica])
+            expect_array(mine, theirs, what="your average, against gloo's all-reduce", atol=1e-12)
+            expect_array(
+                mine, exact, what="your average, against the global batch's gradient", atol=1e-12
+            )
+    return "equals gloo's all-reduce and the global batch's gradient, for 2 and 3 replicas"
+
+
+def _gloo_average(per_replica: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """gloo's own all-reduce (what DDP calls) over replicas that are threads of this process:
+    each rank's gradients flattened into one bucket, as DDP does, summed across the ranks, then
+    divided by the number of ranks."""
+    import datetime
+
+    import torch
+    import torch.distributed as dist
+
+    store, replicas = dist.HashStore(), len(per_replica)
+    buckets = [
+        torch.from_numpy(np.concatenate([g.ravel() for g in grads])) for grads in per_replica
+    ]
+    failures: list[BaseException] = []
+
+    def rank_thread(rank: int) -> None:
+        try:
+            group: Any = dist.ProcessGroupGloo(
+                store, rank, replicas, datetime.timedelta(seconds=30)
+            )
+            group.allreduce([buckets[rank]]).wait()
+        except Exception as error:  # re-raised in the check's own thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=rank_thread, args=(rank,)) for rank in range(replicas)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    if failures:
+        raise RuntimeError(f"gloo's all-reduce failed in this check: {failures[0]}")
+    averaged = buckets[0].numpy() / replicas
+    edges = np.cumsum([0, *(g.size for g in per_replica[0])])
+    return [
+        averaged[start:stop].reshape(g.shape)
+        for start, stop, g in zip(edges[:-1], edges[1:], per_replica[0], strict=True)
+    ]
+
+
+def _name_the_average(got: np.ndarray, engine: np.ndarray, replicas_own: list[np.ndarray]) -> None:
+    """Name the usual mistakes: the sum instead of the average, one replica's gradient."""
+    if matches(got, engine * len(replicas_own), atol=1e-12):
+        raise Mismatch(
+            f"that is the sum of the {len(replicas_own)} replicas' gradients: the all-reduce adds "
+            "them up, and the average divides by the number of replicas"
+        )
+    if not matches(got, engine, atol=1e-12) and any(
+        matches(got, own, atol=1e-12) for own in replicas_own
+    ):
+        raise Mismatch("that is one replica's gradient, not the average over all replicas")
+
+
+def _average_tf(learner: Callable[[Any, Any], Any]) -> str:
+    import tensorflow as tf
+
+    strategy = _two_replicas()
+    X, y = _data("all-reduce")
+    with strategy.scope():
+        from diptych.adapters import tensorflow as tf_adapter
+
+        with tf_adapter.float64():
+            import keras
+
+            model = keras.Sequential(
+                [keras.Input((5,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(3)]
+            )
+            for layer, weights in zip(
+                model.layers, initial.mlp([5, 4, 3], seed=5, dtype=np.float64), strict=True
+            ):
+                tf_adapter.load_dense(layer, weights)
+
+    def gradient(x: Any, labels: Any) -> Any:
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(
+                keras.losses.sparse_categorical_crossentropy(labels, model(x), from_logits=True)
+            )
+        return tf.concat(
+            [tf.reshape(g, [-1]) for g in tape.gradient(loss, model.trainable_variables)], axis=0
+        )
+
+    batches = tf.data.Dataset.from_tensor_slices((X, y)).batch(len(y))
+    x, labels = next(iter(strategy.experimental_distribute_dataset(batches)))
+    per_replica = tf.function(lambda x, labels: strategy.run(gradient, args=(x, labels)))(x, labels)
+    local = [t.numpy() for t in strategy.experimental_local_results(per_replica)]
+    engine = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None).numpy()
+    extended = type(strategy.extended)
+    result = by_hand(
+        lambda: learner(strategy, per_replica),
+        [
+            (strategy, "reduce", "strategy.reduce"),
+            (extended, "reduce_to", "strategy.extended.reduce_to"),
+            (extended, "batch_reduce_to", "strategy.extended.batch_reduce_to"),
+        ],
+        reason="add the replicas' gradients up yourself",
+    )
+    got = as_numpy(result, "the averaged gradient")
+    _name_the_average(got, engine, local)
+    expect_array(got, engine, what="your average, against strategy.reduce(MEAN)", atol=1e-12)
+    whole = gradient(tf.constant(X), tf.constant(y)).numpy()
+    expect_array(got, whole, what="your average, against the global batch's gradient", atol=1e-12)
+    return "equals the strategy's all-reduce (MEAN) and the global batch's gradient"

@@ -1,0 +1,456 @@
+"""Data-parallel training on the frameworks' own engines: the parts lesson 09 runs but does not teach.
+
+* **Global-batch arithmetic** (plain NumPy): how a global batch splits into equal per-replica
+  shards, how many full steps an epoch holds, and what is left over at its end.
+* **Launching processes** for ``torch.distributed``: ``launch`` runs an importable worker in N
+  processes through ``torch.multiprocessing`` (the ``spawn`` start method, which works on every
+  platform; ``fork`` does not exist on Windows and is unsafe once threads exist) on a free port of
+  127.0.0.1, and
+  always comes back: a worker that raises, dies or outlives ``timeout`` ends in one
+  ``WorkerFailed`` whose message says which worker and why, and every other worker is stopped.
+  A notebook cannot define the worker itself: ``spawn`` starts fresh interpreters, which import
+  the worker by name, and a function defined in a notebook lives in ``__main__``, which they
+  cannot import. So the worker lives here: ``ddp_worker``.
+* **The DDP worker** (``ddp_worker``): one replica of the lesson's MLP wrapped in
+  ``DistributedDataParallel`` over gloo, fed by a ``DistributedSampler``.
+* **TensorFlow's logical devices** (``split_cpu``): one CPU seen as several devices, so that
+  ``tf.distribute.MirroredStrategy`` has replicas to mirror over on a laptop.
+
+Importing this module imports neither framework; each function imports what it needs.
+"""
+
+from __future__ import annotations
+
+import errno
+import multiprocessing.connection
+import pickle
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diptych import initial
+from diptych.optional import require
+
+#: where the processes of one machine meet (the loopback interface: nothing leaves the machine)
+HOST = "127.0.0.1"
+#: seconds a collective (an all-reduce) waits for a peer before it fails instead of hanging
+COLLECTIVE_TIMEOUT = 60.0
+
+
+class WorkerFailed(RuntimeError):
+    """A data-parallel worker raised, died or ran past its time; the message says which and why."""
+
+
+class LogicalDevicesError(RuntimeError):
+    """TensorFlow's devices were fixed before ``split_cpu`` could split the CPU."""
+
+
+# --------------------------------------------------------------------------- global batches
+
+
+def per_replica_batch(global_batch: int, replicas: int) -> int:
+    """The batch each replica computes on: ``global_batch / replicas``, which must be whole.
+
+    Equal shards are what make the average of the replicas' mean gradients the global batch's
+    mean gradient; an uneven split weights the examples of the smaller shard more.
+    """
+    if global_batch < 1 or replicas < 1:
+        raise ValueError(f"batch and replicas must be positive, got {global_batch}, {replicas}")
+    if global_batch % replicas:
+        raise ValueError(
+            f"a global batch of {global_batch} does not split into {replicas} equal shards: "
+            f"choose a multiple of {replicas}"
+        )
+    return global_batch // replicas
+
+
+def epoch_split(n: int, global_batch: int) -> tuple[int, int]:
+    """(full steps, examples left over) in an epoch of ``n`` examples: ``divmod(n, global_batch)``.
+
+    The leftover examples form a partial last batch: the partial-batch trap of data parallelism.
+    """
+    if n < 0 or global_batch < 1:
+        raise ValueError(f"need n >= 0 and a positive batch, got {n}, {global_batch}")
+    return divmod(n, global_batch)
+
+
+# --------------------------------------------------------------------------- launching
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now (the system picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """Can a server listen on ``port`` of 127.0.0.1 now?"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            if error.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+        return True
+
+
+def launch(
+    worker: Callable[..., Any],
+    *args: Any,
+    processes: int = 2,
+    port: int | None = None,
+    timeout: float = 120.0,
+) -> list[Any]:
+    """Run ``worker(rank, processes, port, *args)`` in ``processes`` fresh processes; return each
+    rank's result, rank 0 first.
+
+    ``worker`` must be importable (a module's function, not a notebook's). ``port`` (default: a
+    free one) is where rank 0 serves the rendezvous that every rank joins. Never hangs: a worker
+    that raises or dies stops the others at once, and all of them are killed after ``timeout``
+    seconds; either way the result is one ``WorkerFailed`` saying which worker and why.
+    """
+    if processes < 1:
+        raise ValueError(f"processes must be positive, got {processes}")
+    if not timeout > 0:
+        raise ValueError(f"timeout must be positive, got {timeout}")
+    _check_importable(worker)
+    if port is None:
+        port = free_port()
+    elif not port_is_free(port):
+        raise WorkerFailed(
+            f"port {port} of {HOST} is already in use (by another program, or by workers of an "
+            "earlier run that are still alive): pass port=None to pick a free one"
+        )
+    torch_mp = require("torch.multiprocessing")
+    with tempfile.TemporaryDirectory(prefix="diptych-workers-") as scratch:
+        folder = Path(scratch)
+        context = torch_mp.start_processes(
+            _run_and_save,
+            args=(worker, processes, port, str(folder), args),
+            nprocs=processes,
+            join=False,
+            start_method="spawn",
+        )
+        _wait(context, timeout, folder)
+        return [_result(folder, rank) for rank in range(processes)]
+
+
+def _check_importable(worker: Callable[..., Any]) -> None:
+    """A spawned process finds the worker by its module and name; refuse one it cannot find."""
+    module = getattr(worker, "__module__", None)
+    name = getattr(worker, "__qualname__", "")
+    interactive = module == "__main__" and not hasattr(sys.modules["__main__"], "__file__")
+    if interactive or "<" in name or module is None:
+        raise ValueError(
+            f"launch needs a worker that a new process can import, and {name or worker!r} is "
+            "defined in a notebook (or is a lambda or a nested function): the processes start "
+            "fresh interpreters that import the worker by module and name. Put it in a module "
+            "(a .py file) and import it from there"
+        )
+
+
+def _run_and_save(
+    rank: int,
+    worker: Callable[..., Any],
+    processes: int,
+    port: int,
+    folder: str,
+    args: tuple[Any, ...],
+) -> None:
+    """In a worker process: run the worker and save its result, or one line about its error."""
+    try:
+        result = worker(rank, processes, port, *args)
+    except Exception as error:
+        first = (str(error).strip().splitlines() or [""])[0]
+        (Path(folder) / f"{rank}.error").write_text(f"{type(error).__name__}: {first}")
+        raise  # torch.multiprocessing reports the failure to the parent
+    temporary = Path(folder) / f"{rank}.tmp"
+    temporary.write_bytes(pickle.dumps(result))
+    temporary.replace(Path(folder) / f"{rank}.pkl")
+
+
+def _result(folder: Path, rank: int) -> Any:
+    try:
+        return pickle.loads((folder / f"{rank}.pkl").read_bytes())
+    except FileNotFoundError:
+        raise WorkerFailed(f"worker {rank} ended without a result (did it exit early?)") from None
+
+
+def _wait(context: Any, timeout: float, folder: Path) -> None:
+    """Wait until every worker has finished, ``timeout`` seconds at most, then kill any left;
+    WorkerFailed at the first worker that does not finish cleanly, or at the deadline."""
+    processes = context.processes
+    pending = {process.sentinel: rank for rank, process in enumerate(processes)}
+    deadline = time.monotonic() + timeout
+    try:
+        while pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WorkerFailed(
+                    f"the workers did not finish within {timeout:g} s and were stopped (a worker "
+                    "waiting for a peer that never came, or more work than the timeout allows)"
+                )
+            for sentinel in multiprocessing.connection.wait(list(pending), timeout=remaining):
+                rank = pending.pop(sentinel)
+                processes[rank].join()
+                if processes[rank].exitcode != 0:
+                    raise WorkerFailed(_cause(processes, folder, first=rank))
+    finally:
+        _kill_all(processes)
+
+
+def _cause(processes: Sequence[Any], folder: Path, *, first: int) -> str:
+    """Why the workers failed, in one sentence. A worker killed by a signal is the cause rather
+    than its peers, which fail a moment later when their all-reduce loses it."""
+    deadline = time.monotonic() + 1.0
+    for process in processes:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+    killed = [rank for rank, p in enumerate(processes) if p.exitcode is not None and p.exitcode < 0]
+    rank = killed[0] if killed else first
+    code = processes[rank].exitcode
+    stopped = "; the other workers were stopped"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"worker {rank} was killed by {name} before it finished (out of memory? stopped by hand?){stopped}"
+    saved = folder / f"{rank}.error"
+    if saved.exists():
+        return f"worker {rank} raised {saved.read_text()}{stopped}"
+    return f"worker {rank} exited with status {code} before it finished{stopped}"
+
+
+def _kill_all(processes: Sequence[Any]) -> None:
+    """SIGKILL every worker still alive (one blocked in a collective may not heed SIGTERM)."""
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    for process in processes:
+        process.join(timeout=5)
+
+
+# --------------------------------------------------------------------------- the DDP worker
+
+
+@dataclass(frozen=True)
+class Training:
+    """One data-parallel training run, as every worker receives it (picklable).
+
+    ``epochs`` holds one permutation of the training set per epoch (the shared order); training
+    stops after ``steps`` steps. ``drop_last`` drops each epoch's partial last batch.
+    """
+
+    X: np.ndarray  # (n, features)
+    y: np.ndarray  # (n,) int64 labels
+    weights: list[initial.Layer]  # shared initial weights, neutral layout
+    epochs: list[np.ndarray]  # one permutation of range(n) per epoch
+    global_batch: int
+    steps: int
+    lr: float
+    momentum: float = 0.0
+    drop_last: bool = False
+    float64: bool = False
+
+    def __post_init__(self) -> None:
+        full, left = epoch_split(len(self.y), self.global_batch)
+        available = len(self.epochs) * (full if self.drop_last or not left else full + 1)
+        if not 0 < self.steps <= available:
+            raise ValueError(
+                f"{len(self.epochs)} epochs hold {available} steps of {self.global_batch}, "
+                f"not {self.steps}: give more epochs or fewer steps"
+            )
+
+    @property
+    def sizes(self) -> list[int]:
+        """Layer widths, input first, read off the weights."""
+        return [self.weights[0]["W"].shape[0], *(layer["W"].shape[1] for layer in self.weights)]
+
+
+def mlp(sizes: Sequence[int], weights: list[initial.Layer], *, float64: bool = False) -> Any:
+    """A tanh MLP (``nn.Sequential``) of these ``sizes`` holding the shared ``weights``.
+
+    tanh rather than ReLU: a smooth model has no kink where float32 rounding could switch a unit
+    on or off, so a short float32 run is a smooth function of its rounding errors.
+    """
+    torch = require("torch")
+    from diptych.adapters import pytorch as adapter
+
+    dtype = torch.float64 if float64 else torch.float32  # before loading: float32 would round
+    layers: list[Any] = []
+    for i, layer_weights in enumerate(weights):
+        linear = torch.nn.Linear(sizes[i], sizes[i + 1], dtype=dtype)
+        adapter.load_dense(linear, layer_weights)
+        layers += [linear, torch.nn.Tanh()] if i < len(weights) - 1 else [linear]
+    return torch.nn.Sequential(*layers)
+
+
+def neutral_weights(model: Any) -> np.ndarray:
+    """Every weight of an ``nn.Sequential`` of ``nn.Linear`` layers in the neutral layout (``W``
+    as (in, out), then ``b``, layer after layer), as one flat NumPy copy: (parameters,)."""
+    return _neutral(model, lambda parameter: parameter)
+
+
+def neutral_gradients(model: Any) -> np.ndarray:
+    """The ``.grad`` of every weight, laid out as ``neutral_weights`` lays out the weights."""
+    return _neutral(model, lambda parameter: parameter.grad)
+
+
+def _neutral(model: Any, read: Callable[[Any], Any]) -> np.ndarray:
+    torch = require("torch")
+    parts = []
+    for layer in model:
+        if isinstance(layer, torch.nn.Linear):
+            kernel, bias = read(layer.weight).detach(), read(layer.bias).detach()
+            parts += [kernel.T.reshape(-1), bias.reshape(-1)]
+    return torch.cat(parts).numpy().copy()
+
+
+def ddp_worker(rank: int, world_size: int, port: int, *runs: Training) -> list[dict[str, Any]]:
+    """One replica: join the process group, train each run with DistributedDataParallel, leave.
+
+    Several runs share one process group, so that a lesson pays for starting processes once.
+    """
+    import datetime
+
+    torch = require("torch")
+    dist = require("torch.distributed")
+
+    torch.set_num_threads(1)  # one core per process: the processes are the parallelism
+    dist.init_process_group(
+        "gloo",  # the CPU backend; "nccl" on NVIDIA GPUs
+        init_method=f"tcp://{HOST}:{port}",  # rank 0 listens there, the others connect
+        rank=rank,
+        world_size=world_size,
+        timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT),
+    )
+    try:
+        return [train_replica(run) for run in runs]
+    finally:
+        dist.destroy_process_group()
+
+
+def train_replica(run: Training) -> dict[str, Any]:
+    """This process's replica of one run. Returns ``{"path": (steps, parameters) the weights
+    after every step, neutral layout; "losses": (steps,) loss of each global batch; "seconds":
+    time spent training}``."""
+    torch = require("torch")
+    dist = require("torch.distributed")
+    from torch.nn.parallel import DistributedDataParallel
+    from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+    model = DistributedDataParallel(mlp(run.sizes, run.weights, float64=run.float64))
+    optimizer = torch.optim.SGD(model.parameters(), lr=run.lr, momentum=run.momentum)
+    X = torch.as_tensor(run.X, dtype=torch.float64 if run.float64 else torch.float32)
+    y = torch.as_tensor(run.y)
+    batch = per_replica_batch(run.global_batch, dist.get_world_size())
+    losses: list[float] = []
+    path: list[np.ndarray] = []
+    started = time.perf_counter()
+    for order in run.epochs:
+        dataset = TensorDataset(X[order], y[order])  # this epoch, in the shared order
+        sampler: Any = DistributedSampler(dataset, shuffle=False, drop_last=run.drop_last)
+        for xb, yb in DataLoader(
+            dataset, batch_size=batch, sampler=sampler, drop_last=run.drop_last
+        ):
+            if len(losses) == run.steps:
+                break
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(xb), yb)  # mean over this shard
+            loss.backward()  # DDP all-reduces the gradients: every rank gets their average
+            optimizer.step()
+            total = loss.detach().clone()
+            dist.all_reduce(total)  # the sum of the replicas' losses, for the record
+            losses.append(total.item() / dist.get_world_size())
+            path.append(neutral_weights(model.module))
+    seconds = time.perf_counter() - started
+    return {"path": np.array(path), "losses": np.array(losses), "seconds": seconds}
+
+
+# --------------------------------------------------------------------------- TensorFlow
+
+
+def split_cpu(count: int) -> list[str]:
+    """See the CPU as ``count`` logical devices (for ``MirroredStrategy``); their names.
+
+    Must run before TensorFlow runs any operation: once its runtime has started, its devices are
+    fixed. Calling it again with the same count (re-running a notebook cell) is harmless.
+    """
+    tf = require("tensorflow")
+    if count < 1:
+        raise ValueError(f"count must be positive, got {count}")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+        )
+    except RuntimeError:
+        names = [device.name for device in tf.config.list_logical_devices("CPU")]
+        if len(names) == count:
+            return names
+        raise LogicalDevicesError(
+            f"TensorFlow already runs on {len(names)} CPU device(s) and cannot split the CPU "
+            f"into {count} any more: its devices are fixed by the first operation it runs. "
+            "Restart the kernel and call split_cpu before anything else touches TensorFlow"
+        ) from None
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+# --------------------------------------------------------------------------- the picture
+
+
+def diagram(*, replicas: int = 2, global_batch: int = 64) -> Any:
+    """Data parallelism in one figure: a global batch dealt into equal shards, one replica per
+    shard with the same weights, an all-reduce that averages their gradients, the same update
+    everywhere. Returns a matplotlib Figure."""
+    from matplotlib.patches import Rectangle
+
+    from diptych.plot import _new_figure
+
+    per = per_replica_batch(global_batch, replicas)
+    figure = _new_figure(7.5, 5.2)
+    ax = figure.subplots()
+    title = f"Data parallelism: {replicas} replicas, one global batch of {global_batch}"
+    ax.set(xlim=(0, 10), ylim=(0, 10), title=title)
+    ax.axis("off")
+    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
+    width = 9.0 / replicas
+    centres = [0.5 + width * (r + 0.5) for r in range(replicas)]
+
+    def box(x: float, y: float, text: str, color: str) -> None:
+        style = {"boxstyle": "round,pad=0.4", "facecolor": color, "alpha": 0.25, "edgecolor": color}
+        ax.text(x, y, text, ha="center", va="center", fontsize=9, bbox=style)
+
+    def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
+        style = {"arrowstyle": "->", "color": "0.3"}
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=style)
+
+    ax.text(5, 9.6, f"global batch of {global_batch} examples, in the shared order", ha="center")
+    for r, x in enumerate(centres):
+        color = colors[r % len(colors)]
+        shard = Rectangle((0.5 + width * r, 8.6), width, 0.6, facecolor=color, alpha=0.5)
+        ax.add_patch(shard)
+        ax.text(x, 8.9, f"shard {r}: {per} examples", ha="center", va="center", fontsize=9)
+        arrow(x, 8.5, x, 7.6)
+        box(x, 7.1, f"replica {r}\nsame weights θ", color)
+        arrow(x, 6.5, x, 5.7)
+        box(x, 5.2, f"g{r} = mean gradient\nover shard {r}", color)
+        arrow(x, 4.6, 5 + (x - 5) * 0.3, 3.9)
+    terms = " + ".join(f"g{r}" for r in range(replicas))
+    box(5, 3.4, f"all-reduce:  ḡ = ({terms}) / {replicas}  on every replica", "0.5")
+    for r, x in enumerate(centres):
+        arrow(5 + (x - 5) * 0.3, 2.9, x, 2.1)
+        box(x, 1.5, f"replica {r}:  θ ← θ − η ḡ", colors[r % len(colors)])
+    note = "every replica takes the same step: the weights stay identical"
+    ax.text(5, 0.3, note, ha="center", fontsize=9, style="italic")
+    return figure
