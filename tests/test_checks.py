@@ -984,7 +984,9 @@ def test_not_done_is_friendly_recorded_and_goes_to_stderr(outcomes, capsys):
     assert tensors.softplus_derivative(stub, pytorch) is None
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("… Exercise 1 (softplus derivative): not done yet — replace")
+    assert captured.err.startswith(
+        "… Exercise 1: The derivative of softplus — not done yet: replace"
+    )
     assert "Traceback" not in captured.err and "run the exercise's cell" in captured.err
     outcome = outcomes()[0]
     assert outcome.status == checks.NOT_DONE and "this cell" not in outcome.message
@@ -1083,14 +1085,16 @@ def test_an_extra_axis_of_size_one_is_told_apart_from_swapped_axes():
 
 
 def test_every_lesson_module_registers_its_exercises_in_order():
-    titles = [item.title for item in checks.exercises_of("cnn")]
-    assert titles == [
-        f"Exercise {i} ({t})"
-        for i, t in enumerate(
-            ["output sizes", "convolution by im2col", "max-pool backward", "porting a conv kernel"],
-            1,
-        )
+    """Numbers come from the checks' order in their module (titles: see test_pairing)."""
+    items = checks.exercises_of("cnn")
+    assert [item.check for item in items] == [
+        "output_size",
+        "conv2d_im2col",
+        "max_pool_backward",
+        "convert_kernel",
     ]
+    assert items[0].heading == "Exercise 1: Output sizes"
+    assert [item.number for item in items] == [1, 2, 3, 4]
     assert checks.exercises_of("no_such_lesson") == []
 
 
@@ -1148,3 +1152,8 @@ def test_the_max_pool_backward_reference_is_what_autograd_computes():
     tensor = torch.tensor(x, requires_grad=True)
     F.max_pool2d(tensor, 2).backward(torch.tensor(upstream))
     np.testing.assert_array_equal(conv.max_pool2d_backward(x, upstream), tensor.grad.numpy())
+
+
+def test_a_title_that_repeats_the_number_is_refused():
+    with pytest.raises(ValueError, match="without 'Exercise N'"):
+        checks.exercise("Exercise 1 (softplus derivative)")

@@ -84,7 +84,7 @@ def test_every_solution_passes_its_checks_in_its_committed_outputs(path):
     for cell in cells:
         assert "nbval-check-output" in cell.metadata["tags"], cell.source
         text = "".join(out.get("text", "") for out in cell.outputs if out.output_type == "stream")
-        assert text.startswith("✓ Exercise") and ": passed — " in text, cell.source
+        assert text.startswith("✓ Exercise") and " — passed: " in text, cell.source
 
 
 def test_every_check_is_an_nbgrader_test_and_every_exercise_an_answer_cell():

@@ -4,8 +4,10 @@ import json
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from diptych.checks import exercises_of
 from diptych.command import registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,3 +88,22 @@ def test_tensorflow_notebooks_take_their_environment_from_the_adapter(path):
     for module in ("import tensorflow as tf", "import keras"):  # a notebook may use Keras alone
         assert module not in code or adapter < code.index(module)
     assert "import tensorflow as tf" in code or "import keras" in code
+
+
+@pytest.mark.parametrize("kind", ["solutions", "exercises"])
+def test_each_exercise_has_one_identity_its_check_modules(kind, repo):
+    """The notebooks' exercise headings are the check module's, word for word and in order: the
+    number and title a learner reads are the ones every check line and `diptych check` print."""
+    for lesson in registry.lessons(repo, kind):
+        expected = [f"## {item.heading}" for item in exercises_of(lesson.slug)]
+        assert expected, f"{lesson.name} has no checks module"
+        for path in lesson.notebooks.values():
+            notebook = nbformat.read(path, as_version=4)
+            headings = [
+                line
+                for cell in notebook.cells
+                if cell.cell_type == "markdown"
+                for line in cell.source.splitlines()
+                if line.startswith("## Exercise")
+            ]
+            assert headings == expected, path

@@ -10,7 +10,7 @@ def test_nothing_is_recorded_outside_the_command(monkeypatch, tmp_path):
     monkeypatch.delenv(recording.RECORD_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     recording.append_value({"name": "x", "value": 1})
-    recording.append_outcome(Outcome("Exercise 1 (x)", Status.PASSED, "right"))
+    recording.append_outcome(Outcome("Exercise 1: X", Status.PASSED, "right"))
     assert recording.record_folder() is None
     assert list(tmp_path.iterdir()) == []
 
@@ -19,8 +19,8 @@ def test_values_and_outcomes_round_trip(monkeypatch, tmp_path):
     monkeypatch.setenv(recording.RECORD_ENV, str(tmp_path))
     recording.append_value({"name": "loss", "value": 1.0})
     recording.append_value({"name": "loss", "value": 2.0})
-    first = Outcome("Exercise 1 (x)", Status.NOT_DONE, "not yet", "tensors.x")
-    second = Outcome("Exercise 2 (y)", Status.FAILED, "wrong shape", "tensors.y")
+    first = Outcome("Exercise 1: X", Status.NOT_DONE, "not yet", "tensors.x")
+    second = Outcome("Exercise 2: Y", Status.FAILED, "wrong shape", "tensors.y")
     recording.append_outcome(first)
     recording.append_outcome(second)
     assert recording.read_values(tmp_path) == {"loss": {"name": "loss", "value": 2.0}}

@@ -45,7 +45,7 @@ def executed(*cells):
 
 
 def outcome(item, status=Status.PASSED, message="fine"):
-    return Outcome(item.title, status, message, f"{item.module}.{item.check}")
+    return Outcome(item.heading, status, message, f"{item.module}.{item.check}")
 
 
 def test_verdicts_are_matched_by_exercise_not_by_position():
@@ -68,7 +68,7 @@ def test_verdicts_are_matched_by_exercise_not_by_position():
         Status.PASSED,
         Status.FAILED,
     ]
-    assert [v.exercise for v in result] == [item.title for item in TENSORS]
+    assert [v.exercise for v in result] == [item.heading for item in TENSORS]
 
 
 def test_a_deleted_or_emptied_check_cell_is_not_checked():
@@ -140,8 +140,8 @@ def test_deleting_an_unsolved_exercises_check_never_passes(tmp_path):
     nbformat.write(notebook, path)
     result = check(path)
     assert result.returncode == 1, result.stdout
-    assert "✗ Exercise 2 (outer sum by broadcasting): not checked" in result.stdout
-    assert "✗ Exercise 4 (central finite difference): not checked" in result.stdout
+    assert "✗ Exercise 2: An outer sum by broadcasting — not checked" in result.stdout
+    assert "✗ Exercise 4: A central finite difference — not checked" in result.stdout
     assert "3 of 5 passed" in result.stdout and "2 not checked" in result.stdout
 
 
@@ -160,7 +160,7 @@ def test_a_check_that_never_ran_reads_not_run_despite_saved_counts(tmp_path):
     nbformat.write(notebook, path)
     result = check(path)
     assert result.returncode == 1 and "the kernel died while running cell 3" in result.stdout
-    assert "? Exercise 2 (outer sum by broadcasting): not run" in result.stdout
+    assert "? Exercise 2: An outer sum by broadcasting — not run" in result.stdout
     assert "ran but reported nothing" not in result.stdout
 
 
@@ -185,7 +185,7 @@ def test_a_syntax_error_in_the_exercise_fails_its_check_with_a_hint(tmp_path):
     result = check(path)
     assert result.returncode == 1
     assert (
-        "✗ Exercise 2 (outer sum by broadcasting): failed — the check could not run: NameError"
+        "✗ Exercise 2: An outer sum by broadcasting — failed: the check could not run: NameError"
         in result.stdout
     )
     assert "did it fail?" in result.stdout

@@ -53,7 +53,7 @@ class Outcome:
     check: str = ""  # "module.function" of the check that ran, to match verdicts by exercise
 
     def line(self) -> str:
-        return f"{self.status.symbol} {self.exercise}: {self.status} — {self.message}"
+        return f"{self.status.symbol} {self.exercise} — {self.status}: {self.message}"
 
     def to_json(self) -> dict[str, str]:
         return {

@@ -46,7 +46,7 @@ def _symmetric_same(n: int, kernel: int, stride: int) -> int:
     return conv.output_size(n, kernel=kernel, stride=stride, padding=(kernel - 1) // 2)
 
 
-@exercise("Exercise 1 (output sizes)")
+@exercise("Output sizes")
 def output_size(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 1: output length for integer padding, 'valid' and TensorFlow's 'same'."""
     for n, kernel, stride, padding in SIZE_CASES:
@@ -79,7 +79,7 @@ def _in_framework_layout(adapter: Any, nchw: np.ndarray) -> np.ndarray:
     return nchw.transpose(0, 2, 3, 1) if idiom(adapter).channels_last else nchw
 
 
-@exercise("Exercise 2 (convolution by im2col)")
+@exercise("Convolution by im2col")
 def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
     """Exercise 2: convolution (stride 1, no padding) as im2col and one matrix product, by hand."""
     fw = idiom(adapter)
@@ -126,7 +126,7 @@ def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
     return "matches the reference on 7×6 images with 3×3 filters and 5×8 images with 2×2 filters"
 
 
-@exercise("Exercise 3 (max-pool backward)")
+@exercise("The backward pass of max-pooling")
 def max_pool_backward(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
     """Exercise 3: route each upstream gradient to the maximum of its 2×2 window, by hand."""
     fw = idiom(adapter)
@@ -160,7 +160,7 @@ def max_pool_backward(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
     return "each window's gradient lands on its maximum, on 6×4 and 2×8 inputs"
 
 
-@exercise("Exercise 4 (porting a conv kernel)")
+@exercise("Porting a kernel")
 def convert_kernel(learner: Callable[[np.ndarray], Any], adapter: Any) -> str:
     """Exercise 4: port a kernel from the other framework's layout into this one's."""
     fw = idiom(adapter)

@@ -37,11 +37,22 @@ class Mismatch(Exception):
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise a lesson's check module knows: its check's name and its title."""
+    """One exercise, known to its lesson's check module: the one source of its number and title.
+
+    The number is the check's place in its module; the notebooks' heading for the exercise is
+    ``heading`` word for word (tested), and every line a check or ``diptych check`` prints names it
+    the same way.
+    """
 
     module: str  # e.g. "tensors"
     check: str  # the check function's name, e.g. "softplus_derivative"
-    title: str  # e.g. "Exercise 1 (softplus derivative)"
+    number: int  # 1, 2, ...: the order of the checks in the module
+    title: str  # e.g. "The derivative of softplus"
+
+    @property
+    def heading(self) -> str:
+        """``Exercise 1: The derivative of softplus``, as the notebooks' ``##`` heading says."""
+        return f"Exercise {self.number}: {self.title}"
 
 
 #: every exercise of every imported check module, in definition order (module -> exercises)
@@ -51,19 +62,30 @@ EXERCISES: dict[str, list[Exercise]] = {}
 def exercise(title: str) -> Callable[[Callable[..., str]], Callable[..., None]]:
     """Make a check out of a function that returns a success message or raises Mismatch.
 
-    The decorated function, called from a notebook with the learner's function and the adapter,
-    prints one line and returns nothing (see ``run_check``). The check module's exercises are
-    registered in ``EXERCISES`` so that ``diptych check`` knows how many there are.
+    ``title`` is the exercise's title as its notebook heading gives it ("The derivative of
+    softplus"); the exercise's number is the check's place in its module. The decorated function,
+    called from a notebook with the learner's function and the adapter, prints one line and
+    returns nothing (see ``run_check``). The check module's exercises are registered in
+    ``EXERCISES`` so that ``diptych check`` knows how many there are.
     """
+    if title.lower().startswith("exercise"):
+        raise ValueError(f"give the title alone, without 'Exercise N': {title!r}")
 
     def decorate(check: Callable[..., str]) -> Callable[..., None]:
         module = check.__module__.rsplit(".", 1)[-1]
-        EXERCISES.setdefault(module, []).append(Exercise(module, check.__name__, title))
+        known = EXERCISES.setdefault(module, [])
+        names = [item.check for item in known]
+        if check.__name__ in names:  # the module imported again: same place, same number
+            place = names.index(check.__name__)
+            item = known[place] = Exercise(module, check.__name__, place + 1, title)
+        else:
+            item = Exercise(module, check.__name__, len(known) + 1, title)
+            known.append(item)
 
         @functools.wraps(check)
         def self_check(*args: Any, **kwargs: Any) -> None:
             return run_check(
-                title, lambda: check(*args, **kwargs), check=f"{module}.{check.__name__}"
+                item.heading, lambda: check(*args, **kwargs), check=f"{module}.{check.__name__}"
             )
 
         return self_check

@@ -37,7 +37,7 @@ def _problem(name: str, n: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return problem.design, problem.y, rng.normal(size=2)
 
 
-@exercise("Exercise 1 (gradient of the MSE)")
+@exercise("The gradient of the mean squared error")
 def mse_gradient(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
     """Exercise 1: the analytic gradient of the mean squared error, without autograd."""
     X, y, theta = _problem("mse_gradient")
@@ -65,7 +65,7 @@ def mse_gradient(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
     return "matches the reference on a fresh problem, by hand"
 
 
-@exercise("Exercise 2 (one minibatch SGD step)")
+@exercise("One minibatch SGD step")
 def sgd_step(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 2: one minibatch SGD step, called three times in a row as a training loop would."""
     X, y, theta = _problem("sgd_step")
@@ -102,7 +102,7 @@ def _step_atol(change: np.ndarray) -> float:
     return STEP_RTOL * float(np.abs(change).max()) + 1e-13
 
 
-@exercise("Exercise 3 (a momentum step)")
+@exercise("A momentum step")
 def momentum_step(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 3: heavy-ball momentum in this framework's form, three steps in a row."""
     form = idiom(adapter).form
@@ -151,7 +151,7 @@ def momentum_step(learner: Callable[..., Any], adapter: Any) -> str:
     return f"three steps in {idiom(adapter).form_name} form: velocity and θ both right"
 
 
-@exercise("Exercise 4 (largest stable learning rate)")
+@exercise("The largest stable learning rate")
 def largest_stable_learning_rate(learner: Callable[[Any], Any], adapter: Any) -> str:
     """Exercise 4: 2 / λ_max of the MSE's Hessian."""
     X, _, _ = _problem("stable", n=30)
@@ -178,7 +178,7 @@ def largest_stable_learning_rate(learner: Callable[[Any], Any], adapter: Any) ->
     return f"{expected:.6f} for a fresh design matrix"
 
 
-@exercise("Exercise 5 (the fastest learning rate)")
+@exercise("The fastest learning rate")
 def fastest_learning_rate(learner: Callable[[Any], Any], adapter: Any) -> str:
     """Exercise 5: η* = argmin_η max_i |1 − ηλᵢ| and that smallest rate, for the MSE's Hessian.
 

@@ -41,7 +41,7 @@ def _extreme_logits() -> np.ndarray:
     return Z
 
 
-@exercise("Exercise 1 (stable log-softmax)")
+@exercise("A stable log-softmax")
 def log_softmax(learner: Callable[[Any], Any], adapter: Any) -> str:
     """Exercise 1: a numerically stable log-softmax along the last axis, by hand."""
     Z = _extreme_logits()
@@ -70,7 +70,7 @@ def log_softmax(learner: Callable[[Any], Any], adapter: Any) -> str:
     return "right on 6 rows, including logits of ±1000 and rows whose every exponential underflows"
 
 
-@exercise("Exercise 2 (cross-entropy from logits)")
+@exercise("Cross-entropy from logits")
 def cross_entropy(
     learner: Callable[[Any, Any], Any], adapter: Any, uses: Callable[[Any], Any] | None = None
 ) -> str:
@@ -158,7 +158,7 @@ def _right_log_softmax(uses: Callable[[Any], Any] | None, adapter: Any) -> bool:
         return False
 
 
-@exercise("Exercise 3 (softmax-regression gradient)")
+@exercise("The softmax-regression gradient")
 def softmax_regression_gradient(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 3: the analytic gradient of softmax regression, (dW, db), without autograd."""
     rng = fresh_rng("gradient")
@@ -185,7 +185,7 @@ def softmax_regression_gradient(learner: Callable[..., Any], adapter: Any) -> st
     return "dW and db both match the reference, by hand"
 
 
-@exercise("Exercise 4 (the Adam update)")
+@exercise("The Adam update")
 def adam_step(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 4: two Adam updates in a row, in this framework's placement of ε."""
     fw = idiom(adapter)
@@ -250,7 +250,7 @@ def adam_step(learner: Callable[..., Any], adapter: Any) -> str:
     return f"param, m and v all match at steps 3 and 4, with {fw.form_name} placement of ε"
 
 
-@exercise("Exercise 5 (binary cross-entropy from a logit)")
+@exercise("Binary cross-entropy from a logit")
 def binary_cross_entropy(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
     """Exercise 5: mean binary cross-entropy from logits, finite where σ(z) rounds to 0 or 1."""
     z = np.array([-800.0, -40.0, -3.0, -0.5, 0.0, 0.7, 40.0, 800.0])

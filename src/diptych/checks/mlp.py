@@ -23,7 +23,7 @@ from diptych.checks import (
 from diptych.reference import mlp as reference_mlp
 
 
-@exercise("Exercise 1 (the forward pass)")
+@exercise("The forward pass")
 def mlp_forward(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 1: the forward pass of a one-hidden-layer ReLU MLP, on two non-square networks."""
     for sizes in ([6, 5, 3], [3, 7, 2]):
@@ -59,7 +59,7 @@ def mlp_forward(learner: Callable[..., Any], adapter: Any) -> str:
     return "logits right for 6-5-3 and 3-7-2 networks"
 
 
-@exercise("Exercise 2 (porting weights into layers)")
+@exercise("Porting weights into layers")
 def load_weights(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
     """Exercise 2: port neutral-layout NumPy weights into the framework's layers by hand."""
     fw = idiom(adapter)
@@ -111,7 +111,7 @@ def _recognise_loading_mistakes(
         )
 
 
-@exercise("Exercise 3 (an initialisation that trains deep)")
+@exercise("An initialisation that trains deep")
 def init_std(learner: Callable[[int, int], Any], adapter: Any) -> str:
     """Exercise 3: a scale that keeps a deep ReLU network's signal steady, on layers that narrow."""
     widths = [1024, 512, 256, 128] + [64] * 7  # ten layers; the first three are not square
@@ -152,7 +152,7 @@ def _std(learner: Callable[[int, int], Any], fan_in: int, fan_out: int) -> float
     return std
 
 
-@exercise("Exercise 4 (a training step)")
+@exercise("A training step")
 def train_step(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 4: one training step; three in a row must match the reference."""
     fw = idiom(adapter)

@@ -51,7 +51,7 @@ HARNESS_CASES = (
 )
 
 
-@exercise("Exercise 1 (warm-up and median)")
+@exercise("Warm-up and median")
 def time_per_step(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 1: first call apart, warm-up untimed, the median per step of ``rounds`` blocks."""
     del adapter  # the harness is the same in every framework
@@ -221,7 +221,7 @@ COMPARISON_CASES: tuple[tuple[Timing, Timing, str | None, str, str], ...] = (
 )
 
 
-@exercise("Exercise 2 (the unfair comparison)")
+@exercise("The unfair comparison")
 def unfair_comparison(learner: Callable[[Timing, Timing], Any], adapter: Any) -> str:
     """Exercise 2: name the first reason two recorded timings cannot be compared, or None."""
     del adapter
@@ -265,7 +265,7 @@ BREAK_EVEN_CASES = (
 )
 
 
-@exercise("Exercise 3 (compile cost, amortised)")
+@exercise("Compile cost, amortised")
 def break_even_steps(learner: Callable[[Timing, Timing], Any], adapter: Any) -> str:
     """Exercise 3: the number of steps after which the compiled variant has cost no more time."""
     del adapter
@@ -367,7 +367,7 @@ def _fresh_process(holder: Any, names: dict[str, str], fresh: int) -> Iterator[d
         state["environment"] = changed
 
 
-@exercise("Exercise 4 (threads, set where they take effect)")
+@exercise("Threads, set where they take effect")
 def use_threads(learner: Callable[[int], Any], adapter: Any) -> str:
     """Exercise 4: set the intra-op pool to n threads and the inter-op pool to 1."""
     holder, names, where, fresh = _pools(adapter)

@@ -49,7 +49,7 @@ def _source_target(adapter: Any) -> tuple[str, str]:
 # --------------------------------------------------------------------------- exercise 1
 
 
-@exercise("Exercise 1 (porting a dense layer)")
+@exercise("Porting a dense layer")
 def dense_layer(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
     """Exercise 1: a dense layer's kernel and bias, from the other framework into this one."""
     rng = fresh_rng("dense layer")
@@ -115,7 +115,7 @@ def _not_a_reshape(got: np.ndarray, expected: np.ndarray, source: np.ndarray) ->
 FLATTEN_CASES = (((3, 2, 4), 5), ((5, 3, 2), 4))
 
 
-@exercise("Exercise 2 (fixing the flatten order)")
+@exercise("Fixing the flatten order")
 def flatten_order(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
     """Exercise 2: the first dense layer after Flatten, with its rows in this framework's order."""
     into_keras = _into_keras(adapter)
@@ -183,7 +183,7 @@ def _name_the_order(
 BATCH_NORM_CASES = {"torch": ((3e-5, 0.05), (1e-4, 0.2)), "keras": ((2e-3, 0.95), (1e-4, 0.8))}
 
 
-@exercise("Exercise 3 (carrying BatchNorm across)")
+@exercise("Carrying BatchNorm across")
 def batch_norm(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
     """Exercise 3: BatchNorm's arrays and its ε and momentum, into this framework's terms."""
     into_keras = _into_keras(adapter)
@@ -327,7 +327,7 @@ def _cnn(rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
     return layers
 
 
-@exercise("Exercise 4 (finding the bug in a port)")
+@exercise("Finding the bug in a port")
 def whole_model(learner: Callable[[Any], Any], adapter: Any) -> str:
     """Exercise 4: the lesson's whole CNN, from the other framework's arrays into this one's."""
     into_keras = _into_keras(adapter)

@@ -68,7 +68,7 @@ def _two_replicas() -> Any:
 # --------------------------------------------------------------------------- exercise 1
 
 
-@exercise("Exercise 1 (replicas on one machine)")
+@exercise("Replicas on one machine")
 def replicas(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 1: a process group of gloo (PyTorch), two logical CPUs and a strategy (TF)."""
     return _join_group(learner) if _pytorch(adapter) else _mirrored_strategy(learner)
@@ -164,7 +164,7 @@ def _mirrored_strategy(learner: Callable[[int], Any]) -> str:
 # --------------------------------------------------------------------------- exercise 2
 
 
-@exercise("Exercise 2 (sharding a global batch)")
+@exercise("Sharding a global batch")
 def sharding(learner: Callable[[Any, int, int], Any], adapter: Any) -> str:
     """Exercise 2: equal, disjoint shards that together are the global batch; uneven refused."""
     if not _pytorch(adapter):
@@ -215,7 +215,7 @@ def _expect_partition(shards: list[np.ndarray], batch: np.ndarray, replicas: int
 # --------------------------------------------------------------------------- exercise 3
 
 
-@exercise("Exercise 3 (scaling the loss)")
+@exercise("Scaling the loss")
 def loss_scaling(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 3: each replica's loss such that the engine's reduction of the replicas'
     gradients is the global batch's mean, for uneven shards too."""
@@ -301,7 +301,7 @@ def _name_the_scaling(
 # --------------------------------------------------------------------------- exercise 4
 
 
-@exercise("Exercise 4 (the partial-batch trap)")
+@exercise("The partial-batch trap")
 def partial_batch(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 4: the replicas' batches, step by step, are the full global batches of one
     process, in order, without duplicates and without the partial last batch."""
@@ -426,7 +426,7 @@ def _global_batches(learner: Callable[..., Any]) -> str:
 # --------------------------------------------------------------------------- exercise 5
 
 
-@exercise("Exercise 5 (all-reduce by hand)")
+@exercise("All-reduce by hand")
 def all_reduce(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 5: average the replicas' gradients by hand; compare with the engine's own
     all-reduce and with the gradient of the whole global batch."""

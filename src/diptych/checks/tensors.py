@@ -23,7 +23,7 @@ from diptych.checks import (
 from diptych.reference import calculus
 
 
-@exercise("Exercise 1 (softplus derivative)")
+@exercise("The derivative of softplus")
 def softplus_derivative(learner: Callable[[Any], Any], adapter: Any) -> str:
     """Exercise 1: d/dx log(1 + eˣ), elementwise, finite for very large |x|."""
     x = np.concatenate([fresh_rng("softplus").normal(0, 3, size=7), [0.0, -800.0, 800.0]])
@@ -51,7 +51,7 @@ def softplus_derivative(learner: Callable[[Any], Any], adapter: Any) -> str:
     return "matches σ(x) on 10 inputs, including ±800, and leaves x as it was"
 
 
-@exercise("Exercise 2 (outer sum by broadcasting)")
+@exercise("An outer sum by broadcasting")
 def outer_sum(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
     """Exercise 2: M[i, j] = a[i] + b[j] by broadcasting, shape (n, m), for several n ≠ m."""
     rng = fresh_rng("outer")
@@ -84,7 +84,7 @@ def _test_functions(
     ]
 
 
-@exercise("Exercise 3 (gradient by autograd)")
+@exercise("A gradient by autograd")
 def autograd_gradient(learner: Callable[[Callable[[Any], Any], Any], Any], adapter: Any) -> str:
     """Exercise 3: the gradient of a scalar function, by autograd; twice on the same x."""
     x = fresh_rng("autograd").uniform(-2, 2, size=5)
@@ -125,7 +125,7 @@ def autograd_gradient(learner: Callable[[Callable[[Any], Any], Any], Any], adapt
     return "exact gradients of Σ x³ and Σ x² sin x, twice in a row, x left as it was"
 
 
-@exercise("Exercise 4 (central finite difference)")
+@exercise("A central finite difference")
 def central_difference(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 4: the central finite difference, with framework operations and no autograd."""
     x = fresh_rng("central").uniform(-2, 2, size=4)
@@ -172,7 +172,7 @@ def _one_sided(f: Callable[[np.ndarray], float], x: np.ndarray, step: float) -> 
     return np.array([(f(x + step * e) - f(x)) / step for e in np.eye(len(x))])
 
 
-@exercise("Exercise 5 (standardise every row)")
+@exercise("Standardise every row")
 def standardise_rows(learner: Callable[[Any], Any], adapter: Any) -> str:
     """Exercise 5: each row minus its mean, over its standard deviation (dividing by m).
 

@@ -88,7 +88,7 @@ EARLY_STOPPING_MISTAKES = [
 ]
 
 
-@exercise("Exercise 1 (early stopping)")
+@exercise("Early stopping")
 def early_stopping(learner: Callable[[list[float], int], Any], adapter: Any) -> str:
     """Exercise 1: the best epoch, and the epoch at which patience runs out."""
     answers = []
@@ -114,7 +114,7 @@ def early_stopping(learner: Callable[[list[float], int], Any], adapter: Any) -> 
     return f"right on {len(CURVES)} curves: ties, an improvement just in time and a late dip"
 
 
-@exercise("Exercise 2 (coupled and decoupled weight decay)")
+@exercise("Coupled and decoupled weight decay")
 def weight_decay_step(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 2: momentum-SGD steps with coupled or decoupled decay, in this framework's form."""
     fw = idiom(adapter)
@@ -197,7 +197,7 @@ def _recognise_decay_mistakes(
         raise Mismatch("θ is shrunk after the step; decoupled decay shrinks it before")
 
 
-@exercise("Exercise 3 (warm-up and cosine schedule)")
+@exercise("Warm-up, then cosine")
 def warmup_cosine(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 3: linear warm-up, then cosine decay to zero, in this framework's convention."""
     fw = idiom(adapter)
@@ -248,7 +248,7 @@ def _close(a: list[float], b: list[float], base: float) -> bool:
     )
 
 
-@exercise("Exercise 4 (inverted dropout)")
+@exercise("Inverted dropout")
 def inverted_dropout(learner: Callable[[Any, float], Any], adapter: Any) -> str:
     """Exercise 4: inverted dropout with the framework's random numbers, by hand."""
     fw = idiom(adapter)

@@ -55,11 +55,11 @@ def verdicts(executed: Any, outcomes: list[Outcome], expected: list[Exercise]) -
 
 def _verdict(item: Exercise, outcome: Outcome | None, executed: Any) -> Verdict:
     if outcome is not None:
-        return Verdict(item.title, outcome.status, outcome.message)
+        return Verdict(item.heading, outcome.status, outcome.message)
     cells = [c for c in executed.cells if c.cell_type == "code" and _calls(c.source, item.check)]
     if not cells:
         return Verdict(
-            item.title,
+            item.heading,
             Status.NOT_CHECKED,
             f"its check cell (`checks.{item.check}(...)`) is missing or empty: restore it from "
             "a fresh copy of the exercise notebook",
@@ -72,13 +72,13 @@ def _verdict(item: Exercise, outcome: Outcome | None, executed: Any) -> Verdict:
             " (run the exercise cell above it: did it fail?)" if error.ename == "NameError" else ""
         )
         return Verdict(
-            item.title,
+            item.heading,
             Status.FAILED,
             f"the check could not run: {error.ename}: {error.evalue}{hint}",
         )
     if cell.execution_count is None:
-        return Verdict(item.title, Status.NOT_RUN, "the notebook stopped before this check")
-    return Verdict(item.title, Status.FAILED, "the check cell ran but reported nothing")
+        return Verdict(item.heading, Status.NOT_RUN, "the notebook stopped before this check")
+    return Verdict(item.heading, Status.FAILED, "the check cell ran but reported nothing")
 
 
 def _calls(source: str, check: str) -> bool:
@@ -100,8 +100,8 @@ def check_notebook(path: Path, *, timeout: float) -> int:
     results = verdicts(execution.notebook, execution.outcomes, expected)
     for verdict in results:
         print(
-            f"{verdict.status.symbol} {verdict.exercise}: {verdict.status}"
-            + ("" if verdict.status == Status.PASSED else f" — {verdict.message}")
+            f"{verdict.status.symbol} {verdict.exercise} — {verdict.status}"
+            + ("" if verdict.status == Status.PASSED else f": {verdict.message}")
         )
     if execution.error:
         print(f"! the run stopped: {execution.error}")
