@@ -100,21 +100,51 @@ def test_a_third_framework_adapter_satisfies_the_checks(monkeypatch, tmp_path):
     assert np.allclose(stable(np.eye(3)), classification.log_softmax(np.eye(3)))
 
 
+#: functions that import a module named by a string: ``require("torch")`` is an import too
+IMPORTING_CALLS = {"require", "import_module", "__import__"}
+
+
+def framework_imports(tree: ast.AST) -> list[str]:
+    """Every framework module a parsed module imports: import statements, and calls of
+    ``require``/``importlib.import_module`` with a string literal, functions included."""
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+        elif isinstance(node, ast.Call) and node.args:
+            function = node.func
+            called = function.attr if isinstance(function, ast.Attribute) else None
+            called = function.id if isinstance(function, ast.Name) else called
+            first = node.args[0]
+            if called in IMPORTING_CALLS and isinstance(first, ast.Constant):
+                names += [first.value] if isinstance(first.value, str) else []
+    return [name for name in names if name.split(".")[0] in FRAMEWORK_MODULES]
+
+
+def test_the_import_finder_sees_statements_and_calls_that_import_by_name():
+    source = """
+import numpy
+from torch import nn
+def f():
+    import tensorflow as tf
+    torch = require("torch.multiprocessing")
+    keras = importlib.import_module("keras")
+    other = require("matplotlib")
+    named = require(NAME)
+"""
+    found = framework_imports(ast.parse(source))
+    assert sorted(found) == ["keras", "tensorflow", "torch", "torch.multiprocessing"]
+
+
 def test_no_module_outside_the_adapters_imports_a_framework():
-    """Anywhere in the module, functions included: a framework difference lives in an adapter."""
+    """Anywhere in the module, functions included, by statement or by ``require("torch")``: a
+    framework difference lives in an adapter or in an adapter's companion."""
     offenders = []
     for path in SRC.rglob("*.py"):
         if path.parent.name == "adapters":
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [
-                f"{path.relative_to(SRC)}: {name}"
-                for name in names
-                if name.split(".")[0] in FRAMEWORK_MODULES
-            ]
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        offenders += [f"{path.relative_to(SRC)}: {name}" for name in framework_imports(tree)]
     assert offenders == []

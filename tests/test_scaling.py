@@ -1,4 +1,5 @@
-"""diptych.scaling: global-batch arithmetic, launching workers that never hang, the DDP worker.
+"""diptych.scaling and its companions: global-batch arithmetic, launching workers that never hang, the
+DDP worker (adapters.pytorch_ddp), logical CPUs (adapters.tensorflow_mirrored), the checks.
 
 The workers below live in this module, which the spawned processes import by name (pytest puts
 tests/ on sys.path and the children inherit it). Every launch has a deadline, and each failure is
@@ -24,6 +25,7 @@ from diptych.checks import scaling_out
 torch = pytest.importorskip("torch")
 dist = pytest.importorskip("torch.distributed")
 pytorch = pytest.importorskip("diptych.adapters.pytorch")
+ddp = pytest.importorskip("diptych.adapters.pytorch_ddp")
 
 # --------------------------------------------------------------------------- workers
 
@@ -200,7 +202,7 @@ def one_process(run, *, drop_last):
     """The same training in this process, for comparison."""
     from torch.utils.data import DataLoader, TensorDataset
 
-    model = scaling.mlp(run.sizes, run.weights)
+    model = ddp.mlp(run.sizes, run.weights)
     optimizer = torch.optim.SGD(model.parameters(), lr=run.lr, momentum=run.momentum)
     X, y = torch.as_tensor(run.X), torch.as_tensor(run.y)
     steps = 0
@@ -214,7 +216,7 @@ def one_process(run, *, drop_last):
             torch.nn.functional.cross_entropy(model(xb), yb).backward()
             optimizer.step()
             steps += 1
-    return scaling.neutral_weights(model)
+    return ddp.neutral_weights(model)
 
 
 @pytest.mark.slow
@@ -229,7 +231,7 @@ def test_ddp_equals_one_process_only_when_the_partial_batch_is_dropped():
         )
         for drop in (True, False)
     ]
-    ranks = scaling.launch(scaling.ddp_worker, *runs, processes=2, timeout=120)
+    ranks = scaling.launch(ddp.ddp_worker, *runs, processes=2, timeout=120)
     dropped, kept = ranks[0]
     for rank_0, rank_1 in zip(*ranks, strict=True):  # the replicas stay identical
         np.testing.assert_array_equal(rank_0["path"], rank_1["path"])
@@ -242,13 +244,13 @@ def test_ddp_equals_one_process_only_when_the_partial_batch_is_dropped():
 # --------------------------------------------------------------------------- TensorFlow
 
 SPLIT = """
-from diptych import scaling
-first = scaling.split_cpu(2)
-again = scaling.split_cpu(2)  # a notebook cell run twice
+from diptych.adapters import tensorflow_mirrored as mirrored
+first = mirrored.split_cpu(2)
+again = mirrored.split_cpu(2)  # a notebook cell run twice
 print(first == again, len(first))
 try:
-    scaling.split_cpu(3)
-except scaling.LogicalDevicesError as error:
+    mirrored.split_cpu(3)
+except mirrored.LogicalDevicesError as error:
     print(error)
 """
 

@@ -2,26 +2,29 @@
 
 * **Global-batch arithmetic** (plain NumPy): how a global batch splits into equal per-replica
   shards, how many full steps an epoch holds, and what is left over at its end.
-* **Launching processes** for ``torch.distributed``: ``launch`` runs an importable worker in N
-  processes through ``torch.multiprocessing`` (the ``spawn`` start method, which works on every
-  platform; ``fork`` does not exist on Windows and is unsafe once threads exist) on a free port of
-  127.0.0.1, and
+* **Launching processes** (for ``torch.distributed``, or any engine whose replicas are
+  processes): ``launch`` runs an importable worker in N processes through Python's
+  ``multiprocessing`` with the ``spawn`` start method (which works on every platform; ``fork``
+  does not exist on Windows and is unsafe once threads exist) on a free port of 127.0.0.1, and
   always comes back: a worker that raises, dies or outlives ``timeout`` ends in one
   ``WorkerFailed`` whose message says which worker and why, and every other worker is stopped.
   A notebook cannot define the worker itself: ``spawn`` starts fresh interpreters, which import
   the worker by name, and a function defined in a notebook lives in ``__main__``, which they
-  cannot import. So the worker lives here: ``ddp_worker``.
-* **The DDP worker** (``ddp_worker``): one replica of the lesson's MLP wrapped in
-  ``DistributedDataParallel`` over gloo, fed by a ``DistributedSampler``.
-* **TensorFlow's logical devices** (``split_cpu``): one CPU seen as several devices, so that
-  ``tf.distribute.MirroredStrategy`` has replicas to mirror over on a laptop.
+  cannot import. So the worker lives in a module: the DDP worker in
+  ``diptych.adapters.pytorch_ddp``.
+* **One training run as every worker receives it** (``Training``): data, shared initial weights,
+  the shared order, the global batch.
+* **The picture** (``diagram``): data parallelism in one figure.
 
-Importing this module imports neither framework; each function imports what it needs.
+The framework code of the lesson lives in the adapters' companions: ``adapters.pytorch_ddp``
+(the DDP worker, the lesson's MLP) and ``adapters.tensorflow_mirrored`` (``split_cpu``, TensorFlow's
+logical devices). Importing this module imports neither framework.
 """
 
 from __future__ import annotations
 
 import errno
+import multiprocessing
 import multiprocessing.connection
 import pickle
 import signal
@@ -37,7 +40,6 @@ from typing import Any
 import numpy as np
 
 from diptych import initial
-from diptych.optional import require
 
 #: where the processes of one machine meet (the loopback interface: nothing leaves the machine)
 HOST = "127.0.0.1"
@@ -47,10 +49,6 @@ COLLECTIVE_TIMEOUT = 60.0
 
 class WorkerFailed(RuntimeError):
     """A data-parallel worker raised, died or ran past its time; the message says which and why."""
-
-
-class LogicalDevicesError(RuntimeError):
-    """TensorFlow's devices were fixed before ``split_cpu`` could split the CPU."""
 
 
 # --------------------------------------------------------------------------- global batches
@@ -131,17 +129,21 @@ def launch(
             f"port {port} of {HOST} is already in use (by another program, or by workers of an "
             "earlier run that are still alive): pass port=None to pick a free one"
         )
-    torch_mp = require("torch.multiprocessing")
+    spawn = multiprocessing.get_context("spawn")
+    workers: list[Any] = []
     with tempfile.TemporaryDirectory(prefix="diptych-workers-") as scratch:
         folder = Path(scratch)
-        context = torch_mp.start_processes(
-            _run_and_save,
-            args=(worker, processes, port, str(folder), args),
-            nprocs=processes,
-            join=False,
-            start_method="spawn",
-        )
-        _wait(context, timeout, folder)
+        try:
+            for rank in range(processes):
+                workers.append(
+                    spawn.Process(
+                        target=_run_and_save, args=(rank, worker, processes, port, scratch, args)
+                    )
+                )
+                workers[-1].start()
+            _wait(workers, timeout, folder)
+        finally:
+            _kill_all(workers)
         return [_result(folder, rank) for rank in range(processes)]
 
 
@@ -173,7 +175,7 @@ def _run_and_save(
     except Exception as error:
         first = (str(error).strip().splitlines() or [""])[0]
         (Path(folder) / f"{rank}.error").write_text(f"{type(error).__name__}: {first}")
-        raise  # torch.multiprocessing reports the failure to the parent
+        sys.exit(1)  # the parent reads the line above; no traceback on the notebook's stderr
     temporary = Path(folder) / f"{rank}.tmp"
     temporary.write_bytes(pickle.dumps(result))
     temporary.replace(Path(folder) / f"{rank}.pkl")
@@ -186,27 +188,23 @@ def _result(folder: Path, rank: int) -> Any:
         raise WorkerFailed(f"worker {rank} ended without a result (did it exit early?)") from None
 
 
-def _wait(context: Any, timeout: float, folder: Path) -> None:
-    """Wait until every worker has finished, ``timeout`` seconds at most, then kill any left;
-    WorkerFailed at the first worker that does not finish cleanly, or at the deadline."""
-    processes = context.processes
+def _wait(processes: Sequence[Any], timeout: float, folder: Path) -> None:
+    """Wait until every worker has finished, ``timeout`` seconds at most; WorkerFailed at the
+    first worker that does not finish cleanly, or at the deadline (the caller kills any left)."""
     pending = {process.sentinel: rank for rank, process in enumerate(processes)}
     deadline = time.monotonic() + timeout
-    try:
-        while pending:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WorkerFailed(
-                    f"the workers did not finish within {timeout:g} s and were stopped (a worker "
-                    "waiting for a peer that never came, or more work than the timeout allows)"
-                )
-            for sentinel in multiprocessing.connection.wait(list(pending), timeout=remaining):
-                rank = pending.pop(sentinel)
-                processes[rank].join()
-                if processes[rank].exitcode != 0:
-                    raise WorkerFailed(_cause(processes, folder, first=rank))
-    finally:
-        _kill_all(processes)
+    while pending:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WorkerFailed(
+                f"the workers did not finish within {timeout:g} s and were stopped (a worker "
+                "waiting for a peer that never came, or more work than the timeout allows)"
+            )
+        for sentinel in multiprocessing.connection.wait(list(pending), timeout=remaining):
+            rank = pending.pop(sentinel)
+            processes[rank].join()
+            if processes[rank].exitcode != 0:
+                raise WorkerFailed(_cause(processes, folder, first=rank))
 
 
 def _cause(processes: Sequence[Any], folder: Path, *, first: int) -> str:
@@ -240,7 +238,7 @@ def _kill_all(processes: Sequence[Any]) -> None:
         process.join(timeout=5)
 
 
-# --------------------------------------------------------------------------- the DDP worker
+# --------------------------------------------------------------------------- a training run
 
 
 @dataclass(frozen=True)
@@ -275,135 +273,6 @@ class Training:
     def sizes(self) -> list[int]:
         """Layer widths, input first, read off the weights."""
         return [self.weights[0]["W"].shape[0], *(layer["W"].shape[1] for layer in self.weights)]
-
-
-def mlp(sizes: Sequence[int], weights: list[initial.Layer], *, float64: bool = False) -> Any:
-    """A tanh MLP (``nn.Sequential``) of these ``sizes`` holding the shared ``weights``.
-
-    tanh rather than ReLU: a smooth model has no kink where float32 rounding could switch a unit
-    on or off, so a short float32 run is a smooth function of its rounding errors.
-    """
-    torch = require("torch")
-    from diptych.adapters import pytorch as adapter
-
-    dtype = torch.float64 if float64 else torch.float32  # before loading: float32 would round
-    layers: list[Any] = []
-    for i, layer_weights in enumerate(weights):
-        linear = torch.nn.Linear(sizes[i], sizes[i + 1], dtype=dtype)
-        adapter.load_dense(linear, layer_weights)
-        layers += [linear, torch.nn.Tanh()] if i < len(weights) - 1 else [linear]
-    return torch.nn.Sequential(*layers)
-
-
-def neutral_weights(model: Any) -> np.ndarray:
-    """Every weight of an ``nn.Sequential`` of ``nn.Linear`` layers in the neutral layout (``W``
-    as (in, out), then ``b``, layer after layer), as one flat NumPy copy: (parameters,)."""
-    return _neutral(model, lambda parameter: parameter)
-
-
-def neutral_gradients(model: Any) -> np.ndarray:
-    """The ``.grad`` of every weight, laid out as ``neutral_weights`` lays out the weights."""
-    return _neutral(model, lambda parameter: parameter.grad)
-
-
-def _neutral(model: Any, read: Callable[[Any], Any]) -> np.ndarray:
-    torch = require("torch")
-    parts = []
-    for layer in model:
-        if isinstance(layer, torch.nn.Linear):
-            kernel, bias = read(layer.weight).detach(), read(layer.bias).detach()
-            parts += [kernel.T.reshape(-1), bias.reshape(-1)]
-    return torch.cat(parts).numpy().copy()
-
-
-def ddp_worker(rank: int, world_size: int, port: int, *runs: Training) -> list[dict[str, Any]]:
-    """One replica: join the process group, train each run with DistributedDataParallel, leave.
-
-    Several runs share one process group, so that a lesson pays for starting processes once.
-    """
-    import datetime
-
-    torch = require("torch")
-    dist = require("torch.distributed")
-
-    torch.set_num_threads(1)  # one core per process: the processes are the parallelism
-    dist.init_process_group(
-        "gloo",  # the CPU backend; "nccl" on NVIDIA GPUs
-        init_method=f"tcp://{HOST}:{port}",  # rank 0 listens there, the others connect
-        rank=rank,
-        world_size=world_size,
-        timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT),
-    )
-    try:
-        return [train_replica(run) for run in runs]
-    finally:
-        dist.destroy_process_group()
-
-
-def train_replica(run: Training) -> dict[str, Any]:
-    """This process's replica of one run. Returns ``{"path": (steps, parameters) the weights
-    after every step, neutral layout; "losses": (steps,) loss of each global batch; "seconds":
-    time spent training}``."""
-    torch = require("torch")
-    dist = require("torch.distributed")
-    from torch.nn.parallel import DistributedDataParallel
-    from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
-
-    model = DistributedDataParallel(mlp(run.sizes, run.weights, float64=run.float64))
-    optimizer = torch.optim.SGD(model.parameters(), lr=run.lr, momentum=run.momentum)
-    X = torch.as_tensor(run.X, dtype=torch.float64 if run.float64 else torch.float32)
-    y = torch.as_tensor(run.y)
-    batch = per_replica_batch(run.global_batch, dist.get_world_size())
-    losses: list[float] = []
-    path: list[np.ndarray] = []
-    started = time.perf_counter()
-    for order in run.epochs:
-        dataset = TensorDataset(X[order], y[order])  # this epoch, in the shared order
-        sampler: Any = DistributedSampler(dataset, shuffle=False, drop_last=run.drop_last)
-        for xb, yb in DataLoader(
-            dataset, batch_size=batch, sampler=sampler, drop_last=run.drop_last
-        ):
-            if len(losses) == run.steps:
-                break
-            optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(xb), yb)  # mean over this shard
-            loss.backward()  # DDP all-reduces the gradients: every rank gets their average
-            optimizer.step()
-            total = loss.detach().clone()
-            dist.all_reduce(total)  # the sum of the replicas' losses, for the record
-            losses.append(total.item() / dist.get_world_size())
-            path.append(neutral_weights(model.module))
-    seconds = time.perf_counter() - started
-    return {"path": np.array(path), "losses": np.array(losses), "seconds": seconds}
-
-
-# --------------------------------------------------------------------------- TensorFlow
-
-
-def split_cpu(count: int) -> list[str]:
-    """See the CPU as ``count`` logical devices (for ``MirroredStrategy``); their names.
-
-    Must run before TensorFlow runs any operation: once its runtime has started, its devices are
-    fixed. Calling it again with the same count (re-running a notebook cell) is harmless.
-    """
-    tf = require("tensorflow")
-    if count < 1:
-        raise ValueError(f"count must be positive, got {count}")
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    try:
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
-        )
-    except RuntimeError:
-        names = [device.name for device in tf.config.list_logical_devices("CPU")]
-        if len(names) == count:
-            return names
-        raise LogicalDevicesError(
-            f"TensorFlow already runs on {len(names)} CPU device(s) and cannot split the CPU "
-            f"into {count} any more: its devices are fixed by the first operation it runs. "
-            "Restart the kernel and call split_cpu before anything else touches TensorFlow"
-        ) from None
-    return [device.name for device in tf.config.list_logical_devices("CPU")]
 
 
 # --------------------------------------------------------------------------- the picture

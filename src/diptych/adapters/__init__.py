@@ -3,10 +3,17 @@
     from diptych.adapters import pytorch as adapter      # in the PyTorch notebook
     from diptych.adapters import tensorflow as adapter   # in the TensorFlow notebook
 
-Each offers ``setup``, ``seed_framework``, ``device``, ``from_numpy``, ``to_numpy``,
-``load_dense``, ``load_conv``, ``float64`` and ``IDIOM`` (what the exercise checks need to know
-about the framework; see ``idiom``). Every framework difference the library needs lives here: no
-other module imports a framework. Importing an adapter imports its framework (and only that one).
+The two adapters share one API: each offers ``setup``, ``seed_framework``, ``device``,
+``from_numpy``, ``to_numpy``, ``load_dense``, ``load_conv``, ``float64`` and ``IDIOM`` (what the
+exercise checks need to know about the framework; see ``idiom``).
+
+Framework companions, ``<framework>_<topic>.py``, hold lesson-specific framework code that is not
+part of the shared API: ``pytorch_ddp`` (lesson 09: DistributedDataParallel, the worker that
+spawned processes import) and ``tensorflow_mirrored`` (lesson 09: logical devices,
+MirroredStrategy). A lesson's neutral module and its checks call them, never the framework.
+
+Every framework difference the library needs lives in this package: no other module imports a
+framework (tested). Importing an adapter or a companion imports its framework (and only that one).
 """
 
 __all__ = ["pytorch", "tensorflow"]

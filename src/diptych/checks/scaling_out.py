@@ -9,14 +9,19 @@ The TensorFlow checks of exercises 4 and 5 need two logical CPUs. Every check af
 asks for them before it touches TensorFlow (a no-op once the learner's exercise 1 split the CPU,
 and the split a skipped exercise 1 would have made); exercises 4 and 5 say so when TensorFlow
 already runs on one device.
+
+The framework code these checks run lives in the adapters' companions for this lesson
+(``adapters.pytorch_ddp``, ``adapters.tensorflow_mirrored``, chosen by ``engine``); this module
+holds what the checks compare and the mistakes they name.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import threading
+import importlib
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -40,29 +45,39 @@ from diptych.checks import (
 SPLITS = [(2, 1), (3, 0), (5, 4, 4), (32, 32)]
 
 
+#: each form's engine for this lesson: the adapter's companion that runs it
+ENGINES = {
+    "pytorch": "diptych.adapters.pytorch_ddp",
+    "keras": "diptych.adapters.tensorflow_mirrored",
+}
+
+
+def engine(adapter: Any) -> ModuleType:
+    """The companion of ``adapter`` that holds this lesson's framework code (DDP for PyTorch's
+    form, MirroredStrategy for Keras'); imported on first use, so a check imports one framework."""
+    return importlib.import_module(ENGINES[idiom(adapter).form])
+
+
 def _pytorch(adapter: Any) -> bool:
     return idiom(adapter).form == "pytorch"
 
 
-def _two_cpus_if_possible() -> None:
+def _two_cpus_if_possible(mirrored: ModuleType) -> None:
     """Split the CPU for the checks that follow, before this check runs TensorFlow; a check that
     does not need two devices goes on with one."""
-    with contextlib.suppress(scaling.LogicalDevicesError):
-        scaling.split_cpu(2)
+    with contextlib.suppress(mirrored.LogicalDevicesError):
+        mirrored.split_cpu(2)
 
 
-def _two_replicas() -> Any:
+def _two_replicas(mirrored: ModuleType) -> Any:
     """A MirroredStrategy over two logical CPUs, for the TensorFlow checks."""
-    import tensorflow as tf
-
     try:
-        devices = scaling.split_cpu(2)
-    except scaling.LogicalDevicesError:
+        return mirrored.two_replicas()
+    except mirrored.LogicalDevicesError:
         raise Mismatch(
             "this check needs two logical CPUs, and TensorFlow already runs on one: solve "
             "exercise 1, restart the kernel and run the notebook from the top"
         ) from None
-    return tf.distribute.MirroredStrategy(devices)
 
 
 # --------------------------------------------------------------------------- exercise 1
@@ -71,45 +86,38 @@ def _two_replicas() -> Any:
 @exercise("Replicas on one machine")
 def replicas(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 1: a process group of gloo (PyTorch), two logical CPUs and a strategy (TF)."""
-    return _join_group(learner) if _pytorch(adapter) else _mirrored_strategy(learner)
+    if _pytorch(adapter):
+        return _join_group(learner, engine(adapter))
+    return _mirrored_strategy(learner, engine(adapter))
 
 
-def _join_group(learner: Callable[[int, int, int], Any]) -> str:
-    import torch
-    import torch.distributed as dist
-
-    if dist.is_initialized():
+def _join_group(learner: Callable[[int, int, int], Any], ddp: ModuleType) -> str:
+    if ddp.group_exists():
         raise Mismatch(
             "a process group already exists in this kernel (from an earlier cell?): run "
             "`torch.distributed.destroy_process_group()` and then this check again"
         )
     for attempt in range(2):  # a second time, as when the cell runs again
         port = scaling.free_port()
-        try:
-            _call_init(learner, port)
-            if not dist.is_initialized():
+        with ddp.joined(functools.partial(_call_init, learner, port)) as group:
+            if group is None:
                 raise Mismatch(
                     "after your function there is no process group: it must join one itself"
                 )
-            backend = dist.get_backend()
-            if backend != "gloo":
-                raise Mismatch(f"your group uses the {backend} backend; on CPUs it is gloo")
-            if (dist.get_rank(), dist.get_world_size()) != (0, 1):
+            if group.backend != "gloo":
+                raise Mismatch(f"your group uses the {group.backend} backend; on CPUs it is gloo")
+            if (group.rank, group.world_size) != (0, 1):
                 raise Mismatch(
                     f"called with rank 0 and world size 1, your group has rank "
-                    f"{dist.get_rank()} of {dist.get_world_size()}: pass them on"
+                    f"{group.rank} of {group.world_size}: pass them on"
                 )
             if scaling.port_is_free(port):
                 raise Mismatch(
                     f"nothing listens on the port your function was given ({port}): rank 0 "
                     "must serve the rendezvous there, where the other ranks look for it"
                 )
-            total = torch.ones(3)
-            dist.all_reduce(total)
-        finally:
-            if dist.is_initialized():
-                dist.destroy_process_group()
-        if attempt == 0 and not torch.equal(total, torch.ones(3)):
+            kept = group.all_reduce_keeps_ones()
+        if attempt == 0 and not kept:
             raise Mismatch("an all-reduce in your group of one process changed the tensor")
     return "a gloo group on the given port, rank 0 of 1, twice over; its all-reduce works"
 
@@ -132,15 +140,13 @@ def _call_init(learner: Callable[[int, int, int], Any], port: int) -> None:
         raise
 
 
-def _mirrored_strategy(learner: Callable[[int], Any]) -> str:
-    import tensorflow as tf
-
+def _mirrored_strategy(learner: Callable[[int], Any], mirrored: ModuleType) -> str:
     strategies = []
     for _ in range(2):  # a second time, as when the cell runs again
         try:
             strategies.append(learner(2))
         except RuntimeError as error:
-            if "cannot be modified after being initialized" not in str(error):
+            if not mirrored.split_too_late(error):
                 raise
             raise Mismatch(
                 "TensorFlow's runtime had already started when your function split the CPU: "
@@ -148,16 +154,18 @@ def _mirrored_strategy(learner: Callable[[int], Any]) -> str:
                 "a strategy starts the runtime); then restart the kernel and run from the top"
             ) from None
     strategy = strategies[-1]
-    if not isinstance(strategy, tf.distribute.MirroredStrategy):
+    replicas = mirrored.mirrored_replicas(strategy)
+    if replicas is None:
         raise Mismatch(f"your function returns a {type(strategy).__name__}, not a MirroredStrategy")
-    devices = list(strategy.extended.worker_devices)
-    if strategy.num_replicas_in_sync != 2:
+    if replicas.count != 2:
         raise Mismatch(
-            f"your strategy has {strategy.num_replicas_in_sync} replica(s), on {devices}; asked "
+            f"your strategy has {replicas.count} replica(s), on {replicas.devices}; asked "
             "for two: did it get both logical CPUs?"
         )
-    if not all("CPU" in device.upper() for device in devices):
-        raise Mismatch(f"your strategy's replicas are on {devices}, not on the logical CPUs")
+    if not all("CPU" in device.upper() for device in replicas.devices):
+        raise Mismatch(
+            f"your strategy's replicas are on {replicas.devices}, not on the logical CPUs"
+        )
     return "two replicas on two logical CPUs, and calling it again works"
 
 
@@ -168,7 +176,7 @@ def _mirrored_strategy(learner: Callable[[int], Any]) -> str:
 def sharding(learner: Callable[[Any, int, int], Any], adapter: Any) -> str:
     """Exercise 2: equal, disjoint shards that together are the global batch; uneven refused."""
     if not _pytorch(adapter):
-        _two_cpus_if_possible()
+        _two_cpus_if_possible(engine(adapter))
     examples = fresh_rng("shard").permutation(1000)
     for size, replicas in ((64, 2), (24, 3), (8, 4)):
         batch = examples[:size]
@@ -221,7 +229,7 @@ def loss_scaling(learner: Callable[..., Any], adapter: Any) -> str:
     gradients is the global batch's mean, for uneven shards too."""
     pytorch = _pytorch(adapter)
     if not pytorch:
-        _two_cpus_if_possible()
+        _two_cpus_if_possible(engine(adapter))
     rng = fresh_rng("loss scaling")
     for split in SPLITS:
         losses = rng.uniform(0.1, 3.0, size=sum(split))
@@ -241,22 +249,18 @@ def _replica_loss(
     learner: Callable[..., Any], adapter: Any, shard: np.ndarray, total: int, replicas: int
 ) -> float:
     """The learner's loss of one replica, checked to be a differentiable scalar."""
-    given = adapter.from_numpy(shard)
     if _pytorch(adapter):
-        given.requires_grad_(True)
-        loss = learner(given, total, replicas)
+        loss = learner(engine(adapter).tracked(shard), total, replicas)
         if not getattr(loss, "requires_grad", False):
             raise Mismatch(
                 "your loss is not connected to the per-example losses any more (a Python number, "
                 "`.item()`, `.detach()`?): backward() could not reach the model"
             )
     else:
-        import tensorflow as tf
-
-        target = (tf.nn, "compute_average_loss", "tf.nn.compute_average_loss")
+        given = adapter.from_numpy(shard)
         loss = by_hand(
             lambda: learner(given, total),
-            [target],
+            engine(adapter).average_loss_shortcuts(),
             reason="divide by the global batch size yourself",
         )
     value = as_numpy(loss, "the replica's loss")
@@ -306,8 +310,8 @@ def partial_batch(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 4: the replicas' batches, step by step, are the full global batches of one
     process, in order, without duplicates and without the partial last batch."""
     if _pytorch(adapter):
-        return _replica_loaders(learner)
-    return _global_batches(learner)
+        return _replica_loaders(learner, engine(adapter))
+    return _global_batches(learner, adapter, engine(adapter))
 
 
 def _expect_steps(
@@ -351,15 +355,12 @@ def _duplicate(values: np.ndarray) -> int:
     return int(unique[np.argmax(counts)])
 
 
-def _replica_loaders(learner: Callable[..., Any]) -> str:
-    import torch
-    from torch.utils.data import TensorDataset
-
+def _replica_loaders(learner: Callable[..., Any], ddp: ModuleType) -> str:
     for n, replicas, global_batch in ((103, 2, 16), (47, 2, 16), (70, 4, 16)):
-        dataset = TensorDataset(torch.arange(n))
+        dataset = ddp.index_dataset(n)
         try:
             loaders = [learner(dataset, rank, replicas, global_batch) for rank in range(replicas)]
-            per_rank = [[batch[0].numpy().copy() for batch in loader] for loader in loaders]
+            per_rank = [ddp.batches(loader) for loader in loaders]
         except (ValueError, RuntimeError) as error:
             if "process group" in str(error):
                 raise Mismatch(
@@ -394,20 +395,18 @@ def _replica_loaders(learner: Callable[..., Any]) -> str:
     return "every step is one process's full global batch, dealt out evenly; nothing padded or shuffled"
 
 
-def _global_batches(learner: Callable[..., Any]) -> str:
-    import tensorflow as tf
-
-    strategy = _two_replicas()
+def _global_batches(learner: Callable[..., Any], adapter: Any, mirrored: ModuleType) -> str:
+    strategy = _two_replicas(mirrored)
     for n, global_batch in ((103, 16), (70, 8)):
         X = np.arange(n, dtype=np.float32)[:, None] * np.ones((1, 3), dtype=np.float32)
         y = np.arange(n)
-        dataset = learner(tf.constant(X), tf.constant(y), global_batch)
-        if not isinstance(dataset, tf.data.Dataset):
+        dataset = learner(adapter.from_numpy(X), adapter.from_numpy(y), global_batch)
+        if not mirrored.is_dataset(dataset):
             raise Mismatch(
                 f"your function returns a {type(dataset).__name__}, not a tf.data.Dataset"
             )
-        bounded = dataset.take(n // global_batch + 2)  # a dataset that repeats is cut short here
-        steps = [np.asarray(labels) for _, labels in bounded]
+        bounded = n // global_batch + 2  # a dataset that repeats is cut short here
+        steps = mirrored.step_labels(dataset, bounded)
         _expect_steps(
             steps,
             n,
@@ -416,8 +415,7 @@ def _global_batches(learner: Callable[..., Any]) -> str:
             extra="does it repeat, or take more than one epoch?",
             order="(keep the order given: it is the shared one)",
         )
-        for _, labels in strategy.experimental_distribute_dataset(bounded):
-            parts = [len(part) for part in strategy.experimental_local_results(labels)]
+        for parts in mirrored.shard_sizes(strategy, dataset, bounded):
             if len(set(parts)) > 1:
                 raise Mismatch(f"the strategy splits one of your batches {parts}: unequal shards")
     return "full global batches in the given order, which the strategy splits evenly at every step"
@@ -431,8 +429,8 @@ def all_reduce(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 5: average the replicas' gradients by hand; compare with the engine's own
     all-reduce and with the gradient of the whole global batch."""
     if _pytorch(adapter):
-        return _average_torch(learner)
-    return _average_tf(learner)
+        return _average_torch(learner, engine(adapter))
+    return _average_tf(learner, engine(adapter))
 
 
 def _shards(rows: np.ndarray, replicas: int) -> list[np.ndarray]:
@@ -444,26 +442,15 @@ def _data(seed: str) -> tuple[np.ndarray, np.ndarray]:
     return rng.normal(size=(24, 5)), rng.integers(0, 3, size=24)
 
 
-def _average_torch(learner: Callable[[list[list[Any]]], Any]) -> str:
-    import torch
-    import torch.distributed as dist
-
+def _average_torch(learner: Callable[[list[list[Any]]], Any], ddp: ModuleType) -> str:
     X, y = _data("all-reduce")
     for replicas in (2, 3):
-        model = scaling.mlp(
-            [5, 4, 3], initial.mlp([5, 4, 3], seed=5, dtype=np.float64), float64=True
-        )
-        per_replica = []
-        for rows in _shards(np.arange(len(y)), replicas):
-            model.zero_grad()
-            torch.nn.functional.cross_entropy(
-                model(torch.from_numpy(X[rows])), torch.from_numpy(y[rows])
-            ).backward()
-            per_replica.append([p.grad.clone() for p in model.parameters()])
+        model = ddp.mlp([5, 4, 3], initial.mlp([5, 4, 3], seed=5, dtype=np.float64), float64=True)
+        per_replica = ddp.shard_gradients(model, X, y, _shards(np.arange(len(y)), replicas))
         before = snapshot(*(g for grads in per_replica for g in grads))
         result = by_hand(
             functools.partial(learner, per_replica),
-            [(dist, "all_reduce", "torch.distributed.all_reduce")],
+            ddp.all_reduce_shortcuts(),
             reason="add the replicas' gradients up yourself",
         )
         expect_unchanged(
@@ -480,58 +467,16 @@ def _average_torch(learner: Callable[[list[list[Any]]], Any]) -> str:
                 f"return one averaged gradient per parameter, a list of {len(per_replica[0])}"
             )
         got = [as_numpy(g, "an averaged gradient") for g in result]
-        engine = _gloo_average([[g.numpy() for g in grads] for grads in per_replica])
-        model.zero_grad()
-        torch.nn.functional.cross_entropy(
-            model(torch.from_numpy(X)), torch.from_numpy(y)
-        ).backward()
-        whole = [p.grad.numpy() for p in model.parameters()]
-        for i, (mine, theirs, exact) in enumerate(zip(got, engine, whole, strict=True)):
-            _name_the_average(mine, theirs, [grads[i].numpy() for grads in per_replica])
+        own = [[as_numpy(g, "a replica's gradient") for g in grads] for grads in per_replica]
+        engine_average = ddp.gloo_average(own)
+        whole = ddp.gradients(model, X, y)
+        for i, (mine, theirs, exact) in enumerate(zip(got, engine_average, whole, strict=True)):
+            _name_the_average(mine, theirs, [grads[i] for grads in own])
             expect_array(mine, theirs, what="your average, against gloo's all-reduce", atol=1e-12)
             expect_array(
                 mine, exact, what="your average, against the global batch's gradient", atol=1e-12
             )
     return "equals gloo's all-reduce and the global batch's gradient, for 2 and 3 replicas"
-
-
-def _gloo_average(per_replica: list[list[np.ndarray]]) -> list[np.ndarray]:
-    """gloo's own all-reduce (what DDP calls) over replicas that are threads of this process:
-    each rank's gradients flattened into one bucket, as DDP does, summed across the ranks, then
-    divided by the number of ranks."""
-    import datetime
-
-    import torch
-    import torch.distributed as dist
-
-    store, replicas = dist.HashStore(), len(per_replica)
-    buckets = [
-        torch.from_numpy(np.concatenate([g.ravel() for g in grads])) for grads in per_replica
-    ]
-    failures: list[BaseException] = []
-
-    def rank_thread(rank: int) -> None:
-        try:
-            group: Any = dist.ProcessGroupGloo(
-                store, rank, replicas, datetime.timedelta(seconds=30)
-            )
-            group.allreduce([buckets[rank]]).wait()
-        except Exception as error:  # re-raised in the check's own thread
-            failures.append(error)
-
-    threads = [threading.Thread(target=rank_thread, args=(rank,)) for rank in range(replicas)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    if failures:
-        raise RuntimeError(f"gloo's all-reduce failed in this check: {failures[0]}")
-    averaged = buckets[0].numpy() / replicas
-    edges = np.cumsum([0, *(g.size for g in per_replica[0])])
-    return [
-        averaged[start:stop].reshape(g.shape)
-        for start, stop, g in zip(edges[:-1], edges[1:], per_replica[0], strict=True)
-    ]
 
 
 def _name_the_average(got: np.ndarray, engine: np.ndarray, replicas_own: list[np.ndarray]) -> None:
@@ -547,52 +492,22 @@ def _name_the_average(got: np.ndarray, engine: np.ndarray, replicas_own: list[np
         raise Mismatch("that is one replica's gradient, not the average over all replicas")
 
 
-def _average_tf(learner: Callable[[Any, Any], Any]) -> str:
-    import tensorflow as tf
-
-    strategy = _two_replicas()
+def _average_tf(learner: Callable[[Any, Any], Any], mirrored: ModuleType) -> str:
+    strategy = _two_replicas(mirrored)
     X, y = _data("all-reduce")
-    with strategy.scope():
-        from diptych.adapters import tensorflow as tf_adapter
-
-        with tf_adapter.float64():
-            import keras
-
-            model = keras.Sequential(
-                [keras.Input((5,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(3)]
-            )
-            for layer, weights in zip(
-                model.layers, initial.mlp([5, 4, 3], seed=5, dtype=np.float64), strict=True
-            ):
-                tf_adapter.load_dense(layer, weights)
-
-    def gradient(x: Any, labels: Any) -> Any:
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(
-                keras.losses.sparse_categorical_crossentropy(labels, model(x), from_logits=True)
-            )
-        return tf.concat(
-            [tf.reshape(g, [-1]) for g in tape.gradient(loss, model.trainable_variables)], axis=0
-        )
-
-    batches = tf.data.Dataset.from_tensor_slices((X, y)).batch(len(y))
-    x, labels = next(iter(strategy.experimental_distribute_dataset(batches)))
-    per_replica = tf.function(lambda x, labels: strategy.run(gradient, args=(x, labels)))(x, labels)
-    local = [t.numpy() for t in strategy.experimental_local_results(per_replica)]
-    engine = strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None).numpy()
-    extended = type(strategy.extended)
+    weights = initial.mlp([5, 4, 3], seed=5, dtype=np.float64)
+    gradients = mirrored.replica_gradients(strategy, X, y, weights)
     result = by_hand(
-        lambda: learner(strategy, per_replica),
-        [
-            (strategy, "reduce", "strategy.reduce"),
-            (extended, "reduce_to", "strategy.extended.reduce_to"),
-            (extended, "batch_reduce_to", "strategy.extended.batch_reduce_to"),
-        ],
+        lambda: learner(strategy, gradients.per_replica),
+        mirrored.reduce_shortcuts(strategy),
         reason="add the replicas' gradients up yourself",
     )
     got = as_numpy(result, "the averaged gradient")
-    _name_the_average(got, engine, local)
-    expect_array(got, engine, what="your average, against strategy.reduce(MEAN)", atol=1e-12)
-    whole = gradient(tf.constant(X), tf.constant(y)).numpy()
-    expect_array(got, whole, what="your average, against the global batch's gradient", atol=1e-12)
+    _name_the_average(got, gradients.engine, gradients.local)
+    expect_array(
+        got, gradients.engine, what="your average, against strategy.reduce(MEAN)", atol=1e-12
+    )
+    expect_array(
+        got, gradients.whole, what="your average, against the global batch's gradient", atol=1e-12
+    )
     return "equals the strategy's all-reduce (MEAN) and the global batch's gradient"
