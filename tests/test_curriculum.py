@@ -78,6 +78,21 @@ def test_every_lesson_runs_and_every_value_agrees_with_headroom(runs, configurat
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("configuration", CONFIGURATIONS)
+def test_no_lesson_writes_to_stderr_in_a_live_run(runs, configuration):
+    """A warning is fixed at its cause: committed outputs strip stderr, so only a run shows it
+    (how the run records it: tests/test_stderr.py)."""
+    _, document = runs[0][configuration]
+    written = [
+        f"{entry['lesson']} {framework} cell {stream['cell']}: {stream['text'].strip()[:300]}"
+        for entry in document["lessons"]
+        for framework, run in entry["notebooks"].items()
+        for stream in run["stderr"]
+    ]
+    assert written == []
+
+
+@pytest.mark.slow
 def test_step_by_step_trajectories_are_float64_tight(runs):
     """The rule for trajectories: float64, to a relative 1e-9 (lesson 06's CNN run included)."""
     _, document = runs[0]["default"]

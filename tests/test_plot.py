@@ -83,6 +83,23 @@ def test_image_grid_captions_and_validation():
         plot.image_grid(np.zeros((3, 64)), title="t")
 
 
+def test_image_grid_with_limits_shares_one_colour_scale_and_draws_a_colorbar():
+    filters = np.stack([np.full((3, 3), 0.1), np.full((3, 3), -0.5), np.eye(3)])
+    figure = plot.image_grid(
+        filters, limits=(-1, 1), cmap="RdBu", colorbar_label="weight", ncols=3, title="filters"
+    )
+    images = [ax.images[0] for ax in figure.axes if ax.images]
+    assert len(images) == 3 and all(image.get_clim() == (-1, 1) for image in images)
+    colorbar = figure.axes[-1]
+    assert colorbar.get_ylabel() == "weight"
+    # without limits each image is scaled on its own and there is no colorbar
+    alone = plot.image_grid(filters, ncols=3, title="filters")
+    assert [ax.images[0].get_clim() for ax in alone.axes if ax.images][1] == (-0.5, -0.5)
+    assert len(alone.axes) == 3
+    with pytest.raises(ValueError, match="low < high"):
+        plot.image_grid(filters, limits=(1, -1), title="t")
+
+
 def test_framework_overlay_counts_exactly_equal_points():
     a = np.linspace(2, 0, 10)
     figure = plot.framework_overlay(

@@ -115,6 +115,25 @@ def test_mlp_gradients_match_finite_differences_and_decay_variants_differ():
     assert norm[1] < norm[0] and norm[2] < norm[0] and not np.isclose(norm[1], norm[2])
 
 
+def test_mlp_training_takes_one_learning_rate_per_step():
+    from diptych import initial
+    from diptych.reference import mlp
+
+    layers = initial.mlp([5, 4, 3], seed=0, dtype=np.float64)
+    X, y = np.random.default_rng(0).normal(size=(6, 5)), np.array([0, 1, 2, 0, 1, 2])
+    batches = [np.arange(6)] * 4
+    constant, constant_losses = mlp.train(layers, X, y, batches=batches, lr=0.1, momentum=0.9)
+    listed, listed_losses = mlp.train(layers, X, y, batches=batches, lr=[0.1] * 4, momentum=0.9)
+    np.testing.assert_array_equal(listed_losses, constant_losses)
+    np.testing.assert_array_equal(listed[0]["W"], constant[0]["W"])
+    # a rate of 0 after the first step: the weights stop where one step of 0.1 took them
+    stopped, _ = mlp.train(layers, X, y, batches=batches, lr=[0.1, 0, 0, 0])
+    one_step, _ = mlp.train(layers, X, y, batches=batches[:1], lr=0.1)
+    np.testing.assert_array_equal(stopped[0]["W"], one_step[0]["W"])
+    with pytest.raises(ValueError, match="3 learning rates for 4 batches"):
+        mlp.train(layers, X, y, batches=batches, lr=[0.1] * 3)
+
+
 @pytest.mark.parametrize(
     ("n", "kernel", "stride", "padding", "expected"),
     [(8, 3, 1, 1, 8), (8, 3, 2, "valid", 3), (7, 4, 2, "same", 4), (8, 2, 2, "same", 4)],

@@ -143,8 +143,16 @@ def image_grid(
     labels: Sequence[str] | None = None,
     ncols: int = 10,
     cmap: str = "gray_r",
+    limits: tuple[float, float] | None = None,
+    colorbar_label: str = "value",
 ) -> Any:
-    """A grid of 2-D images (n, h, w), each captioned with ``labels[i]`` when given."""
+    """A grid of 2-D images (n, h, w), each captioned with ``labels[i]`` when given.
+
+    By default each image is scaled on its own (fine for digits). With ``limits`` (low, high)
+    every image shares one colour scale, shown by a colorbar: what weights and filters need,
+    so that magnitudes compare across images and, with limits symmetric about 0 and a diverging
+    ``cmap`` such as "RdBu", white means zero.
+    """
     images = np.asarray(images)
     if images.ndim != 3 or len(images) == 0:
         raise ValueError(
@@ -152,15 +160,21 @@ def image_grid(
         )
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"got {len(labels)} labels for {len(images)} images")
+    if limits is not None and not limits[0] < limits[1]:
+        raise ValueError(f"limits must be (low, high) with low < high, got {limits}")
     nrows = -(-len(images) // ncols)
-    figure = _new_figure(1.1 * ncols, 1.3 * nrows + 0.6)
+    figure = _new_figure(1.1 * ncols + (1.0 if limits else 0.0), 1.3 * nrows + 0.6)
     axes = np.atleast_1d(figure.subplots(nrows, ncols)).ravel()
+    scale = {} if limits is None else {"vmin": limits[0], "vmax": limits[1]}
+    shown = None
     for i, ax in enumerate(axes):
         ax.axis("off")
         if i < len(images):
-            ax.imshow(images[i], cmap=cmap)
+            shown = ax.imshow(images[i], cmap=cmap, **scale)
             if labels is not None:
                 ax.set_title(str(labels[i]), fontsize=9)
+    if limits is not None:
+        figure.colorbar(shown, ax=axes.tolist(), label=colorbar_label, shrink=0.8)
     figure.suptitle(title)
     return figure
 

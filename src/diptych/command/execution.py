@@ -59,6 +59,9 @@ class Execution:
         default_factory=list
     )  # exercise self-checks, in the order they ran
     notebook: Any = None  # the executed nbformat notebook, outputs included
+    #: what the cells wrote to stderr (warnings, errors printed), as {"cell": number from 1,
+    #: "text": ...}; committed outputs leave stderr out, so only a run can show it
+    stderr: list[dict[str, Any]] = field(default_factory=list)
 
 
 def read_notebook(path: Path) -> Any:
@@ -176,8 +179,20 @@ def execute(
         result.ok = error is None
         if error is not None:
             result.error = describe_failure(error, client, notebook, timeout)
+        result.stderr = stderr_of(notebook)
         _read_results(result, work)
     return result
+
+
+def stderr_of(notebook: Any) -> list[dict[str, Any]]:
+    """Each stderr stream a code cell printed, with the cell's number (from 1), in order."""
+    return [
+        {"cell": index + 1, "text": output.get("text", "")}
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream" and output.get("name") == "stderr"
+    ]
 
 
 def _run_client(client: Any, **kwargs: Any) -> Exception | None:

@@ -194,6 +194,7 @@ def to_json(reports: list[LessonReport], configuration: Configuration = DEFAULT)
                         "ok": run.ok,
                         "seconds": round(run.seconds, 3),
                         "error": run.error,
+                        "stderr": run.stderr,
                         "recorded_elsewhere": fw in report.from_baseline,
                     }
                     for fw, run in report.runs.items()

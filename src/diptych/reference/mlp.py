@@ -46,22 +46,26 @@ def train(
     labels: np.ndarray,
     *,
     batches: Sequence[np.ndarray],
-    lr: float,
+    lr: float | Sequence[float],
     momentum: float = 0.0,
     weight_decay: float = 0.0,
     decoupled: bool = False,
 ) -> tuple[list[Layer], np.ndarray]:
     """Momentum SGD in PyTorch's form over ``batches``; returns (trained layers, loss per step).
 
+    ``lr`` is one rate, or one per batch (a schedule, as the frameworks' schedulers give it).
     ``weight_decay`` λ is *coupled* by default — λθ is added to the gradient, which is what
     PyTorch's ``SGD(weight_decay=λ)`` does and what an L2 term λ/2·‖θ‖² in the loss gives — or
     *decoupled* (Keras' ``weight_decay``, AdamW): θ ← θ − lr·λ·θ before the gradient step.
     The recorded loss is the data loss, without any L2 term.
     """
+    rates = list(lr) if isinstance(lr, Sequence | np.ndarray) else [lr] * len(batches)
+    if len(rates) != len(batches):
+        raise ValueError(f"got {len(rates)} learning rates for {len(batches)} batches")
     layers = [{k: v.copy() for k, v in layer.items()} for layer in layers]
     velocity = [{k: np.zeros_like(v) for k, v in layer.items()} for layer in layers]
     losses = []
-    for batch in batches:
+    for batch, lr in zip(batches, rates, strict=True):
         loss, grads = gradients(layers, X[batch], labels[batch])
         losses.append(loss)
         for layer, grad, vel in zip(layers, grads, velocity, strict=True):
