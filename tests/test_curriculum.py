@@ -2,7 +2,8 @@
 one thread): every lesson, both frameworks, every recorded value agrees with at least 10x headroom,
 and no lesson writes to stderr.
 
-This machine as it is is covered by nbval, which executes every notebook once more under pytest
+Lessons whose values cannot come near the bar on another CPU are left out (``NOT_IMITATED``, each
+with its reason). This machine as it is is covered by nbval, which executes every notebook once more under pytest
 (each notebook's own checks against the reference and its bars, and its checked outputs against
 the committed ones), and by ``make run``. One configuration here, not two, keeps ``make test``
 within CI's ten minutes on two cores with nine lessons; the imitated CPU is the harder case (the
@@ -25,6 +26,15 @@ from diptych.parity import MIN_HEADROOM
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGURATIONS = (IMITATIONS[0].name,)
+#: lessons left out of the imitated run, each with why: their recorded values are float64 runs
+#: whose least headroom on the machine that built them is over 1,000x (another CPU's rounding
+#: would have to be 100 times worse to reach the 10x bar), and the imitation costs CI minutes.
+#: A new lesson runs here unless it is added to this list with its reason.
+NOT_IMITATED = {
+    "01_tensors": "float64 gradients; least headroom 4.1e3x",
+    "02_gradient_descent": "float64 trajectories; least headroom 8.0e3x",
+    "08_performance": "float64 parity runs (least headroom 1.2e6x); its notebooks time things",
+}
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -42,8 +52,12 @@ def runs(tmp_path_factory):
     for name in CONFIGURATIONS:
         machine = [] if name == "default" else ["--cpu", name]
         path = folder / f"{name}.json"
+        chosen = [
+            lesson.name for lesson in registry.lessons(REPO) if lesson.name not in NOT_IMITATED
+        ]
+        command = ["run", *chosen, *machine, "--json", str(path)]
         finished = subprocess.run(
-            [sys.executable, "-m", "diptych.command.cli", "run", *machine, "--json", str(path)],
+            [sys.executable, "-m", "diptych.command.cli", *command],
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -61,7 +75,9 @@ def test_every_lesson_runs_and_every_value_agrees_with_headroom(runs, configurat
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     assert document["configuration"]["name"] == configuration
     lessons = {entry["lesson"]: entry for entry in document["lessons"]}
-    assert set(lessons) == {lesson.name for lesson in registry.lessons(repo)}
+    every = {lesson.name for lesson in registry.lessons(repo)}
+    assert set(NOT_IMITATED) <= every  # a reason for a lesson that is gone is stale
+    assert set(lessons) == every - set(NOT_IMITATED)
     for lesson, entry in lessons.items():
         assert len(entry["values"]) >= 4, lesson
         for name, row in entry["values"].items():
@@ -103,7 +119,6 @@ def test_step_by_step_trajectories_are_float64_tight(runs):
     lessons = {entry["lesson"]: entry["values"] for entry in document["lessons"]}
     curve = lessons["06_cnn"]["parity_loss_curve"]
     assert curve["rtol"] == 1e-9 and curve["atol"] == 0 and len(curve["pytorch"]) >= 100
-    assert lessons["01_tensors"]["gradient"]["atol"] == 1e-10
 
 
 @pytest.mark.slow

@@ -489,19 +489,9 @@ def test_stubs_are_not_done_and_every_exercise_is_registered_in_order(outcomes):
     for item in checks_api.exercises_of("scaling_out"):
         getattr(scaling_out, item.check)(stub, pytorch)
     assert [o.status for o in outcomes()] == [checks_api.NOT_DONE] * 5
-    assert [item.title for item in checks_api.exercises_of("scaling_out")] == [
-        f"Exercise {i} ({title})"
-        for i, title in enumerate(
-            [
-                "replicas on one machine",
-                "sharding a global batch",
-                "scaling the loss",
-                "the partial-batch trap",
-                "all-reduce by hand",
-            ],
-            1,
-        )
-    ]
+    items = checks_api.exercises_of("scaling_out")
+    assert [item.number for item in items] == [1, 2, 3, 4, 5]  # titles: test_pairing
+    assert items[0].heading == "Exercise 1: Replicas on one machine"
 
 
 TF_CASES = """
