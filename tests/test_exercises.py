@@ -234,3 +234,9 @@ def test_every_link_between_lessons_twins_and_exercises_resolves_from_the_root()
         for link in LINK.findall("\n".join(c.source for c in cells if c.cell_type == "markdown")):
             target = (path.parent / link).resolve()
             assert target.is_file() and REPO in target.parents, (path, link)
+
+
+def test_the_old_option_name_still_verifies(capsys):
+    """`--check` was the option's name before "check" meant an exercise's check only."""
+    assert main(["exercises", "build", "--check"]) == 0
+    assert "in sync" in capsys.readouterr().out

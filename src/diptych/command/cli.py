@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--verify", action="store_true", help="only report notebooks out of sync (exit 1)"
     )
+    # the option's name before "check" came to mean an exercise's self-check only; kept, unlisted,
+    # so that instructors' scripts and CI jobs written for it keep working
+    build.add_argument("--check", dest="verify", action="store_true", help=argparse.SUPPRESS)
     build.add_argument(
         "--force", action="store_true", help="overwrite edited exercises, keeping a backup"
     )
