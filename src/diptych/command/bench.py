@@ -20,6 +20,7 @@ from typing import Any
 
 from diptych import benchmark, timing
 from diptych.command import exit_status
+from diptych.command.arguments import positive_int
 from diptych.frameworks import BY_KEY, KEYS
 
 DEFAULT_BATCH_SIZES = (16, 64, 256, 1024)
@@ -49,23 +50,23 @@ def add_parser(commands: Any) -> None:
     )
     bench.add_argument(
         "--batch-sizes",
-        type=_whole_numbers,
+        type=_positive_ints,
         default=DEFAULT_BATCH_SIZES,
         metavar="SIZES",
         help="comma-separated (default: 16,64,256,1024)",
     )
     bench.add_argument(
         "--threads",
-        type=_whole_numbers,
+        type=_positive_ints,
         default=(1,),
         metavar="COUNTS",
         help="comma-separated thread counts, each measured in its own process (default: 1)",
     )
     bench.add_argument(
-        "--rounds", type=_whole_number, default=15, metavar="R", help="blocks per variant (15)"
+        "--rounds", type=positive_int, default=15, metavar="R", help="blocks per variant (15)"
     )
     bench.add_argument(
-        "--steps", type=_whole_number, default=50, metavar="N", help="steps per block (50)"
+        "--steps", type=positive_int, default=50, metavar="N", help="steps per block (50)"
     )
     bench.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     bench.add_argument(
@@ -290,18 +291,8 @@ def _load(conditions: timing.Conditions) -> str:
     return "?" if conditions.load_average is None else f"{conditions.load_average[0]:.2f}"
 
 
-def _whole_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
-def _whole_numbers(text: str) -> tuple[int, ...]:
-    values = tuple(_whole_number(part.strip()) for part in text.split(","))
+def _positive_ints(text: str) -> tuple[int, ...]:
+    values = tuple(positive_int(part.strip()) for part in text.split(","))
     return tuple(dict.fromkeys(values))
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from diptych import __version__
 from diptych.command import exit_status
+from diptych.command.arguments import positive_int
 from diptych.command.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
 from diptych.command.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, after_signal
 from diptych.command.interrupts import Interrupted, honoured
@@ -81,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--jobs",
         "-j",
-        type=_positive_int,
+        type=positive_int,
         default=min(4, os.cpu_count() or 1),
         metavar="N",
         help="notebooks run at once, each in its own kernel (default: the CPU count, at most 4)",
@@ -165,16 +166,6 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     if value > MAX_TIMEOUT:
         raise argparse.ArgumentTypeError(f"at most {MAX_TIMEOUT:g} seconds (a day), got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return value
 
 
