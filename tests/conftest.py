@@ -56,3 +56,26 @@ def make_curriculum(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable
         return tmp_path
 
     return make
+
+
+# --- the exercise checks' tests (test_checks*.py, test_scaling.py) ----------------------------
+
+
+@pytest.fixture
+def outcomes(monkeypatch, tmp_path):
+    """Read back what the checks recorded (as `diptych check` does)."""
+    from diptych import recording
+
+    monkeypatch.setenv(recording.RECORD_ENV, str(tmp_path))
+    return lambda: recording.read_outcomes(tmp_path)
+
+
+def verdict(check, learner, adapter, outcomes, **kwargs):
+    """The outcome the check recorded (how long checks take is measured, never asserted)."""
+    check(learner, adapter, **kwargs)
+    return outcomes()[-1]
+
+
+def case_id(case) -> str:
+    """A (check, learner, adapter, ...) case's test id: check-framework-learner."""
+    return f"{case[0].__name__}-{case[2].NAME}-{getattr(case[1], '__name__', 'lambda')}"

@@ -11,7 +11,8 @@ import warnings
 import numpy as np
 import pytest
 
-from diptych import checks, recording
+from conftest import case_id, verdict
+from diptych import checks
 from diptych.checks import cnn, gradient_descent, linear_models, mlp, tensors, training_practice
 from diptych.checks.idioms import switched_off
 from diptych.reference import classification, training
@@ -22,19 +23,6 @@ tensorflow = pytest.importorskip("diptych.adapters.tensorflow")
 keras = pytest.importorskip("keras")
 tf = tensorflow.tf
 F = torch.nn.functional
-
-
-@pytest.fixture
-def outcomes(monkeypatch, tmp_path):
-    """Read back what the checks recorded (as `diptych check` does)."""
-    monkeypatch.setenv("DIPTYCH_RECORD_DIR", str(tmp_path))
-    return lambda: recording.read_outcomes(tmp_path)
-
-
-def verdict(check, learner, adapter, outcomes, **kwargs):
-    """The outcome the check recorded (how long checks take is measured, never asserted)."""
-    check(learner, adapter, **kwargs)
-    return outcomes()[-1]
 
 
 # --------------------------------------------------------------------------- lesson 01
@@ -920,17 +908,13 @@ WRONG = [
 ]
 
 
-def _id(case):
-    return f"{case[0].__name__}-{case[2].NAME}-{getattr(case[1], '__name__', 'lambda')}"
-
-
-@pytest.mark.parametrize("check, learner, adapter", RIGHT, ids=[_id(c) for c in RIGHT])
+@pytest.mark.parametrize("check, learner, adapter", RIGHT, ids=[case_id(c) for c in RIGHT])
 def test_an_idiomatic_right_answer_passes(check, learner, adapter, outcomes):
     outcome = verdict(check, learner, adapter, outcomes)
     assert outcome.status == checks.PASSED, outcome.message
 
 
-@pytest.mark.parametrize("check, learner, adapter, named", WRONG, ids=[_id(c) for c in WRONG])
+@pytest.mark.parametrize("check, learner, adapter, named", WRONG, ids=[case_id(c) for c in WRONG])
 def test_a_typical_wrong_answer_fails_with_its_named_hint(check, learner, adapter, named, outcomes):
     outcome = verdict(check, learner, adapter, outcomes)
     assert outcome.status == checks.FAILED

@@ -8,24 +8,14 @@ Right answers are written out here with plain transposes and reshapes (never wit
 import numpy as np
 import pytest
 
-from diptych import checks, recording
+from conftest import case_id, verdict
+from diptych import checks
 from diptych.checks import porting as porting_checks
 
 torch = pytest.importorskip("torch")
 pytorch = pytest.importorskip("diptych.adapters.pytorch")
 tensorflow = pytest.importorskip("diptych.adapters.tensorflow")
 tf = tensorflow.tf
-
-
-@pytest.fixture
-def outcomes(monkeypatch, tmp_path):
-    monkeypatch.setenv("DIPTYCH_RECORD_DIR", str(tmp_path))
-    return lambda: recording.read_outcomes(tmp_path)
-
-
-def verdict(check, learner, adapter, outcomes):
-    check(learner, adapter)
-    return outcomes()[-1]
 
 
 # --------------------------------------------------------------------------- exercise 1
@@ -192,17 +182,13 @@ WRONG = [
 ]
 
 
-def _id(case):
-    return f"{case[0].__name__}-{case[2].NAME}-{getattr(case[1], '__name__', 'lambda')}"
-
-
-@pytest.mark.parametrize("check, learner, adapter", RIGHT, ids=[_id(c) for c in RIGHT])
+@pytest.mark.parametrize("check, learner, adapter", RIGHT, ids=[case_id(c) for c in RIGHT])
 def test_an_idiomatic_right_port_passes(check, learner, adapter, outcomes):
     outcome = verdict(check, learner, adapter, outcomes)
     assert outcome.status == checks.PASSED, outcome.message
 
 
-@pytest.mark.parametrize("check, learner, adapter, named", WRONG, ids=[_id(c) for c in WRONG])
+@pytest.mark.parametrize("check, learner, adapter, named", WRONG, ids=[case_id(c) for c in WRONG])
 def test_a_typical_wrong_port_fails_with_its_named_hint(check, learner, adapter, named, outcomes):
     outcome = verdict(check, learner, adapter, outcomes)
     assert outcome.status == checks.FAILED

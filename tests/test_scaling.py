@@ -448,12 +448,6 @@ TORCH_WRONG = [
 ]
 
 
-@pytest.fixture
-def outcomes(monkeypatch, tmp_path):
-    monkeypatch.setenv(recording.RECORD_ENV, str(tmp_path))
-    return lambda: recording.read_outcomes(tmp_path)
-
-
 @pytest.mark.parametrize("check, learner", TORCH_RIGHT, ids=lambda x: getattr(x, "__name__", "?"))
 def test_a_right_pytorch_answer_passes(check, learner, outcomes):
     check(learner, pytorch)
