@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -597,3 +598,16 @@ def test_the_picture_has_a_title_a_shard_per_replica_and_refuses_uneven_shards()
     assert any("(g0 + g1 + g2 + g3) / 4" in t for t in texts)
     with pytest.raises(ValueError, match="does not split into 3 equal shards"):
         scaling.diagram(replicas=3, global_batch=64)
+
+
+def test_a_peer_that_aborted_after_losing_its_partner_is_not_named_the_cause(tmp_path):
+    """Seen in CI: rank 1 SIGKILLed, rank 0 then aborted by gloo (SIGABRT); rank 1 is the cause."""
+
+    def ended(code):
+        return types.SimpleNamespace(exitcode=code, join=lambda timeout=None: None)
+
+    processes = [ended(-signal.SIGABRT), ended(-signal.SIGKILL)]
+    message = scaling._cause(processes, tmp_path, first=0)
+    assert message.startswith("worker 1 was killed by SIGKILL")
+    alone = [ended(-signal.SIGABRT), ended(1)]
+    assert scaling._cause(alone, tmp_path, first=1).startswith("worker 0 was killed by SIGABRT")

@@ -209,12 +209,16 @@ def _wait(processes: Sequence[Any], timeout: float, folder: Path) -> None:
 
 def _cause(processes: Sequence[Any], folder: Path, *, first: int) -> str:
     """Why the workers failed, in one sentence. A worker killed by a signal is the cause rather
-    than its peers, which fail a moment later when their all-reduce loses it."""
+    than its peers, which fail a moment later when their all-reduce loses it (exiting with an
+    error, or aborting: a SIGABRT is a consequence, another signal the cause)."""
     deadline = time.monotonic() + 1.0
     for process in processes:
         process.join(timeout=max(0.0, deadline - time.monotonic()))
     killed = [rank for rank, p in enumerate(processes) if p.exitcode is not None and p.exitcode < 0]
-    rank = killed[0] if killed else first
+    # a peer whose collective lost its partner may abort itself (SIGABRT, from gloo's error):
+    # the worker killed from outside is the cause
+    outside = [rank for rank in killed if processes[rank].exitcode != -signal.SIGABRT]
+    rank = (outside or killed or [first])[0]
     code = processes[rank].exitcode
     stopped = "; the other workers were stopped"
     if code < 0:
