@@ -11,12 +11,16 @@ what it must.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from diptych.command.cli import main
 from diptych.command.execution import stderr_of
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_stderr_of_keeps_each_stderr_stream_with_its_cell_number_and_nothing_else():
@@ -57,3 +61,23 @@ def test_a_run_records_warnings_and_prints_to_stderr_in_its_json(make_curriculum
         warning["cell"] == 2 and "UserWarning: a learner would see this in red" in warning["text"]
     )
     assert notebooks["tensorflow"]["stderr"] == [{"cell": 3, "text": "oops\n"}]
+
+
+@pytest.mark.slow
+def test_nbval_fails_a_notebook_cell_that_writes_to_stderr(pytester):
+    """The root conftest's hook: what holds the lessons that the imitated run leaves out (and
+    every solution notebook) to a silent stderr, as nbval executes them."""
+    pytester.makeconftest((REPO / "conftest.py").read_text())
+    notebook = new_notebook(
+        cells=[
+            new_code_cell("print('all is well')"),
+            new_code_cell("import warnings\nwarnings.warn('a learner would see this in red')"),
+            new_code_cell("import sys\nprint('oops', file=sys.stderr)"),
+        ]
+    )
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python"}
+    nbformat.write(notebook, pytester.path / "demo.ipynb")
+    result = pytester.runpytest_subprocess("--nbval-lax", "-p", "no:cacheprovider", "demo.ipynb")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*wrote to stderr*", "*a learner would see this in red*"])
+    result.stdout.fnmatch_lines(["*wrote to stderr*", "oops"])

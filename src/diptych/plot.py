@@ -151,7 +151,11 @@ def image_grid(
     By default each image is scaled on its own (fine for digits). With ``limits`` (low, high)
     every image shares one colour scale, shown by a colorbar: what weights and filters need,
     so that magnitudes compare across images and, with limits symmetric about 0 and a diverging
-    ``cmap`` such as "RdBu", white means zero.
+    ``cmap`` such as "RdBu", white means zero (each tile then gets a thin grey frame, so that an
+    all-zero filter still shows where it is).
+
+    All tiles share one set of axes, each image placed by its ``extent``: a subplot per image
+    made a 32-filter grid take a second to lay out and render, one axes takes a tenth of that.
     """
     images = np.asarray(images)
     if images.ndim != 3 or len(images) == 0:
@@ -162,19 +166,39 @@ def image_grid(
         raise ValueError(f"got {len(labels)} labels for {len(images)} images")
     if limits is not None and not limits[0] < limits[1]:
         raise ValueError(f"limits must be (low, high) with low < high, got {limits}")
-    nrows = -(-len(images) // ncols)
+    from matplotlib.patches import Rectangle
+
+    count, height, width = images.shape
+    ncols = min(ncols, count)
+    nrows = -(-count // ncols)
     figure = _new_figure(1.1 * ncols + (1.0 if limits else 0.0), 1.3 * nrows + 0.6)
-    axes = np.atleast_1d(figure.subplots(nrows, ncols)).ravel()
+    ax = figure.subplots()
+    gap_x, gap_y = 0.15 * width, (0.45 if labels is not None else 0.15) * height
     scale = {} if limits is None else {"vmin": limits[0], "vmax": limits[1]}
     shown = None
-    for i, ax in enumerate(axes):
-        ax.axis("off")
-        if i < len(images):
-            shown = ax.imshow(images[i], cmap=cmap, **scale)
-            if labels is not None:
-                ax.set_title(str(labels[i]), fontsize=9)
+    for i, image in enumerate(images):
+        left, top = (i % ncols) * (width + gap_x), (i // ncols) * (height + gap_y)
+        extent = (left, left + width, top + height, top)  # rows downwards, as imshow draws them
+        shown = ax.imshow(image, cmap=cmap, extent=extent, interpolation="nearest", **scale)
+        if limits is not None:
+            ax.add_patch(Rectangle((left, top), width, height, fill=False, lw=0.5, ec="0.6"))
+        if labels is not None:
+            ax.text(
+                left + width / 2,
+                top - 0.08 * height,
+                str(labels[i]),
+                ha="center",
+                va="bottom",
+                fontsize=9,
+            )
+    ax.set(
+        xlim=(-gap_x / 2, ncols * (width + gap_x) - gap_x / 2),
+        ylim=(nrows * (height + gap_y) - gap_y / 2, -gap_y),
+        aspect="equal",
+    )
+    ax.axis("off")
     if limits is not None:
-        figure.colorbar(shown, ax=axes.tolist(), label=colorbar_label, shrink=0.8)
+        figure.colorbar(shown, ax=ax, label=colorbar_label, shrink=0.8)
     figure.suptitle(title)
     return figure
 
