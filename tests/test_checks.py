@@ -5,6 +5,7 @@ answer must fail with a message naming its mistake (the fragment given). Every c
 well under a second, so the whole table stays within the CI budget.
 """
 
+import functools
 import math
 import warnings
 
@@ -335,6 +336,32 @@ def train_not_applied(model, optimizer, X, y):
 # --------------------------------------------------------------------------- lesson 05
 
 
+def backprop_torch(X, y, W1, b1, W2, b2, mask=True, scale=1.0, bias_mean=False):
+    A = X @ W1 + b1
+    H = torch.relu(A)
+    Z = H @ W2 + b2
+    dZ = (torch.softmax(Z, dim=1) - F.one_hot(y, Z.shape[1])) / len(y) * scale
+    dA = (dZ @ W2.T) * (A > 0) if mask else dZ @ W2.T
+    total = (lambda d: d.mean(dim=0)) if bias_mean else (lambda d: d.sum(dim=0))
+    return X.T @ dA, total(dA), H.T @ dZ, total(dZ)
+
+
+def backprop_tf(X, y, W1, b1, W2, b2):
+    A = X @ W1 + b1
+    H = tf.nn.relu(A)
+    Z = H @ W2 + b2
+    dZ = (tf.nn.softmax(Z) - tf.one_hot(y, Z.shape[1], dtype=Z.dtype)) / len(y)
+    dA = (dZ @ tf.transpose(W2)) * tf.cast(A > 0, A.dtype)
+    total = functools.partial(tf.reduce_sum, axis=0)
+    return tf.transpose(X) @ dA, total(dA), tf.transpose(H) @ dZ, total(dZ)
+
+
+def backprop_by_autograd(X, y, W1, b1, W2, b2):
+    params = [p.detach().clone().requires_grad_(True) for p in (W1, b1, W2, b2)]
+    F.cross_entropy(torch.relu(X @ params[0] + params[1]) @ params[2] + params[3], y).backward()
+    return tuple(p.grad for p in params)
+
+
 def patience_first(losses, patience):
     """Tests patience before looking at the epoch's loss (quoted from a real try)."""
     best = 0
@@ -603,6 +630,8 @@ RIGHT = [
     (mlp.init_std, lambda fan_in, fan_out: tf.sqrt(2.0 / fan_in), tensorflow),
     (mlp.train_step, train_torch, pytorch),
     (mlp.train_step, train_keras, tensorflow),
+    (mlp.mlp_gradients, backprop_torch, pytorch),
+    (mlp.mlp_gradients, backprop_tf, tensorflow),
     (training_practice.early_stopping, training.early_stopping, pytorch),
     (training_practice.weight_decay_step, decay("pytorch"), pytorch),
     (training_practice.weight_decay_step, decay("keras"), tensorflow),
@@ -811,6 +840,16 @@ WRONG = [
     (mlp.train_step, train_without_zero_grad, pytorch, "later ones are not"),
     (mlp.train_step, train_double_softmax, pytorch, "softmax twice"),
     (mlp.train_step, train_not_applied, tensorflow, "never applied"),
+    (mlp.mlp_gradients, functools.partial(backprop_torch, mask=False), pytorch, "the identity"),
+    (mlp.mlp_gradients, functools.partial(backprop_torch, scale=7.0), pytorch, "n times too large"),
+    (
+        mlp.mlp_gradients,
+        functools.partial(backprop_torch, bias_mean=True),
+        pytorch,
+        "∇b1 is n times too small",
+    ),
+    (mlp.mlp_gradients, backprop_by_autograd, pytorch, "calls Tensor.backward"),
+    (mlp.mlp_gradients, lambda *a: backprop_tf(*a)[:2], tensorflow, "must return 4 values"),
     (training_practice.early_stopping, patience_first, pytorch, "patience is tested before"),
     (training_practice.early_stopping, ties_improve, tensorflow, "strictly lower"),
     (training_practice.early_stopping, argmin_of_all, pytorch, "cannot see the future"),

@@ -12,6 +12,8 @@ from diptych import data, initial
 from diptych.checks import (
     Mismatch,
     as_numpy,
+    as_pair,
+    by_hand,
     exercise,
     expect_array,
     expect_unchanged,
@@ -21,6 +23,7 @@ from diptych.checks import (
     snapshot,
 )
 from diptych.reference import mlp as reference_mlp
+from diptych.reference.classification import cross_entropy_grad
 
 
 @exercise("The forward pass")
@@ -205,6 +208,51 @@ def train_step(learner: Callable[..., Any], adapter: Any) -> str:
         atol=1e-5,
     )
     return "three steps match the reference's losses and weights"
+
+
+@exercise("Backpropagation by hand")
+def mlp_gradients(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 5: the four gradients of a one-hidden-layer ReLU MLP's mean cross-entropy,
+    by the lesson's backpropagation formulas, with autograd switched off."""
+    rng = fresh_rng("backprop")
+    layers = initial.mlp([6, 5, 3], seed=4, dtype=np.float64)
+    for layer in layers:  # biases that switch some hidden units off for some examples
+        layer["b"] = rng.normal(size=layer["b"].shape)
+    X, labels = rng.normal(size=(7, 6)), rng.integers(0, 3, size=7)
+    arrays = (X, labels, layers[0]["W"], layers[0]["b"], layers[1]["W"], layers[1]["b"])
+    tensors = [adapter.from_numpy(a) for a in arrays]
+    before = snapshot(*tensors)
+    result = by_hand(
+        lambda: learner(*tensors), idiom(adapter).autograd(), reason="use the lesson's formulas"
+    )
+    four = as_pair(result, "mlp_gradients", "(∇W1, ∇b1, ∇W2, ∇b2)")
+    got = [as_numpy(g, name) for g, name in zip(four, GRADIENT_NAMES, strict=True)]
+    expect_unchanged(before, tensors, ["X", "y", "W1", "b1", "W2", "b2"])
+    expected = _flat(reference_mlp.gradients(layers, X, labels)[1])
+    logits, _ = reference_mlp.forward(layers, X)
+    unmasked = cross_entropy_grad(logits, labels) @ layers[1]["W"].T  # the ReLU's mask skipped
+    if matches(got[0], X.T @ unmasked) and matches(got[1], unmasked.sum(axis=0)):
+        raise Mismatch(
+            "∇W1 and ∇b1 went back through the ReLU as if it were the identity: multiply by its "
+            "derivative, 1 where the hidden unit's input is positive and 0 elsewhere"
+        )
+    for value, right, name in zip(got, expected, GRADIENT_NAMES, strict=True):
+        if matches(value, right * len(labels)):
+            raise Mismatch(f"{name} is n times too large: the loss is a mean over the batch")
+        if matches(value, right / len(labels)):
+            raise Mismatch(
+                f"{name} is n times too small: δ already holds the 1/n of the mean, so a bias's "
+                "gradient sums δ over the batch"
+            )
+        expect_array(value, right, what=name, atol=1e-10, dtype=np.float64)
+    return "∇W1, ∇b1, ∇W2 and ∇b2 all match the reference, by hand"
+
+
+GRADIENT_NAMES = ("∇W1", "∇b1", "∇W2", "∇b2")
+
+
+def _flat(grads: list[Any]) -> list[np.ndarray]:
+    return [grads[0]["W"], grads[0]["b"], grads[1]["W"], grads[1]["b"]]
 
 
 def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
