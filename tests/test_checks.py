@@ -536,6 +536,23 @@ def pool_backward_average(x, grad_out):
     return torch.repeat_interleave(torch.repeat_interleave(grad_out, 2, dim=2), 2, dim=3) / 4
 
 
+def batch_norm_torch(x, gamma, beta, eps, axes=(0, 2, 3), correction=0, affine=True):
+    mean = x.mean(dim=axes, keepdim=True)
+    var = x.var(dim=axes, keepdim=True, correction=correction)
+    normal = (x - mean) / torch.sqrt(var + eps)
+    return gamma[None, :, None, None] * normal + beta[None, :, None, None] if affine else normal
+
+
+def batch_norm_tf(x, gamma, beta, eps):
+    mean, var = tf.nn.moments(x, axes=[0, 1, 2])
+    return tf.nn.batch_normalization(x, mean, var, beta, gamma, eps)
+
+
+def batch_norm_eps_outside(x, gamma, beta, eps):
+    mean, var = tf.nn.moments(x, axes=[0, 1, 2])
+    return gamma * (x - mean) / (tf.sqrt(var) + eps) + beta
+
+
 def standardise_torch(X):
     return (X - X.mean(dim=1, keepdim=True)) / X.std(dim=1, correction=0, keepdim=True)
 
@@ -648,6 +665,13 @@ RIGHT = [
     (cnn.max_pool_backward, pool_backward_tf, tensorflow),
     (cnn.convert_kernel, lambda k: np.transpose(k, (3, 2, 0, 1)), pytorch),
     (cnn.convert_kernel, lambda k: tf.transpose(k, (2, 3, 1, 0)), tensorflow),
+    (cnn.batch_norm, batch_norm_torch, pytorch),
+    (
+        cnn.batch_norm,
+        lambda x, gamma, beta, eps: F.batch_norm(x, None, None, gamma, beta, True, 0.1, eps),
+        pytorch,
+    ),
+    (cnn.batch_norm, batch_norm_tf, tensorflow),
 ]
 
 WRONG = [
@@ -943,6 +967,23 @@ WRONG = [
         lambda k: np.transpose(k, (2, 3, 0, 1)),
         tensorflow,
         "in channels and out channels swapped",
+    ),
+    (cnn.batch_norm, functools.partial(batch_norm_torch, correction=1), pytorch, "n − 1"),
+    (cnn.batch_norm, functools.partial(batch_norm_torch, axes=(2, 3)), pytorch, "each image's"),
+    (cnn.batch_norm, functools.partial(batch_norm_torch, axes=(0,)), pytorch, "per pixel"),
+    (
+        cnn.batch_norm,
+        functools.partial(batch_norm_torch, axes=(0, 1, 2, 3)),
+        pytorch,
+        "all channels",
+    ),
+    (cnn.batch_norm, batch_norm_eps_outside, tensorflow, "inside the square root"),
+    (cnn.batch_norm, functools.partial(batch_norm_torch, affine=False), pytorch, "γ and β"),
+    (
+        cnn.batch_norm,
+        lambda x, gamma, beta, eps: tf.transpose(batch_norm_tf(x, gamma, beta, eps), (0, 3, 1, 2)),
+        tensorflow,
+        "shape",
     ),
 ]
 

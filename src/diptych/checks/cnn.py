@@ -188,3 +188,82 @@ def convert_kernel(learner: Callable[[np.ndarray], Any], adapter: Any) -> str:
         )
     expect_array(got, expected, what="the converted kernel", atol=0, axes=axes)
     return f"{source.shape} becomes {expected.shape} with every weight in its place"
+
+
+@exercise("BatchNorm in training mode")
+def batch_norm(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 5: BatchNorm's training-mode output. Each channel is standardised by its own mean
+    and (biased) variance over the batch and both image axes, then scaled by γ and shifted by β."""
+    fw = idiom(adapter)
+    rng = fresh_rng("batch_norm")
+    scales, offsets = np.array([0.5, 2.0, 4.0]), np.array([-3.0, 0.0, 5.0])
+    x = rng.normal(size=(4, 3, 5, 6)) * _per_channel(scales) + _per_channel(offsets)  # NCHW
+    gamma, beta, eps = rng.uniform(0.5, 2.0, size=3), rng.normal(size=3), 1e-3
+    tensors = [
+        _to_framework_images(adapter, x),
+        adapter.from_numpy(gamma),
+        adapter.from_numpy(beta),
+    ]
+    before = snapshot(*tensors)
+    got = as_numpy(learner(*tensors, eps), "batch_norm")
+    expect_unchanged(before, tensors, ["x", "gamma", "beta"])
+    for wrong, message in _batch_norm_mistakes(x, gamma, beta, eps):
+        if matches(got, _in_framework_layout(adapter, wrong)):
+            raise Mismatch(message)
+    expected = conv.batch_norm_train(x, gamma, beta, eps=eps)[0]
+    expect_array(
+        got,
+        _in_framework_layout(adapter, expected),
+        what="the output for a 4×3×5×6 (NCHW) batch",
+        atol=1e-10,
+        dtype=np.float64,
+        axes=fw.image_axes,
+    )
+    return "each of 3 channels standardised over batch, height and width, then scaled and shifted"
+
+
+def _per_channel(values: np.ndarray) -> np.ndarray:
+    """(c,) values broadcast over an NCHW batch."""
+    return values[None, :, None, None]
+
+
+def _batch_norm_mistakes(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float
+) -> list[tuple[np.ndarray, str]]:
+    """NCHW outputs of typical mistakes, each with what it got wrong."""
+
+    def normalised(axes: tuple[int, ...], *, ddof: int = 0, eps_inside: bool = True) -> np.ndarray:
+        mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True, ddof=ddof)
+        spread = np.sqrt(var + eps) if eps_inside else np.sqrt(var) + eps
+        return (x - mean) / spread
+
+    def affine(values: np.ndarray) -> np.ndarray:
+        return _per_channel(gamma) * values + _per_channel(beta)
+
+    every = (0, 2, 3)
+    return [
+        (
+            affine(normalised(every, ddof=1)),
+            "that divides the variance by n − 1: BatchNorm normalises with the biased variance "
+            "(divide by n); only PyTorch's running estimate uses n − 1",
+        ),
+        (
+            affine(normalised((2, 3))),
+            "those are each image's own statistics: BatchNorm takes a channel's mean and "
+            "variance over the whole batch as well as over height and width",
+        ),
+        (
+            affine(normalised((0,))),
+            "those statistics are per pixel position, over the batch only: a convolution's "
+            "channel shares one mean and variance across every position",
+        ),
+        (
+            affine(normalised((0, 1, 2, 3))),
+            "one mean and variance for all channels: each channel has its own",
+        ),
+        (
+            affine(normalised(every, eps_inside=False)),
+            "ε belongs inside the square root: x̂ = (x − μ) / √(σ² + ε)",
+        ),
+        (normalised(every), "the values are standardised, but γ and β are not applied"),
+    ]
