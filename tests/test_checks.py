@@ -1156,9 +1156,10 @@ def test_every_lesson_module_registers_its_exercises_in_order():
         "conv2d_im2col",
         "max_pool_backward",
         "convert_kernel",
+        "batch_norm",
     ]
     assert items[0].heading == "Exercise 1: Output sizes"
-    assert [item.number for item in items] == [1, 2, 3, 4]
+    assert [item.number for item in items] == [1, 2, 3, 4, 5]
     assert checks.exercises_of("no_such_lesson") == []
 
 
