@@ -2,7 +2,8 @@
 
 Shape mistakes are named by kind (axes swapped, an extra axis of size 1), values that are right
 but in permuted axes are recognised, and an error at the level of float32 rounding says so: a
-float32 hyper-parameter (Keras keeps them in float32) is a different mistake from a wrong formula.
+learning rate or momentum rounded through float32 (as Keras rounds them) is a different mistake
+from a wrong formula.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def _values_message(
     if rounding:
         hint = (
             "the difference is float32 rounding: was something computed or kept in float32 "
-            "(a float32 constant, or a hyper-parameter Keras keeps in float32)?"
+            "(a float32 constant, or a learning rate or momentum Keras rounds through float32)?"
         )
     return (
         f"{what} has the right shape and dtype, but {int(wrong.sum())} of {wrong.size} values are "

@@ -24,7 +24,7 @@ from diptych.checks import (
 from diptych.reference import regression
 
 #: relative tolerance on one optimizer step: accepts a learning rate kept in float32 (as Keras
-#: keeps its hyper-parameters: 0.05 becomes 0.0500000007, a relative 1.5e-8), rejects any
+#: keeps its learning rate, in floatx: 0.05 becomes 0.0500000007, a relative 1.5e-8), rejects any
 #: wrong formula (those are off by a fraction of the step)
 STEP_RTOL = 1e-6
 
