@@ -336,29 +336,29 @@ def train_not_applied(model, optimizer, X, y):
 # --------------------------------------------------------------------------- lesson 05
 
 
-def backprop_torch(X, y, W1, b1, W2, b2, mask=True, scale=1.0, bias_mean=False):
+def backprop_torch(X, y, W1, b1, W2, b2, derivative="tanh", scale=1.0, bias_mean=False):
     A = X @ W1 + b1
-    H = torch.relu(A)
+    H = torch.tanh(A)
     Z = H @ W2 + b2
     dZ = (torch.softmax(Z, dim=1) - F.one_hot(y, Z.shape[1])) / len(y) * scale
-    dA = (dZ @ W2.T) * (A > 0) if mask else dZ @ W2.T
+    factor = {"tanh": 1 - H**2, "identity": 1.0, "relu": A > 0, "at A": 1 - A**2}[derivative]
+    dA = (dZ @ W2.T) * factor
     total = (lambda d: d.mean(dim=0)) if bias_mean else (lambda d: d.sum(dim=0))
     return X.T @ dA, total(dA), H.T @ dZ, total(dZ)
 
 
 def backprop_tf(X, y, W1, b1, W2, b2):
-    A = X @ W1 + b1
-    H = tf.nn.relu(A)
+    H = tf.tanh(X @ W1 + b1)
     Z = H @ W2 + b2
     dZ = (tf.nn.softmax(Z) - tf.one_hot(y, Z.shape[1], dtype=Z.dtype)) / len(y)
-    dA = (dZ @ tf.transpose(W2)) * tf.cast(A > 0, A.dtype)
+    dA = (dZ @ tf.transpose(W2)) * (1 - H**2)
     total = functools.partial(tf.reduce_sum, axis=0)
     return tf.transpose(X) @ dA, total(dA), tf.transpose(H) @ dZ, total(dZ)
 
 
 def backprop_by_autograd(X, y, W1, b1, W2, b2):
     params = [p.detach().clone().requires_grad_(True) for p in (W1, b1, W2, b2)]
-    F.cross_entropy(torch.relu(X @ params[0] + params[1]) @ params[2] + params[3], y).backward()
+    F.cross_entropy(torch.tanh(X @ params[0] + params[1]) @ params[2] + params[3], y).backward()
     return tuple(p.grad for p in params)
 
 
@@ -545,7 +545,15 @@ def batch_norm_torch(x, gamma, beta, eps, axes=(0, 2, 3), correction=0, affine=T
 
 def batch_norm_tf(x, gamma, beta, eps):
     mean, var = tf.nn.moments(x, axes=[0, 1, 2])
-    return tf.nn.batch_normalization(x, mean, var, beta, gamma, eps)
+    return gamma * (x - mean) / tf.sqrt(var + eps) + beta
+
+
+def batch_norm_by_keras(x, gamma, beta, eps):
+    layer = keras.layers.BatchNormalization(epsilon=eps, dtype="float64")
+    layer.build(x.shape)
+    layer.gamma.assign(gamma)
+    layer.beta.assign(beta)
+    return layer(x, training=True)
 
 
 def batch_norm_eps_outside(x, gamma, beta, eps):
@@ -666,11 +674,6 @@ RIGHT = [
     (cnn.convert_kernel, lambda k: np.transpose(k, (3, 2, 0, 1)), pytorch),
     (cnn.convert_kernel, lambda k: tf.transpose(k, (2, 3, 1, 0)), tensorflow),
     (cnn.batch_norm, batch_norm_torch, pytorch),
-    (
-        cnn.batch_norm,
-        lambda x, gamma, beta, eps: F.batch_norm(x, None, None, gamma, beta, True, 0.1, eps),
-        pytorch,
-    ),
     (cnn.batch_norm, batch_norm_tf, tensorflow),
 ]
 
@@ -864,13 +867,26 @@ WRONG = [
     (mlp.train_step, train_without_zero_grad, pytorch, "later ones are not"),
     (mlp.train_step, train_double_softmax, pytorch, "softmax twice"),
     (mlp.train_step, train_not_applied, tensorflow, "never applied"),
-    (mlp.mlp_gradients, functools.partial(backprop_torch, mask=False), pytorch, "the identity"),
+    (
+        mlp.mlp_gradients,
+        functools.partial(backprop_torch, derivative="identity"),
+        pytorch,
+        "as if it were the identity",
+    ),
+    (mlp.mlp_gradients, functools.partial(backprop_torch, derivative="relu"), pytorch, "ReLU's"),
+    (mlp.mlp_gradients, functools.partial(backprop_torch, derivative="at A"), pytorch, "1 − A²"),
     (mlp.mlp_gradients, functools.partial(backprop_torch, scale=7.0), pytorch, "n times too large"),
     (
         mlp.mlp_gradients,
         functools.partial(backprop_torch, bias_mean=True),
         pytorch,
-        "∇b1 is n times too small",
+        "∇b1 is n times too small: δ already holds the mean's 1/n, so sum δ",
+    ),
+    (
+        mlp.mlp_gradients,
+        lambda *a: tuple(g / 7 if i in (0, 2) else g for i, g in enumerate(backprop_tf(*a))),
+        tensorflow,
+        "∇W1 is n times too small: δ already holds the mean's 1/n, so do not divide again",
     ),
     (mlp.mlp_gradients, backprop_by_autograd, pytorch, "calls Tensor.backward"),
     (mlp.mlp_gradients, lambda *a: backprop_tf(*a)[:2], tensorflow, "must return 4 values"),
@@ -979,6 +995,19 @@ WRONG = [
     ),
     (cnn.batch_norm, batch_norm_eps_outside, tensorflow, "inside the square root"),
     (cnn.batch_norm, functools.partial(batch_norm_torch, affine=False), pytorch, "γ and β"),
+    (
+        cnn.batch_norm,
+        lambda x, gamma, beta, eps: F.batch_norm(x, None, None, gamma, beta, True, 0.1, eps),
+        pytorch,
+        "calls torch.nn.functional.batch_norm",
+    ),
+    (
+        cnn.batch_norm,
+        lambda x, gamma, beta, eps: torch.nn.BatchNorm2d(3, eps=eps, dtype=x.dtype)(x),
+        pytorch,
+        "calls torch.nn.functional.batch_norm",
+    ),
+    (cnn.batch_norm, batch_norm_by_keras, tensorflow, "calls tf.nn.batch_normalization"),
     (
         cnn.batch_norm,
         lambda x, gamma, beta, eps: tf.transpose(batch_norm_tf(x, gamma, beta, eps), (0, 3, 1, 2)),

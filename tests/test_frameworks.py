@@ -44,6 +44,7 @@ def numpy_adapter() -> types.SimpleNamespace:
             convolution=lambda: none,
             log_softmax=lambda: none,
             dropout=lambda: none,
+            batch_norm=lambda: none,
             mlp=lambda sizes: None,
             dense_layers=lambda model: [],
             predict=lambda model, X: X,

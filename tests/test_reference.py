@@ -91,6 +91,28 @@ def test_loss_grid_agrees_with_mse_pointwise():
     )
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_mlp_gradients_of_every_parameter_match_finite_differences(activation):
+    """Lesson 04's backward pass, ReLU and tanh (its exercise 5), for each W and b."""
+    from diptych import initial
+    from diptych.reference import mlp
+
+    layers = initial.mlp([5, 4, 3], seed=0, dtype=np.float64)
+    layers[0]["b"] = np.random.default_rng(1).normal(size=4)  # some ReLUs off, some on
+    X = np.random.default_rng(0).normal(size=(6, 5))
+    y = np.array([0, 1, 2, 0, 1, 2])
+    _, grads = mlp.gradients(layers, X, y, activation=activation)
+    for i, key in [(0, "W"), (0, "b"), (1, "W"), (1, "b")]:
+
+        def loss_of(flat, i=i, key=key):
+            changed = [dict(layer) for layer in layers]
+            changed[i][key] = flat.reshape(layers[i][key].shape)
+            return mlp.gradients(changed, X, y, activation=activation)[0]
+
+        numeric = calculus.central_difference(loss_of, layers[i][key].ravel())
+        np.testing.assert_allclose(grads[i][key].ravel(), numeric, atol=1e-7)
+
+
 def test_mlp_gradients_match_finite_differences_and_decay_variants_differ():
     from diptych import initial
     from diptych.reference import mlp

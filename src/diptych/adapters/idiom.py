@@ -33,6 +33,7 @@ class Idiom:
     convolution: Callable[[], list[Target]]
     log_softmax: Callable[[], list[Target]]
     dropout: Callable[[], list[Target]]
+    batch_norm: Callable[[], list[Target]]
     mlp: Callable[[list[int]], Any]  # a fresh ReLU MLP of these sizes, the framework's own init
     dense_layers: Callable[[Any], list[Any]]  # the model's dense layers, in order
     predict: Callable[[Any, np.ndarray], np.ndarray]  # the model's output, as NumPy

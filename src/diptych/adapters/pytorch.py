@@ -156,6 +156,13 @@ def _dropout() -> list[Target]:
     ]
 
 
+def _batch_norm() -> list[Target]:
+    return [
+        (torch.nn.functional, "batch_norm", "torch.nn.functional.batch_norm (or nn.BatchNorm2d)"),
+        (torch, "batch_norm", "torch.batch_norm"),
+    ]
+
+
 def _mlp(sizes: list[int]) -> Any:
     modules: list[Any] = []
     for i in range(len(sizes) - 1):
@@ -180,6 +187,7 @@ IDIOM = Idiom(
     convolution=_convolution,
     log_softmax=_log_softmax,
     dropout=_dropout,
+    batch_norm=_batch_norm,
     mlp=_mlp,
     dense_layers=lambda model: [m for m in model if hasattr(m, "weight")],
     predict=_predict,

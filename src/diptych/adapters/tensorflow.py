@@ -143,6 +143,17 @@ def _dropout() -> list[Target]:
     ]
 
 
+def _batch_norm() -> list[Target]:
+    return [
+        (
+            tf.nn,
+            "batch_normalization",
+            "tf.nn.batch_normalization (or keras.layers.BatchNormalization)",
+        ),
+        (tf.nn, "fused_batch_norm", "tf.nn.fused_batch_norm"),
+    ]
+
+
 def _mlp(sizes: list[int]) -> Any:
     import keras
 
@@ -166,6 +177,7 @@ IDIOM = Idiom(
     convolution=_convolution,
     log_softmax=_log_softmax,
     dropout=_dropout,
+    batch_norm=_batch_norm,
     mlp=_mlp,
     dense_layers=lambda model: list(model.layers),
     predict=lambda model, X: np.asarray(model(X)),

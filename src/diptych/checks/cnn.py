@@ -79,6 +79,14 @@ def _in_framework_layout(adapter: Any, nchw: np.ndarray) -> np.ndarray:
     return nchw.transpose(0, 2, 3, 1) if idiom(adapter).channels_last else nchw
 
 
+def _batch_name(adapter: Any, nchw_shape: tuple[int, ...]) -> str:
+    """An NCHW shape as the learner was given it: "2×3×7×6 (NCHW)" or "2×7×6×3 (NHWC)"."""
+    if idiom(adapter).channels_last:
+        n, c, h, w = nchw_shape
+        return f"{n}×{h}×{w}×{c} (NHWC)"
+    return f"{'×'.join(map(str, nchw_shape))} (NCHW)"
+
+
 @exercise("Convolution by im2col")
 def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
     """Exercise 2: convolution (stride 1, no padding) as im2col and one matrix product, by hand."""
@@ -114,11 +122,11 @@ def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
             )
         if matches(got, unbiased):
             raise Mismatch("the bias is missing")
-        name = "×".join(map(str, shape))
         expect_array(
             got,
             expected,
-            what=f"the convolution of a {name} (NCHW) batch with {filters} {k}×{k} filters",
+            what=f"the convolution of a {_batch_name(adapter, shape)} batch with {filters} {k}×{k} "
+            "filters",
             atol=1e-10,
             axes=fw.image_axes,
             hint="does the order of each window's entries match the order of the flattened kernel's?",
@@ -152,7 +160,7 @@ def max_pool_backward(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
         expect_array(
             got,
             _in_framework_layout(adapter, conv.max_pool2d_backward(x, upstream)),
-            what=f"the input gradient for a {'×'.join(map(str, shape))} (NCHW) input",
+            what=f"the input gradient for a {_batch_name(adapter, shape)} input",
             atol=1e-12,
             axes=fw.image_axes,
             hint="which entry of each window did the forward pass let through?",
@@ -205,7 +213,10 @@ def batch_norm(learner: Callable[..., Any], adapter: Any) -> str:
         adapter.from_numpy(beta),
     ]
     before = snapshot(*tensors)
-    got = as_numpy(learner(*tensors, eps), "batch_norm")
+    got = by_hand(
+        lambda: learner(*tensors, eps), fw.batch_norm(), reason="use the lesson's formula"
+    )
+    got = as_numpy(got, "batch_norm")
     expect_unchanged(before, tensors, ["x", "gamma", "beta"])
     for wrong, message in _batch_norm_mistakes(x, gamma, beta, eps):
         if matches(got, _in_framework_layout(adapter, wrong)):
@@ -214,7 +225,7 @@ def batch_norm(learner: Callable[..., Any], adapter: Any) -> str:
     expect_array(
         got,
         _in_framework_layout(adapter, expected),
-        what="the output for a 4×3×5×6 (NCHW) batch",
+        what=f"the output for a {_batch_name(adapter, x.shape)} batch",
         atol=1e-10,
         dtype=np.float64,
         axes=fw.image_axes,

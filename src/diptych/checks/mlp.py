@@ -212,43 +212,67 @@ def train_step(learner: Callable[..., Any], adapter: Any) -> str:
 
 @exercise("Backpropagation by hand")
 def mlp_gradients(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 5: the four gradients of a one-hidden-layer ReLU MLP's mean cross-entropy,
-    by the lesson's backpropagation formulas, with autograd switched off."""
+    """Exercise 5: the four gradients of a one-hidden-layer **tanh** network's mean cross-entropy,
+    by backpropagation, with autograd switched off. The lesson derives and codes it for ReLU; only
+    the activation's derivative changes, and that is the step a learner must make."""
     rng = fresh_rng("backprop")
     layers = initial.mlp([6, 5, 3], seed=4, dtype=np.float64)
-    for layer in layers:  # biases that switch some hidden units off for some examples
+    for layer in layers:  # biases that push some hidden units far from tanh's linear middle
         layer["b"] = rng.normal(size=layer["b"].shape)
-    X, labels = rng.normal(size=(7, 6)), rng.integers(0, 3, size=7)
+    X, labels = rng.normal(size=(7, 6)), rng.permutation(np.arange(7) % 3)  # every class
     arrays = (X, labels, layers[0]["W"], layers[0]["b"], layers[1]["W"], layers[1]["b"])
     tensors = [adapter.from_numpy(a) for a in arrays]
     before = snapshot(*tensors)
     result = by_hand(
-        lambda: learner(*tensors), idiom(adapter).autograd(), reason="use the lesson's formulas"
+        lambda: learner(*tensors), idiom(adapter).autograd(), reason="use the chain rule yourself"
     )
     four = as_pair(result, "mlp_gradients", "(∇W1, ∇b1, ∇W2, ∇b2)")
     got = [as_numpy(g, name) for g, name in zip(four, GRADIENT_NAMES, strict=True)]
     expect_unchanged(before, tensors, ["X", "y", "W1", "b1", "W2", "b2"])
-    expected = _flat(reference_mlp.gradients(layers, X, labels)[1])
-    logits, _ = reference_mlp.forward(layers, X)
-    unmasked = cross_entropy_grad(logits, labels) @ layers[1]["W"].T  # the ReLU's mask skipped
-    if matches(got[0], X.T @ unmasked) and matches(got[1], unmasked.sum(axis=0)):
-        raise Mismatch(
-            "∇W1 and ∇b1 went back through the ReLU as if it were the identity: multiply by its "
-            "derivative, 1 where the hidden unit's input is positive and 0 elsewhere"
-        )
+    expected = _flat(reference_mlp.gradients(layers, X, labels, activation="tanh")[1])
+    for hidden_factor, message in _activation_mistakes(layers, X):
+        delta = _output_delta(layers, X, labels) @ layers[1]["W"].T * hidden_factor
+        if matches(got[0], X.T @ delta) and matches(got[1], delta.sum(axis=0)):
+            raise Mismatch(message)
     for value, right, name in zip(got, expected, GRADIENT_NAMES, strict=True):
         if matches(value, right * len(labels)):
             raise Mismatch(f"{name} is n times too large: the loss is a mean over the batch")
         if matches(value, right / len(labels)):
             raise Mismatch(
-                f"{name} is n times too small: δ already holds the 1/n of the mean, so a bias's "
-                "gradient sums δ over the batch"
+                f"{name} is n times too small: δ already holds the mean's 1/n, so "
+                + ("sum δ over the batch" if name.startswith("∇b") else "do not divide again")
             )
         expect_array(value, right, what=name, atol=1e-10, dtype=np.float64)
-    return "∇W1, ∇b1, ∇W2 and ∇b2 all match the reference, by hand"
+    return "∇W1, ∇b1, ∇W2 and ∇b2 of the tanh network all match the reference, by hand"
 
 
 GRADIENT_NAMES = ("∇W1", "∇b1", "∇W2", "∇b2")
+
+
+def _output_delta(layers: list[Any], X: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """δ_Z, the mean cross-entropy's gradient at the tanh network's logits, (n, k)."""
+    logits, _ = reference_mlp.forward(layers, X, activation="tanh")
+    return cross_entropy_grad(logits, labels)
+
+
+def _activation_mistakes(layers: list[Any], X: np.ndarray) -> list[tuple[Any, str]]:
+    """What typical mistakes multiply δ_Z W2ᵀ by on the way back into the hidden layer."""
+    A = X @ layers[0]["W"] + layers[0]["b"]  # the hidden units' inputs
+    return [
+        (
+            1.0,
+            "∇W1 and ∇b1 went back through tanh as if it were the identity: multiply by its "
+            "derivative",
+        ),
+        (
+            A > 0,
+            "that is ReLU's derivative (the lesson's mask); this network's hidden layer is tanh",
+        ),
+        (
+            1 - A**2,
+            "tanh′ was taken at the wrong place: with H = tanh(A), tanh′(A) = 1 − H², not 1 − A²",
+        ),
+    ]
 
 
 def _flat(grads: list[Any]) -> list[np.ndarray]:

@@ -6,7 +6,8 @@ layers, none after the last. Arithmetic happens in the layers' dtype (float32 fo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -15,28 +16,42 @@ from diptych.reference.classification import cross_entropy, cross_entropy_grad
 Layer = dict[str, np.ndarray]
 
 
-def forward(layers: Sequence[Layer], X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+#: each hidden activation, and its derivative written in terms of its output h (all the
+#: backward pass keeps): ReLU's is 1 where h > 0, tanh's is 1 − h²
+ACTIVATIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], Any]]] = {
+    "relu": (lambda a: np.maximum(a, 0), lambda h: h > 0),
+    "tanh": (np.tanh, lambda h: 1 - h**2),
+}
+
+
+def forward(
+    layers: Sequence[Layer], X: np.ndarray, *, activation: str = "relu"
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """Logits (n, k) and the inputs of every layer (kept for the backward pass)."""
+    function = ACTIVATIONS[activation][0]
     inputs, h = [], X
     for i, layer in enumerate(layers):
         inputs.append(h)
         h = h @ layer["W"] + layer["b"]
         if i < len(layers) - 1:
-            h = np.maximum(h, 0)
+            h = function(h)
     return h, inputs
 
 
 def gradients(
-    layers: Sequence[Layer], X: np.ndarray, labels: np.ndarray
+    layers: Sequence[Layer], X: np.ndarray, labels: np.ndarray, *, activation: str = "relu"
 ) -> tuple[float, list[Layer]]:
     """Mean cross-entropy and its gradient for every layer's W and b."""
-    logits, inputs = forward(layers, X)
+    derivative = ACTIVATIONS[activation][1]
+    logits, inputs = forward(layers, X, activation=activation)
     delta = cross_entropy_grad(logits, labels).astype(logits.dtype)  # ∂L/∂(layer output), (n, out)
     grads: list[Layer] = []
     for i in reversed(range(len(layers))):
         grads.insert(0, {"W": inputs[i].T @ delta, "b": delta.sum(axis=0)})
         if i > 0:
-            delta = (delta @ layers[i]["W"].T) * (inputs[i] > 0)  # back through ReLU
+            delta = (delta @ layers[i]["W"].T) * derivative(
+                inputs[i]
+            )  # back through the activation
     return cross_entropy(logits, labels), grads
 
 
