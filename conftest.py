@@ -9,6 +9,7 @@ would otherwise each start a thread per core in every worker, and all of them sl
 import os
 
 import pytest
+from nbval.plugin import IPyNbCell
 
 from diptych.command.execution import KERNEL_ENV
 from diptych.command.runner import thread_share
@@ -32,7 +33,7 @@ def pytest_runtest_call(item: pytest.Item):
     unchecked.
     """
     result = yield
-    if type(item).__name__ == "IPyNbCell":
+    if isinstance(item, IPyNbCell):
         outputs = getattr(item, "test_outputs", None)
         if outputs is None and not getattr(item.parent, "timed_out", False):
             pytest.fail("nbval no longer keeps a cell's outputs in test_outputs: update conftest")

@@ -230,8 +230,10 @@ def mlp_gradients(learner: Callable[..., Any], adapter: Any) -> str:
     got = [as_numpy(g, name) for g, name in zip(four, GRADIENT_NAMES, strict=True)]
     expect_unchanged(before, tensors, ["X", "y", "W1", "b1", "W2", "b2"])
     expected = _flat(reference_mlp.gradients(layers, X, labels, activation="tanh")[1])
+    logits, _ = reference_mlp.forward(layers, X, activation="tanh")
+    into_hidden = cross_entropy_grad(logits, labels) @ layers[1]["W"].T  # δ_Z W2ᵀ, (n, h)
     for hidden_factor, message in _activation_mistakes(layers, X):
-        delta = _output_delta(layers, X, labels) @ layers[1]["W"].T * hidden_factor
+        delta = into_hidden * hidden_factor
         if matches(got[0], X.T @ delta) and matches(got[1], delta.sum(axis=0)):
             raise Mismatch(message)
     for value, right, name in zip(got, expected, GRADIENT_NAMES, strict=True):
@@ -247,12 +249,6 @@ def mlp_gradients(learner: Callable[..., Any], adapter: Any) -> str:
 
 
 GRADIENT_NAMES = ("∇W1", "∇b1", "∇W2", "∇b2")
-
-
-def _output_delta(layers: list[Any], X: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """δ_Z, the mean cross-entropy's gradient at the tanh network's logits, (n, k)."""
-    logits, _ = reference_mlp.forward(layers, X, activation="tanh")
-    return cross_entropy_grad(logits, labels)
 
 
 def _activation_mistakes(layers: list[Any], X: np.ndarray) -> list[tuple[Any, str]]:

@@ -49,9 +49,8 @@ def gradients(
     for i in reversed(range(len(layers))):
         grads.insert(0, {"W": inputs[i].T @ delta, "b": delta.sum(axis=0)})
         if i > 0:
-            delta = (delta @ layers[i]["W"].T) * derivative(
-                inputs[i]
-            )  # back through the activation
+            # back through W, then through the activation that produced this layer's input
+            delta = (delta @ layers[i]["W"].T) * derivative(inputs[i])
     return cross_entropy(logits, labels), grads
 
 
