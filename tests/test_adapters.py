@@ -134,3 +134,30 @@ def test_float64_restores_the_default_after_an_error(adapter):
         import keras
 
         assert keras.config.floatx() == "float32"
+
+
+@pytest.mark.parametrize("inductor_first", [False, True], ids=["inductor-later", "inductor-first"])
+def test_pytorch_setup_asks_for_deterministic_algorithms_eager_and_compiled(inductor_first):
+    """setup sets what torch.use_deterministic_algorithms(True, warn_only=True) sets (the eager
+    flag, warn-only, and Inductor's flag) without importing Inductor itself; the flag holds
+    whether Inductor is imported before setup or after it. Each case in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys, torch
+{"import torch._inductor.config" if inductor_first else ""}
+torch.set_deterministic_debug_mode("default")
+from diptych.adapters import pytorch
+pytorch.setup(seed=0)
+imported_by_setup = "torch._inductor" in sys.modules and not {inductor_first}
+import torch._inductor.config as inductor_config
+print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+      inductor_config.deterministic, imported_by_setup)
+"""
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TORCHINDUCTOR_DETERMINISTIC"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "True", "False"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,11 +30,26 @@ def setup(seed: int = 0) -> str:
     """
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
     seed_everything(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    deterministic_algorithms()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cudnn.benchmark = False
     return f"{NAME} {torch.__version__.split('+')[0]} on {device()}, seed {seed}"
+
+
+def deterministic_algorithms() -> None:
+    """What ``torch.use_deterministic_algorithms(True, warn_only=True)`` does, without its cost.
+
+    That call imports TorchInductor (and TorchDynamo with it) only to set one flag, about 1.5 s
+    in every kernel; no lesson before 08 compiles anything. Here the same two switches are set
+    without the import: the eager flag (``set_deterministic_debug_mode("warn")`` is the warn-only
+    mode), and Inductor's ``deterministic``, through the environment variable its config reads on
+    import, or on the config itself when Inductor is already loaded."""
+    torch.set_deterministic_debug_mode("warn")
+    os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"
+    inductor_config = sys.modules.get("torch._inductor.config")
+    if inductor_config is not None:
+        setattr(inductor_config, "deterministic", True)  # noqa: B010 (a module typed as ModuleType)
 
 
 def seed_framework(seed: int) -> None:
