@@ -1,5 +1,9 @@
 """Both adapters offer the same functions and behave alike; each loads shared weights exactly."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -141,9 +145,6 @@ def test_pytorch_setup_asks_for_deterministic_algorithms_eager_and_compiled(indu
     """setup sets what torch.use_deterministic_algorithms(True, warn_only=True) sets (the eager
     flag, warn-only, and Inductor's flag) without importing Inductor itself; the flag holds
     whether Inductor is imported before setup or after it. Each case in a fresh interpreter."""
-    import subprocess
-    import sys
-
     code = f"""
 import sys, torch
 {"import torch._inductor.config" if inductor_first else ""}
@@ -155,7 +156,7 @@ import torch._inductor.config as inductor_config
 print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
       inductor_config.deterministic, imported_by_setup)
 """
-    env = {k: v for k, v in __import__("os").environ.items() if k != "TORCHINDUCTOR_DETERMINISTIC"}
+    env = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_DETERMINISTIC"}
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
     )

@@ -117,30 +117,25 @@ def test_the_kernelspec_is_what_jupyterlab_writes_so_validating_leaves_files_cle
         assert (spec.name, spec.display_name) == ("python3", display_name), path
 
 
-def nbgrader_validate(path: Path) -> subprocess.CompletedProcess:
+def nbgrader_validate(*paths: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`nbgrader validate` over the notebooks given, as a learner runs it; nbgrader validates them
+    in this order and prints one report each to stdout (its log and the kernels' go to stderr)."""
     return subprocess.run(
-        [str(Path(sys.executable).parent / "nbgrader"), "validate", str(path)],
+        [str(Path(sys.executable).parent / "nbgrader"), "validate", *map(str, paths)],
         capture_output=True,
         text=True,
         cwd=REPO,
-        timeout=600,
+        timeout=timeout,
     )
 
 
 @pytest.fixture(scope="module")
 def untouched_exercises_validated() -> tuple[dict[Path, str], dict[Path, str]]:
     """One `nbgrader validate` over every exercise notebook, as a learner may run it (the command's
-    own start-up is 2 s, 18 times over otherwise): each notebook's report, and each file's hash from
-    before the run. nbgrader validates the notebooks in the order given and prints one report each;
-    a report starts with its verdict line. (stderr holds nbgrader's log and the kernels' own.)"""
+    own start-up is 2 s, 18 times over otherwise): each notebook's report, split at the verdict
+    line that starts it, and each file's hash from before the run."""
     before = {path.resolve(): sha(path) for path in EXERCISES}
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "nbgrader"), "validate", *map(str, EXERCISES)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=1200,
-    )
+    result = nbgrader_validate(*EXERCISES, timeout=1200)
     verdict = (
         r"^(?=VALIDATION FAILED ON |Success! |NOTEBOOK PASSED ON |THE CONTENTS OF |THE TYPES OF )"
     )
@@ -163,9 +158,8 @@ def test_nbgrader_validate_fails_every_untouched_exercise_naming_each(
     assert titles == [f"Exercise {i}" for i in range(1, len(titles) + 1)] and len(titles) >= 3, (
         report
     )
-    headings = re.findall(
-        r"… (Exercise \d: .+?) — ", report
-    )  # the titles of this notebook's own exercises
+    # the titles of this notebook's own exercises: the report is this notebook's
+    headings = re.findall(r"… (Exercise \d: .+?) — ", report)
     assert len(headings) == len(titles) and all(
         h in path.read_text(encoding="utf-8") for h in headings
     )
