@@ -1,4 +1,4 @@
-"""Lesson 08's self-checks: right answers pass in both twins, typical wrong answers fail by name,
+"""Lesson 09's self-checks: right answers pass in both twins, typical wrong answers fail by name,
 and no check reads a real clock or changes the running framework's threads."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Lesson 07's self-checks: idiomatic right ports pass in each twin, typical wrong ones fail by name.
+"""Lesson 08's self-checks: idiomatic right ports pass in each twin, typical wrong ones fail by name.
 
 The PyTorch twin ports from Keras into PyTorch, the TensorFlow twin from PyTorch into Keras.
 Right answers are written out here with plain transposes and reshapes (never with

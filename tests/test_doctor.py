@@ -63,6 +63,6 @@ def test_lesson_07s_tools_are_reported_and_a_missing_one_only_warns(monkeypatch)
     monkeypatch.setattr(doctor.metadata, "version", absent)
     missing = doctor._porting_tools()
     assert {f.level for f in missing} == {doctor.Level.WARN}
-    assert missing[0].detail == "not installed: the neutral weights file (lesson 07 cannot run)"
-    assert missing[1].detail == "not installed: ONNX models (lesson 07 skips it)"
+    assert missing[0].detail == "not installed: the neutral weights file (lesson 08 cannot run)"
+    assert missing[1].detail == "not installed: ONNX models (lesson 08 skips it)"
     assert all(f.fix == "pip install -e '.[porting]'" for f in missing)

@@ -342,11 +342,25 @@ HEADINGS_IN_ORDER = """() => {
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
 def test_a_lesson_page_shows_both_frameworks_side_by_side(built, desktop, lesson):
     page = desktop.read(built / "notebooks" / lesson.name / "index.html")
+    folded = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('article section')]
+              .filter(s => s.querySelector(':scope > h2'))
+              .map(s => {
+                const box = s.querySelector(':scope > details.diptych-folded');
+                return [s.querySelector('h2').textContent, box ? (box.open ? 'open' : 'folded')
+                                                               : 'shown'];
+              }))"""
+    )
+    for heading, state in folded.items():  # as JupyterLab opens the notebooks
+        deeper = heading.startswith(("Going deeper", "Parity"))
+        assert state == ("folded" if deeper else "shown"), (heading, state)
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
     sections = page.evaluate(
         """() => [...document.querySelectorAll('article section')]
               .filter(s => s.querySelector(':scope > h2'))
               .map(s => {
-                const pair = s.querySelector(':scope > .diptych-pair');
+                const pair = s.querySelector(':scope > .diptych-pair')
+                             || s.querySelector(':scope > details > * > .diptych-pair');
                 const columns = pair ? [...pair.querySelectorAll(':scope > .sd-tab-content')] : [];
                 const boxes = columns.map(c => c.getBoundingClientRect());
                 return {
@@ -475,7 +489,8 @@ def test_tabs_on_a_phone_switch_together_and_the_choice_holds_across_pages(built
     page = phone.read(built / "notebooks" / lesson.name / "index.html")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{lesson.name}-phone.png")
-    shown = """() => [...document.querySelectorAll('.diptych-pair')].map(pair =>
+    shown = """() => [...document.querySelectorAll('.diptych-pair')]
+               .filter(pair => !pair.closest('details:not([open])')).map(pair =>
                  [...pair.querySelectorAll(':scope > .sd-tab-content')].map(
                    c => c.getBoundingClientRect().height > 0))"""
     assert all(visible == [True, False] for visible in page.evaluate(shown))

@@ -220,7 +220,7 @@ def test_resolution_is_the_step_a_clock_is_seen_to_take():
 
 def test_burning_never_costs_less_cpu_time_than_asked():
     """Only the lower bound is asserted: it holds on a loaded machine too (how much longer a
-    burn takes is the machine's business, and lesson 08 measures it)."""
+    burn takes is the machine's business, and lesson 09 measures it)."""
     start = time.thread_time()
     timing.burn(2e-3)
     assert time.thread_time() - start >= 2e-3

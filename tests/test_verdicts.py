@@ -101,7 +101,7 @@ def test_the_lesson_is_found_by_its_import_or_else_by_its_folder(tmp_path):
         "mlp"
     ] * 5  # lesson 04's five exercises
     bare = nbformat.v4.new_notebook(cells=[])
-    folder = tmp_path / "06_cnn" / "cnn_tensorflow.ipynb"
+    folder = tmp_path / "07_cnn" / "cnn_tensorflow.ipynb"
     assert verdicts.lesson_checks(bare, folder)[0].module == "cnn"
     assert verdicts.lesson_checks(bare, tmp_path / "notes.ipynb") == []
 

@@ -5,7 +5,7 @@ A framework's thread count must be set before its runtime starts (TensorFlow rai
 framework is no clean place to time the other. So ``run`` starts ``python -m diptych.benchmark``
 afresh for each framework and thread count: the thread count is in its environment and set by
 the framework's own calls before its first operation, and the timings come back as JSON on
-stdout. ``diptych bench`` and lesson 08's comparison of the two frameworks both use it.
+stdout. ``diptych bench`` and lesson 09's comparison of the two frameworks both use it.
 
 The step measured: one plain SGD step (learning rate 0.1, cross-entropy on logits) of the 64-128-10
 ReLU MLP from the shared initial weights (``diptych.initial``), on a fixed float32 batch of

@@ -1,7 +1,7 @@
 """Move a trained model between PyTorch and Keras: its weights, through diptych's neutral layout.
 
 ``diptych.layouts`` converts one dense or conv kernel; this module handles what a whole model adds
-(lesson 07): the order in which ``Flatten`` lays out a feature map, BatchNorm's running statistics
+(lesson 08): the order in which ``Flatten`` lays out a feature map, BatchNorm's running statistics
 and its hyper-parameters, and the grouping of a framework's named arrays into layers.
 
 The neutral form of a model is a list of layers, each a dict of NumPy arrays (``initial.Layer``):
@@ -46,7 +46,7 @@ NAMES = {
 #: PyTorch's BatchNorm also counts its training steps; it only matters for ``momentum=None``
 TORCH_STEP_COUNT = "num_batches_tracked"
 
-#: the tools lesson 07 uses beyond the frameworks (the ``porting`` extra): module -> its part
+#: the tools lesson 08 uses beyond the frameworks (the ``porting`` extra): module -> its part
 TOOLS = {
     "safetensors": "the neutral weights file",
     "onnx": "ONNX models",
@@ -65,7 +65,7 @@ def missing(*modules: str) -> str:
     verb = "is" if len(absent) == 1 else "are"
     return (
         f"{', '.join(absent)} {verb} not installed, so this part is skipped: "
-        "pip install -e '.[porting]' installs lesson 07's tools"
+        "pip install -e '.[porting]' installs lesson 08's tools"
     )
 
 

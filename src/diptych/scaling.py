@@ -1,4 +1,4 @@
-"""Data-parallel training on the frameworks' own engines: the parts lesson 09 runs but does not teach.
+"""Data-parallel training on the frameworks' own engines: the parts lesson 10 runs but does not teach.
 
 * **Global-batch arithmetic** (plain NumPy): how a global batch splits into equal per-replica
   shards, how many full steps an epoch holds, and what is left over at its end.

@@ -1,4 +1,4 @@
-"""Time a step fairly, in any framework: the harness lesson 08 builds in the open.
+"""Time a step fairly, in any framework: the harness lesson 09 builds in the open.
 
 A fair timing separates what is paid once from what is paid at every step, and it survives a
 machine that is doing other things at the same time:

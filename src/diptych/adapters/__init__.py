@@ -8,8 +8,8 @@ The two adapters share one API: each offers ``setup``, ``seed_framework``, ``dev
 exercise checks need to know about the framework; see ``idiom``).
 
 Framework companions, ``<framework>_<topic>.py``, hold lesson-specific framework code that is not
-part of the shared API: ``pytorch_ddp`` (lesson 09: DistributedDataParallel, the worker that
-spawned processes import) and ``tensorflow_mirrored`` (lesson 09: logical devices,
+part of the shared API: ``pytorch_ddp`` (lesson 10: DistributedDataParallel, the worker that
+spawned processes import) and ``tensorflow_mirrored`` (lesson 10: logical devices,
 MirroredStrategy). A lesson's neutral module and its checks call them, never the framework.
 
 Every framework difference the library needs lives in this package: no other module imports a

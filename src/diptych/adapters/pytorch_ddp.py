@@ -1,4 +1,4 @@
-"""PyTorch's side of lesson 09 (scaling out): DistributedDataParallel over gloo.
+"""PyTorch's side of lesson 10 (scaling out): DistributedDataParallel over gloo.
 
 * **The DDP worker** (``ddp_worker``, ``train_replica``): one replica of the lesson's MLP wrapped
   in ``DistributedDataParallel`` over gloo, fed by a ``DistributedSampler``. ``scaling.launch``

@@ -185,7 +185,7 @@ IDIOM = Idiom(
 )
 
 
-# --- lesson 08 and ``diptych bench``: thread pools and the benchmarked training step ----------
+# --- lesson 09 and ``diptych bench``: thread pools and the benchmarked training step ----------
 
 
 def set_threads(threads: int) -> int:

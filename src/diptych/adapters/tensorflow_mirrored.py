@@ -1,4 +1,4 @@
-"""TensorFlow's side of lesson 09 (scaling out): ``tf.distribute.MirroredStrategy`` on a laptop.
+"""TensorFlow's side of lesson 10 (scaling out): ``tf.distribute.MirroredStrategy`` on a laptop.
 
 * **Logical devices** (``split_cpu``): one CPU seen as several devices, so that
   ``MirroredStrategy`` has replicas to mirror over; it must run before TensorFlow runs anything.

@@ -1,4 +1,4 @@
-"""Self-checks for lesson 08's exercises (measuring performance).
+"""Self-checks for lesson 09's exercises (measuring performance).
 
 No check reads a real clock or depends on this machine's speed or load: the learner's harness is
 driven by a ``timing.FakeClock`` and steps of known cost (``timing.KnownCost``), comparisons are

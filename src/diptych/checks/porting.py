@@ -1,4 +1,4 @@
-"""Self-checks for lesson 07's exercises (porting a model between frameworks).
+"""Self-checks for lesson 08's exercises (porting a model between frameworks).
 
 Each twin ports *into* its own framework, from the other one: the PyTorch twin receives Keras'
 arrays, the TensorFlow twin PyTorch's. A port moves numbers without computing anything, so the

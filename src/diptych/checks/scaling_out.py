@@ -1,4 +1,4 @@
-"""Self-checks for lesson 09's exercises (scaling out: data-parallel training).
+"""Self-checks for lesson 10's exercises (scaling out: data-parallel training).
 
 Each twin asks in its own engine's terms: the PyTorch twin joins a process group and averages
 gradients as DDP does (replicas' mean losses, gradients averaged); the TensorFlow twin splits the

@@ -257,25 +257,48 @@ def _curriculum_to_write(what: str) -> Curriculum:
 def _list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from diptych.command.registry import lessons
+    from diptych.command.registry import FRAMEWORK_NAMES, FRAMEWORKS, lessons
+    from diptych.command.sections import CORE_BUDGET_MINUTES
 
     root = _curriculum().root
+    solutions = {lesson.name: lesson for lesson in lessons(root, "solutions")}
     rows = []
     for lesson in lessons(root):
         meta = lesson.metadata("pytorch") or lesson.metadata("tensorflow")
         seconds = meta.get("expected_seconds")
+        minutes = lesson.minutes(solutions.get(lesson.name))
         rows.append(
             [
                 lesson.name,
                 str(meta.get("title", "")),
                 ", ".join(lesson.notebooks) or "none",
                 f"~{seconds} s" if isinstance(seconds, (int, float)) else "?",
-                "yes" if (root / "solutions" / lesson.name).is_dir() else "no",
+                " / ".join(f"{m.core:.0f}" for m in minutes.values()) or "?",
+                " / ".join(f"{m.deeper:.0f}" for m in minutes.values()) or "?",
+                " / ".join(f"{m.exercises:.0f}" for m in minutes.values() if m.exercises)
+                or "none",
             ]
         )
-    print(tabulate(rows, headers=["lesson", "title", "notebooks", "run time", "exercises"]))
+    frameworks = " / ".join(FRAMEWORK_NAMES[fw] for fw in FRAMEWORKS)
     print(
-        f"\nLessons in {root / 'notebooks'}, exercises in {root / 'exercises'}; open both with "
+        tabulate(
+            rows,
+            headers=[
+                "lesson",
+                "title",
+                "notebooks",
+                "run time",
+                "core path min",
+                "going deeper min",
+                "exercises min",
+            ],
+        )
+    )
+    print(
+        f"\nLearner minutes per notebook ({frameworks}): reading and running the core path "
+        f"(prose words / 120 + code lines / 8, at most {CORE_BUDGET_MINUTES}), the collapsed "
+        "going-deeper and Parity sections, and the exercises (an estimate).\n"
+        f"Lessons in {root / 'notebooks'}, exercises in {root / 'exercises'}; open both with "
         f"'jupyter lab' started in {root} (links between them work from there)"
     )
     return EXIT_OK

@@ -120,7 +120,7 @@ def _package(name: str) -> Finding:
 
 
 def _porting_tools() -> list[Finding]:
-    """Lesson 07's tools (the ``porting`` extra): without safetensors the lesson cannot run; each
+    """Lesson 08's tools (the ``porting`` extra): without safetensors the lesson cannot run; each
     ONNX tool missing only skips the ONNX section, so these are warnings, never failures."""
     from diptych.porting import TOOLS
 
@@ -129,7 +129,7 @@ def _porting_tools() -> list[Finding]:
         try:
             findings.append(Finding(Level.OK, module, metadata.version(module)))
         except metadata.PackageNotFoundError:
-            effect = "lesson 07 cannot run" if module == "safetensors" else "lesson 07 skips it"
+            effect = "lesson 08 cannot run" if module == "safetensors" else "lesson 08 skips it"
             findings.append(
                 Finding(
                     Level.WARN,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import diptych
 from diptych import frameworks
+from diptych.command import sections
 
 #: the frameworks' keys, as file names use them (``diptych.frameworks`` holds the table)
 FRAMEWORKS = frameworks.KEYS
@@ -56,6 +57,46 @@ class Lesson:
         metadata = notebook.get("metadata") if isinstance(notebook, dict) else None
         found = metadata.get("diptych") if isinstance(metadata, dict) else None
         return found if isinstance(found, dict) else {}
+
+    def minutes(self, solutions: Lesson | None = None) -> dict[str, Minutes]:
+        """Learner minutes of each twin that can be read: its core path, its collapsed
+        sections, and (from ``solutions``, the lesson's worked exercises) its exercises."""
+        found = {}
+        for framework, path in self.notebooks.items():
+            notebook = _read_json(path)
+            if notebook is None:
+                continue
+            solved = _read_json(solutions.notebooks[framework]) if solutions else None
+            found[framework] = Minutes(
+                core=sections.reading(notebook, "core").minutes,
+                deeper=(
+                    sections.reading(notebook, "deeper") + sections.reading(notebook, "parity")
+                ).minutes,
+                exercises=sections.exercise_minutes(solved) if solved else None,
+            )
+        return found
+
+
+@dataclass(frozen=True)
+class Minutes:
+    """A learner's minutes for one notebook: reading and running its core path, its
+    going-deeper and Parity sections, and its exercises (None without worked solutions)."""
+
+    core: float
+    deeper: float
+    exercises: float | None
+
+
+def _read_json(path: Path) -> dict | None:
+    """A notebook's JSON, or None if it cannot be read or is not shaped like a notebook."""
+    try:
+        notebook = json.loads(path.read_bytes())
+    except (OSError, KeyError, ValueError):
+        return None
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+        return None
+    return notebook
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 
+from diptych.command import sections as kinds
 from diptych.command.registry import FRAMEWORK_NAMES, FRAMEWORKS, Lesson
 from diptych.command.site_parity import ParityTable, markdown
 
@@ -144,10 +145,25 @@ def lesson_page(
         if is_parity:
             lines.append(markdown(parity, f"Parity of {lesson.name}"))
             parity_done = True
-        lines.append(_pair(lesson, frameworks, section))
+        pair = _pair(lesson, frameworks, section)
+        lines.append(_folded(pair) if kinds.folds(section.key) else pair)
     if not parity_done:
         lines += [f"({_anchor(lesson)})=", "", f"## {PARITY_HEADING}", "", markdown(parity, "")]
     return "\n".join(lines) + "\n"
+
+
+def _folded(pair: str) -> str:
+    """A going-deeper or Parity section as the notebooks show it: folded, one click to open."""
+    return "\n".join(
+        [
+            ":::::::{dropdown} Beyond the core path: open this section",
+            ":class-container: diptych-folded",
+            "",
+            pair,
+            ":::::::",
+            "",
+        ]
+    )
 
 
 def _anchor(lesson: Lesson) -> str:

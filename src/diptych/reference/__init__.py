@@ -8,7 +8,7 @@ on a wrong answer is caught too. One module per topic:
 * ``classification`` — lesson 03: softmax, cross-entropy on logits, SGD and Adam steps
 * ``mlp``         — lesson 04: a ReLU MLP's forward, backward and momentum-SGD training
 * ``conv``        — lesson 06: convolution forward and backward, padding, pooling, batch norm
-* ``porting``     — lesson 07: the curriculum's CNN at inference, from neutral-layout layers
+* ``porting``     — lesson 08: the curriculum's CNN at inference, from neutral-layout layers
 """
 
 from diptych.reference import calculus, classification, conv, mlp, porting, regression

@@ -1,6 +1,6 @@
-"""Lesson 07's reference: the curriculum's CNN at inference, from neutral-layout layers.
+"""Lesson 08's reference: the curriculum's CNN at inference, from neutral-layout layers.
 
-The CNN of lessons 06 and 07: blocks of (convolution with 'same' padding, batch norm, ReLU, 2×2
+The CNN of lessons 07 and 08: blocks of (convolution with 'same' padding, batch norm, ReLU, 2×2
 max-pooling), then the feature map flattened in (C, H, W) order, then dense layers with ReLU
 between them. Layers are ``diptych.porting``'s neutral dicts; images are NCHW.
 """
