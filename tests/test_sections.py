@@ -118,3 +118,17 @@ def test_the_header_states_the_learner_minutes_the_notebook_takes(case):
     assert expected in header, (
         f"{lesson.notebooks[framework].name}: its header should say\n{expected}"
     )
+
+
+def test_diptych_list_shows_each_twins_learner_minutes(make_curriculum, capsys):
+    from diptych.command.cli import main
+
+    prose = "## Notes\n\n" + "word " * 238  # 240 words with the heading: 2 minutes
+    make_curriculum(
+        {"01_demo": {"pytorch": [prose, "x = 1"] * 3, "tensorflow": [prose, "x = 1"] * 6}}
+    )
+    assert main(["list"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "01_demo" in line)
+    # make_curriculum opens each notebook with a two-word "## Parity" cell, folded
+    pytorch, tensorflow = 3 * (2 + 1 / 8), 6 * (2 + 1 / 8)
+    assert f"{pytorch:.0f} / {tensorflow:.0f}" in row, row
