@@ -27,9 +27,9 @@ def tiny() -> dict:
         cells=[
             new_markdown_cell("# Title\n\nFour words of prose."),  # 6 words, core
             new_code_cell("x = 1  # one line\n\n# a comment\ny = 2"),  # 2 lines, core
-            new_markdown_cell("## Going deeper: why\n\nThe $\\sqrt{x}$ derivation"),  # 6 words
+            new_markdown_cell("## Going deeper: why\n\nThe $\\sqrt{x}$ derivation"),  # 7 words
             new_code_cell("z = 3"),  # deeper
-            new_markdown_cell("## Parity\n\nChecked."),  # 2 words
+            new_markdown_cell("## Parity\n\nChecked."),  # 3 words, the hashes too
             new_code_cell("check()"),
         ]
     )
@@ -47,8 +47,8 @@ def test_sections_are_told_apart_by_their_headings():
 def test_reading_counts_words_and_code_lines_per_kind():
     notebook = tiny()
     assert sections.reading(notebook, "core") == sections.Reading(words=6, code_lines=2)
-    assert sections.reading(notebook, "deeper") == sections.Reading(words=6, code_lines=1)
-    assert sections.reading(notebook, "parity") == sections.Reading(words=2, code_lines=1)
+    assert sections.reading(notebook, "deeper") == sections.Reading(words=7, code_lines=1)
+    assert sections.reading(notebook, "parity") == sections.Reading(words=3, code_lines=1)
     assert sections.Reading(words=240, code_lines=16).minutes == 2 + 2
 
 
@@ -132,3 +132,15 @@ def test_diptych_list_shows_each_twins_learner_minutes(make_curriculum, capsys):
     # make_curriculum opens each notebook with a two-word "## Parity" cell, folded
     pytorch, tensorflow = 3 * (2 + 1 / 8), 6 * (2 + 1 / 8)
     assert f"{pytorch:.0f} / {tensorflow:.0f}" in row, row
+
+
+def test_diptych_list_shows_a_lesson_whose_solutions_are_missing_or_partial(
+    make_curriculum, capsys
+):
+    from diptych.command.cli import main
+
+    root = make_curriculum({"01_demo": {"pytorch": ["x = 1"], "tensorflow": ["x = 1"]}})
+    (root / "solutions" / "01_demo").mkdir(parents=True)  # a folder, no notebook yet
+    assert main(["list"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "01_demo" in line)
+    assert row.rstrip().endswith("none"), row

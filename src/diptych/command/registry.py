@@ -66,7 +66,8 @@ class Lesson:
             notebook = _read_json(path)
             if notebook is None:
                 continue
-            solved = _read_json(solutions.notebooks[framework]) if solutions else None
+            solution = solutions.notebooks.get(framework) if solutions else None
+            solved = _read_json(solution) if solution else None
             found[framework] = Minutes(
                 core=sections.reading(notebook, "core").minutes,
                 deeper=(
