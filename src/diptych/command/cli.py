@@ -275,8 +275,7 @@ def _list(args: argparse.Namespace) -> int:
                 f"~{seconds} s" if isinstance(seconds, (int, float)) else "?",
                 " / ".join(f"{m.core:.0f}" for m in minutes.values()) or "?",
                 " / ".join(f"{m.deeper:.0f}" for m in minutes.values()) or "?",
-                " / ".join(f"{m.exercises:.0f}" for m in minutes.values() if m.exercises)
-                or "none",
+                " / ".join(f"{m.exercises:.0f}" for m in minutes.values() if m.exercises) or "none",
             ]
         )
     frameworks = " / ".join(FRAMEWORK_NAMES[fw] for fw in FRAMEWORKS)
