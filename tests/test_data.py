@@ -70,3 +70,35 @@ def test_holdout_is_stratified_disjoint_and_validated():
     assert np.abs(np.bincount(y_val) - 27).max() <= 1
     with pytest.raises(ValueError, match="fraction"):
         data.holdout(split.X_train, split.y_train, fraction=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_shipped_digits_are_scikit_learns_bit_for_bit(dtype):
+    """The default split comes from datasets/digits.npz, without importing scikit-learn; it must
+    be exactly what scikit-learn's own copy and split give (scripts/vendor-digits rewrites it)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    X, y = (bunch.data / 16.0).astype(dtype), bunch.target.astype(np.int64)
+    expected = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    shipped = data.digits(dtype=dtype)
+    for mine, theirs in zip(
+        (shipped.X_train, shipped.X_test, shipped.y_train, shipped.y_test), expected, strict=True
+    ):
+        assert mine.dtype == theirs.dtype
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_another_split_comes_from_scikit_learn_and_differs():
+    other = data.digits(test_size=0.5, seed=3)
+    assert other.X_train.shape == (898, 64) and other.X_test.shape == (899, 64)
+
+
+def test_the_default_split_imports_no_scikit_learn():
+    import subprocess
+    import sys
+
+    code = "import sys; from diptych import data; data.digits(); print('sklearn' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr

@@ -1,11 +1,11 @@
 """What a live run writes to stderr is kept, cell by cell, so that it can be held to nothing.
 
-Committed outputs leave stderr out (``runner.save_executed``: nbval's kernel does not capture
-fd-level stderr), so a warning a learner sees in red in Jupyter (a library's UserWarning, a
-deprecation) never shows in the repository. ``diptych run`` keeps what each cell wrote to stderr
-(``Execution.stderr``, the JSON's ``"stderr"``); ``tests/test_curriculum.py`` holds every lesson's
-live run to none, reading the run it makes anyway, and this file shows that the record catches
-what it must.
+Committed outputs leave stderr out (``runner.save_executed``), so a warning a learner sees in
+red in Jupyter (a library's UserWarning, a deprecation) never shows in the repository. ``diptych
+run`` keeps what each cell wrote to stderr (``Execution.stderr``, the JSON's ``"stderr"``), and
+this file shows that the record catches what it must. The test suite holds every lesson and
+solution cell to none as it executes them (``tests/notebook_runs.py``, proven in
+``tests/test_notebook_runs.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
@@ -61,23 +60,3 @@ def test_a_run_records_warnings_and_prints_to_stderr_in_its_json(make_curriculum
         warning["cell"] == 2 and "UserWarning: a learner would see this in red" in warning["text"]
     )
     assert notebooks["tensorflow"]["stderr"] == [{"cell": 3, "text": "oops\n"}]
-
-
-@pytest.mark.slow
-def test_nbval_fails_a_notebook_cell_that_writes_to_stderr(pytester):
-    """The root conftest's hook: what holds the lessons that the imitated run leaves out (and
-    every solution notebook) to a silent stderr, as nbval executes them."""
-    pytester.makeconftest((REPO / "conftest.py").read_text())
-    notebook = new_notebook(
-        cells=[
-            new_code_cell("print('all is well')"),
-            new_code_cell("import warnings\nwarnings.warn('a learner would see this in red')"),
-            new_code_cell("import sys\nprint('oops', file=sys.stderr)"),
-        ]
-    )
-    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python"}
-    nbformat.write(notebook, pytester.path / "demo.ipynb")
-    result = pytester.runpytest_subprocess("--nbval-lax", "-p", "no:cacheprovider", "demo.ipynb")
-    result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines(["*wrote to stderr*", "*a learner would see this in red*"])
-    result.stdout.fnmatch_lines(["*wrote to stderr*", "oops"])

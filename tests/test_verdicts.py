@@ -125,24 +125,23 @@ def test_a_notebook_without_checks_is_exit_2(tmp_path):
 
 @pytest.mark.slow
 def test_deleting_an_unsolved_exercises_check_never_passes(tmp_path):
-    """Quoted from a real try: delete the unsolved check cells and see "3 of 3 passed"."""
-    source = REPO / "solutions/01_tensors/exercises_tensors_pytorch.ipynb"
-    notebook = nbformat.read(source, as_version=4)
-    stub = 'raise NotImplementedError("not yet")'
-    for cell in notebook.cells:
-        if "def central_difference" in cell.source:
-            cell.source = "def central_difference(fn, x, eps=1e-5):\n    " + stub
-        if "checks.central_difference" in cell.source:
-            cell.source = ""  # emptied
-    notebook.cells = [c for c in notebook.cells if "checks.outer_sum" not in c.source]  # deleted
-    path = tmp_path / "01_tensors" / "tensors_pytorch.ipynb"
-    path.parent.mkdir()
-    nbformat.write(notebook, path)
+    """Quoted from a real try: delete the unsolved check cells and see "3 of 3 passed". A solved
+    exercise, an unsolved one whose check cell is emptied, and one whose check cell is deleted."""
+    path = write_notebook(
+        tmp_path / "01_tensors" / "tensors_pytorch.ipynb",
+        SETUP,
+        "def outer_sum(a, b):\n    return a[:, None] + b[None, :]",
+        CHECK,
+        'def central_difference(fn, x, eps=1e-5):\n    raise NotImplementedError("not yet")',
+        ("", ["exercise-check"]),  # its check cell, emptied
+        'def standardise_rows(X):\n    raise NotImplementedError("not yet")',  # check deleted
+    )
     result = check(path)
     assert result.returncode == 1, result.stdout
-    assert "✗ Exercise 2: An outer sum by broadcasting — not checked" in result.stdout
-    assert "✗ Exercise 4: A central finite difference — not checked" in result.stdout
-    assert "3 of 5 passed" in result.stdout and "2 not checked" in result.stdout
+    assert "✓ Exercise 2: An outer sum by broadcasting — passed" in result.stdout
+    assert "✗ Exercise 4: A central difference in one batch — not checked" in result.stdout
+    assert "✗ Exercise 5: Standardise every row — not checked" in result.stdout
+    assert "1 of 5 passed" in result.stdout and "4 not checked" in result.stdout
 
 
 @pytest.mark.slow

@@ -1,14 +1,20 @@
 """Datasets as NumPy arrays, deterministic splits, and one minibatch order for both frameworks.
 
 Everything here is NumPy so that PyTorch and TensorFlow receive byte-identical inputs. Nothing is
-downloaded: digits ship inside scikit-learn, the rest is generated from a seed.
+downloaded: digits ship inside scikit-learn (and, for the split every lesson uses, in
+``datasets/digits.npz``: the same arrays without the second it takes to import scikit-learn), the
+rest is generated from a seed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+#: scikit-learn's digits and the indices of the default split (scripts/vendor-digits wrote it)
+SHIPPED_DIGITS = Path(__file__).with_name("datasets") / "digits.npz"
 
 
 @dataclass(frozen=True)
@@ -39,19 +45,37 @@ def digits(*, test_size: float = 0.25, seed: int = 0, dtype: type = np.float32) 
     """scikit-learn's 1,797 8×8 handwritten digits, pixels scaled to [0, 1], split stratified.
 
     Returns X of shape (n, 64) and integer labels 0..9. ``images(X)`` turns rows back into 8×8.
+    In plain scikit-learn: ``bunch = load_digits()``, ``X = bunch.data / 16``, then
+    ``train_test_split(X, bunch.target, test_size=test_size, random_state=seed,
+    stratify=bunch.target)``. The default split is read from a copy shipped with diptych
+    (identical arrays, tested against scikit-learn), other splits are made by scikit-learn.
     """
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be between 0 and 1 (exclusive), got {test_size}")
+    pixels, labels, train, test = _digits_and_split(test_size, seed)
+    X: np.ndarray = (pixels / 16.0).astype(dtype)
+    y = labels.astype(np.int64)
+    return Split(X[train], y[train], X[test], y[test])
+
+
+def _digits_and_split(
+    test_size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels (n, 64) 0..16, labels (n,), and the train and test indices of the split."""
+    with np.load(SHIPPED_DIGITS) as shipped:
+        if (test_size, seed) == tuple(shipped["split"]):
+            return shipped["pixels"], shipped["labels"], shipped["train"], shipped["test"]
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    if not 0.0 < test_size < 1.0:
-        raise ValueError(f"test_size must be between 0 and 1 (exclusive), got {test_size}")
     bunch = load_digits()
-    X = (bunch.data / 16.0).astype(dtype)
-    y = bunch.target.astype(np.int64)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_size, random_state=seed, stratify=y
+    train, test = train_test_split(
+        np.arange(len(bunch.target)),
+        test_size=test_size,
+        random_state=seed,
+        stratify=bunch.target,
     )
-    return Split(X_train, y_train, X_test, y_test)
+    return bunch.data, bunch.target, train, test
 
 
 def images(X: np.ndarray) -> np.ndarray:
@@ -114,3 +138,16 @@ def holdout(
         X, y, test_size=fraction, random_state=seed, stratify=y
     )
     return X_fit, y_fit, X_val, y_val
+
+
+def reversals(n: int, *, length: int = 6, letters: int = 8, seed: int = 0) -> np.ndarray:
+    """``n`` distinct strings of ``length`` letters, each followed by "=" and its reverse, as
+    token ids (n, 2·length + 1) int64: letters are 0 ... letters − 1, "=" is ``letters``.
+
+    Distinct, so that any split into training and test strings holds out strings never seen.
+    """
+    if not 0 < n <= letters**length:
+        raise ValueError(f"n must be between 1 and {letters}^{length}, got {n}")
+    codes = np.random.default_rng(seed).choice(letters**length, size=n, replace=False)
+    strings = codes[:, None] // letters ** np.arange(length - 1, -1, -1) % letters  # (n, length)
+    return np.concatenate([strings, np.full((n, 1), letters), strings[:, ::-1]], axis=1)

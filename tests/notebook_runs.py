@@ -1,0 +1,317 @@
+"""One execution of each lesson and solution notebook per machine configuration, read by every
+check that needs it (a pytest plugin, loaded by the root ``conftest.py``).
+
+nbval executes the notebooks: each code cell is a pytest item, and the cells tagged
+``nbval-check-output`` are compared with their committed outputs (``--nbval-lax``: the other
+cells' outputs are not). This plugin decides what runs where and what else reads each run:
+
+* **Configurations.** Every lesson notebook runs under each configuration of
+  ``LESSON_CONFIGURATIONS``: this machine as it is, and an imitated other CPU
+  (``diptych.command.configurations``); every solution under this machine's. ``diptych run
+  --matrix`` adds the rest.
+* **Recording.** Each kernel starts with ``$DIPTYCH_RECORD_DIR`` pointing at a folder of its own,
+  so the values the notebook records for ``diptych run`` (``parity.matches_reference``,
+  ``parity.record``, ``parity.reaches``) and the outcomes of the exercises' self-checks are
+  written by this same execution.
+* **Comparisons.** After both twins of a lesson ran under one configuration, one more item reads
+  what each recorded and compares them as ``diptych run`` does (``report.compare_values``): every
+  value agrees with at least ``parity.MIN_HEADROOM`` to spare, each notebook's own checks against
+  the reference too, and neither source file changed. After a solution ran, one item reads the
+  outcomes its checks recorded: every exercise passed. The twins of a lesson and their comparison
+  are one scope for xdist (``pytest_xdist_make_scheduler``), so they run on one worker, in that
+  order; every other test file is a scope of its own, as ``--dist loadfile`` would have it.
+* **stderr.** A cell that writes to stderr fails: committed outputs leave stderr out, so a warning
+  a learner would see in red shows only in a live run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nbval.plugin import IPyNbCell, IPyNbFile
+
+from diptych.command import registry
+from diptych.command.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
+from diptych.command.execution import Execution
+from diptych.command.report import LessonReport, compare_values, table
+from diptych.outcomes import Status
+from diptych.parity import MIN_HEADROOM
+from diptych.recording import RECORD_ENV, read_outcomes, read_values
+
+#: every lesson notebook runs under each of these; ``diptych run --matrix`` runs them all.
+#: ``$DIPTYCH_TEST_CONFIGURATIONS`` (names, comma-separated) narrows it for a quick local run.
+LESSON_CONFIGURATIONS = tuple(
+    os.environ.get("DIPTYCH_TEST_CONFIGURATIONS", f"{DEFAULT.name},{IMITATIONS[0].name}").split(",")
+)
+#: a solution's checks do not depend on the CPU (they compare with tolerances), so once
+SOLUTION_CONFIGURATIONS = (DEFAULT.name,)
+#: written in a run's record folder just before its kernel starts
+STARTED = "kernel-started"
+_SELECTED = pytest.StashKey[set[str]]()
+#: each collected notebook's bytes' hash, to show that running it left the source untouched
+_DIGESTS = pytest.StashKey[dict[Path, str]]()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> NotebookFile | None:
+    """The curriculum's lesson and solution notebooks: each is run once per configuration."""
+    found = _curriculum_notebook(file_path, parent.config.rootpath)
+    if found is None:
+        return None
+    parent.config.stash.setdefault(_DIGESTS, {})[file_path] = digest(file_path)
+    kind, lesson, framework = found
+    return NotebookFile.from_parent(
+        parent, path=file_path, kind=kind, lesson=lesson, framework=framework
+    )
+
+
+class NotebookFile(pytest.File):
+    """A lesson or solution notebook: one ``NotebookRun`` per configuration it runs under."""
+
+    def __init__(
+        self, *args: Any, kind: str, lesson: registry.Lesson, framework: str, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind, self.lesson, self.framework = kind, lesson, framework
+
+    def collect(self) -> Iterator[NotebookRun]:
+        configurations = (
+            LESSON_CONFIGURATIONS if self.kind == "notebooks" else SOLUTION_CONFIGURATIONS
+        )
+        for configuration in configurations:
+            yield NotebookRun.from_parent(
+                self,
+                path=self.path,
+                name=configuration,
+                nodeid=f"{self.nodeid}::{configuration}",
+                configuration=configuration,
+                kind=self.kind,
+                lesson=self.lesson,
+                framework=self.framework,
+            )
+
+
+def _curriculum_notebook(path: Path, root: Path) -> tuple[str, registry.Lesson, str] | None:
+    """(kind, lesson, framework) when ``path`` is a lesson or solution notebook of the
+    curriculum at ``root`` (the folder pytest runs in)."""
+    try:
+        kind = path.resolve().relative_to(root.resolve()).parts[0]
+    except ValueError:
+        return None
+    if kind not in ("notebooks", "solutions") or path.suffix != ".ipynb":
+        return None
+    for lesson in registry.lessons(root, kind):
+        for framework, notebook in lesson.notebooks.items():
+            if notebook.resolve() == path.resolve():
+                return kind, lesson, framework
+    return None
+
+
+def record_folder(config: pytest.Config, configuration: str, kind: str, name: str) -> Path:
+    """Where the run of one notebook (``lesson/framework``) under one configuration records."""
+    base = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    return base / "notebook-runs" / configuration / kind / name
+
+
+@contextmanager
+def environment(changes: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``changes`` while a kernel starts (it copies the environment then)."""
+    saved = {key: os.environ.get(key) for key in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def unchanged(config: pytest.Config, path: Path) -> bool:
+    """True when ``path`` holds the bytes it held when it was collected."""
+    return config.stash[_DIGESTS][path] == digest(path)
+
+
+class NotebookRun(IPyNbFile):
+    """One notebook executed by nbval under one machine configuration, recording as ``diptych
+    run`` records, followed by the items that read the run."""
+
+    def __init__(
+        self,
+        *args: Any,
+        configuration: str,
+        kind: str,
+        lesson: registry.Lesson,
+        framework: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.compare_outputs = False  # --nbval-lax: only cells tagged nbval-check-output
+        self.configuration = configuration
+        self.kind = kind
+        self.lesson = lesson
+        self.framework = framework
+
+    @property
+    def record_folder(self) -> Path:
+        name = f"{self.lesson.name}/{self.framework}"
+        return record_folder(self.config, self.configuration, self.kind, name)
+
+    def setup(self) -> None:
+        folder = self.record_folder
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        (folder / STARTED).write_text(self.nodeid)
+        changes = {RECORD_ENV: str(folder), **CONFIGURATIONS[self.configuration].env}
+        with environment(changes):
+            super().setup()
+
+    def collect(self) -> Iterator[pytest.Item]:
+        items = list(super().collect())
+        if self.kind == "solutions":
+            items.append(SolutionPassed.from_parent(self, name="every exercise passed"))
+        elif self.framework == list(self.lesson.notebooks)[-1] and len(self.lesson.notebooks) > 1:
+            items.append(TwinsAgree.from_parent(self, name="the twins agree"))
+        yield from items
+
+
+class TwinsAgree(pytest.Item):
+    """What ``diptych run`` checks of one lesson under one configuration, read from the runs
+    nbval just made: every value both twins recorded agrees with ``MIN_HEADROOM`` to spare, and
+    each source notebook is byte for byte what it was when it was collected."""
+
+    parent: NotebookRun
+
+    def runtest(self) -> None:
+        parent, lesson = self.parent, self.parent.lesson
+        runs = {fw: self._run(fw) for fw in lesson.notebooks}
+        report = LessonReport(lesson.name, runs, compare_values(runs), parent.configuration)
+        assert len(report.rows) >= 4, f"{lesson.name} records only {len(report.rows)} values"
+        for row in report.rows:
+            assert set(row.values) == set(runs), f"{row.name}: recorded by {sorted(row.values)}"
+        failed = [row.name for row in report.rows if not row.ok]
+        assert not failed, (
+            f"{lesson.name} under {parent.configuration}: {', '.join(failed)} disagree or have "
+            f"less than {MIN_HEADROOM:g}x headroom\n{table(report)}"
+        )
+        for check in EXTRA_CHECKS.get(lesson.name, []):
+            check(report)
+
+    def _run(self, framework: str) -> Execution:
+        parent = self.parent
+        path = parent.lesson.notebooks[framework]
+        name = f"{parent.lesson.name}/{framework}"
+        folder = record_folder(self.config, parent.configuration, "notebooks", name)
+        if not (folder / STARTED).exists():
+            twin = f"{path.relative_to(self.config.rootpath).as_posix()}::{parent.configuration}"
+            if twin in self.config.stash.get(_SELECTED, set()):
+                pytest.fail(f"the {framework} twin was selected but never started: {twin}")
+            pytest.skip(f"the {framework} twin did not run in this session: select both twins")
+        assert unchanged(self.config, path), f"{path} changed while it ran"
+        return Execution(path=path, ok=True, values=read_values(folder))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.parent.lesson.name}: the twins agree"
+
+
+class SolutionPassed(pytest.Item):
+    """Every exercise of a worked solution passed its check in the run nbval just made (the
+    outcomes its checks recorded, in the order they ran)."""
+
+    parent: NotebookRun
+
+    def runtest(self) -> None:
+        outcomes = read_outcomes(self.parent.record_folder)
+        assert len(outcomes) >= 3, f"only {len(outcomes)} checks ran"
+        failed = [o for o in outcomes if o.status is not Status.PASSED]
+        assert not failed, "; ".join(f"{o.exercise}: {o.message}" for o in failed)
+        assert unchanged(self.config, self.path), f"{self.path} changed while it ran"
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.parent.lesson.name}: every exercise passed"
+
+
+def float64_tight(name: str, *, steps: int) -> Any:
+    """A lesson-specific check: the step-by-step trajectory ``name`` is compared in float64, to a
+    relative 1e-9 and no absolute slack, over at least ``steps`` steps (the rule for
+    trajectories in docs/design.md)."""
+
+    def check(report: LessonReport) -> None:
+        (row,) = [row for row in report.rows if row.name == name]
+        assert row.rtol == 1e-9 and row.atol == 0, (name, row.rtol, row.atol)
+        assert all(len(value) >= steps for value in row.values.values()), name
+
+    return check
+
+
+#: checks of one lesson's recorded values beyond agreement
+EXTRA_CHECKS = {"07_cnn": [float64_tight("parity_loss_curve", steps=100)]}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Every notebook cell nbval runs must write nothing to stderr.
+
+    Committed outputs leave stderr out, so a warning a learner would see in red in Jupyter shows
+    only in a live run. nbval keeps a cell's outputs in ``test_outputs``; if a new nbval stops
+    doing so, every cell fails here rather than passing unchecked.
+    """
+    result = yield
+    if isinstance(item, IPyNbCell):
+        outputs = getattr(item, "test_outputs", None)
+        if outputs is None and not getattr(item.parent, "timed_out", False):
+            pytest.fail("nbval no longer keeps a cell's outputs in test_outputs: update the plugin")
+        written = "".join(
+            out.get("text", "")
+            for out in outputs or []
+            if out.get("output_type") == "stream" and out.get("name") == "stderr"
+        )
+        if written:
+            pytest.fail(f"the cell wrote to stderr in a live run:\n{written}", pytrace=False)
+    return result
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: a run without xdist has no such hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's ``loadscope`` with the scopes this suite needs: one per lesson and configuration
+    (both twins, then their comparison, on one worker and in that order), and one per file for
+    everything else, as ``--dist loadfile`` would have it (a module-scoped fixture, such as the
+    built site, is made once). xdist's own ``loadgroup`` would do it with ``xdist_group`` marks,
+    but xdist 3.8 renames node ids in a way pytest 9.2 no longer sees, and groups nothing."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByLesson(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid)
+
+    return ByLesson(config, log)
+
+
+def scope_of(nodeid: str) -> str:
+    """``notebooks/04_mlp::default`` for any item of a lesson notebook run under "default",
+    else the file the item comes from."""
+    path, _, rest = nodeid.partition("::")
+    if path.startswith("notebooks/") and path.endswith(".ipynb"):
+        configuration = rest.partition("::")[0]
+        return f"{path.rpartition('/')[0]}::{configuration}"
+    return path
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Remember which notebook runs are selected, so that a comparison can tell a twin that was
+    left out (skipped, saying so) from one that should have run and did not (a failure)."""
+    config.stash[_SELECTED] = {
+        item.parent.nodeid for item in items if isinstance(item.parent, NotebookRun)
+    }

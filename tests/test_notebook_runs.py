@@ -1,0 +1,152 @@
+"""The suite runs each notebook once per configuration, and every check reads that run
+(``tests/notebook_runs.py``): proven here on a tiny curriculum, and by what the suite collects
+from the real one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from diptych.command import registry
+from tests.notebook_runs import LESSON_CONFIGURATIONS, SOLUTION_CONFIGURATIONS, scope_of
+
+REPO = Path(__file__).resolve().parents[1]
+RECORDS = "from diptych import parity\n" + "\n".join(
+    f"parity.record('v{i}', {i}.0, atol=1e-9)" for i in range(3)
+)
+
+
+def notebook(path: Path, *sources: str) -> None:
+    cells = [new_markdown_cell("## Parity")] + [new_code_cell(source) for source in sources]
+    made = new_notebook(cells=cells)
+    made.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(made, path)
+
+
+@pytest.fixture
+def tiny(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A curriculum of three one-configuration lessons: twins that agree, twins that disagree on
+    one value, and a twin that writes to stderr; run by the plugin, as the suite runs."""
+    monkeypatch.setenv("PYTHONPATH", f"{REPO}:{REPO / 'src'}")
+    monkeypatch.setenv("DIPTYCH_TEST_CONFIGURATIONS", "default")
+    pytester.makeconftest("pytest_plugins = ['tests.notebook_runs']")
+    root = pytester.path / "notebooks"
+    for framework, last in (("pytorch", "1.0"), ("tensorflow", "1.0")):
+        notebook(
+            root / f"01_agree/agree_{framework}.ipynb",
+            RECORDS,
+            f"parity.record('x', {last}, atol=1e-6)",
+        )
+    for framework, last in (("pytorch", "1.0"), ("tensorflow", "1.5")):
+        notebook(
+            root / f"02_differ/differ_{framework}.ipynb",
+            RECORDS,
+            f"parity.record('x', {last}, atol=1e-6)",
+        )
+    notebook(root / "03_noisy/noisy_pytorch.ipynb", RECORDS, "parity.record('x', 1.0, atol=1e-6)")
+    notebook(
+        root / "03_noisy/noisy_tensorflow.ipynb",
+        RECORDS,
+        "import warnings\nwarnings.warn('a learner would see this in red')",
+        "parity.record('x', 1.0, atol=1e-6)",
+    )
+    return pytester
+
+
+@pytest.mark.slow
+def test_twins_are_compared_from_the_run_that_executed_them(tiny):
+    result = tiny.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "notebooks")
+    result.stdout.fnmatch_lines(
+        [
+            "*FAILED notebooks/02_differ/differ_tensorflow.ipynb::default::the twins agree*",
+            "*FAILED notebooks/03_noisy/noisy_tensorflow.ipynb::default::Cell 1*",
+        ],
+        consecutive=False,
+    )
+    text = "\n".join(result.stdout.lines)
+    assert "02_differ under default: x disagree" in text
+    assert "wrote to stderr" in text and "a learner would see this in red" in text
+    assert "FAILED notebooks/01_agree" not in text
+    result.assert_outcomes(passed=14, failed=2)
+
+
+@pytest.mark.slow
+def test_a_twin_left_out_is_said_so_not_compared(tiny):
+    result = tiny.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+        "-rs",
+        "notebooks/01_agree/agree_tensorflow.ipynb",
+    )
+    result.assert_outcomes(passed=2, skipped=1)
+    result.stdout.fnmatch_lines(["*the pytorch twin did not run in this session*"])
+
+
+def test_a_lessons_twins_and_their_comparison_share_one_worker_per_configuration():
+    cell = "notebooks/04_mlp/mlp_pytorch.ipynb::default::Cell 3"
+    comparison = "notebooks/04_mlp/mlp_tensorflow.ipynb::default::the twins agree"
+    assert scope_of(cell) == scope_of(comparison) == "notebooks/04_mlp::default"
+    assert scope_of("notebooks/04_mlp/mlp_pytorch.ipynb::avx2-1thread::Cell 3") != scope_of(cell)
+    assert scope_of("solutions/04_mlp/exercises_mlp_pytorch.ipynb::default::Cell 0") == (
+        "solutions/04_mlp/exercises_mlp_pytorch.ipynb"
+    )
+    assert scope_of("tests/test_site.py::test_x[a]") == "tests/test_site.py"
+
+
+@pytest.fixture(scope="module")
+def collected() -> list[str]:
+    """What the suite collects from the real curriculum (nothing runs)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--co",
+            "-q",
+            "-n",
+            "0",
+            "notebooks",
+            "solutions",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return [line for line in result.stdout.splitlines() if "::" in line]
+
+
+@pytest.mark.slow
+def test_every_lesson_runs_under_every_configuration_and_is_compared_there(collected):
+    for lesson in registry.lessons(REPO):
+        last = list(lesson.notebooks.values())[-1].relative_to(REPO).as_posix()
+        for configuration in LESSON_CONFIGURATIONS:
+            assert f"{last}::{configuration}::the twins agree" in collected, (lesson, configuration)
+            for path in lesson.notebooks.values():
+                cell = f"{path.relative_to(REPO).as_posix()}::{configuration}::Cell 0"
+                assert cell in collected, cell
+
+
+@pytest.mark.slow
+def test_every_solution_runs_once_and_its_checks_are_read_from_that_run(collected):
+    for lesson in registry.lessons(REPO, "solutions"):
+        for path in lesson.notebooks.values():
+            name = path.relative_to(REPO).as_posix()
+            runs = {line.split("::")[1] for line in collected if line.startswith(f"{name}::")}
+            assert runs == set(SOLUTION_CONFIGURATIONS), name
+            assert f"{name}::default::every exercise passed" in collected, name
