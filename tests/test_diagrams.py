@@ -20,6 +20,7 @@ FIGURES = {
         np.eye(4), np.ones((2, 2)), title=title
     ),
     "im2col": lambda title: diagrams.im2col(np.arange(16).reshape(4, 4), 2, title=title),
+    "flatten_order": lambda title: diagrams.flatten_order(title=title),
 }
 
 
@@ -33,6 +34,12 @@ LESSON_FIGURES = {
         np.arange(25).reshape(5, 5), np.array([[1, 0, -1]] * 3), position=(1, 2), title="A kernel"
     ),
     "im2col": lambda: diagrams.im2col(np.arange(16).reshape(4, 4), 2, highlight=5, title="im2col"),
+    "flatten_order": lambda: diagrams.flatten_order(
+        (3, 2, 2), source="pytorch", title="The flatten order: a port from PyTorch to Keras"
+    ),
+    "flatten_order_from_keras": lambda: diagrams.flatten_order(
+        (3, 2, 2), source="keras", title="The flatten order: a port from Keras to PyTorch"
+    ),
 }
 
 
@@ -218,3 +225,200 @@ def test_im2col_rows_are_in_the_order_of_sliding_window_view():
 def test_im2col_refuses_what_it_cannot_draw(image, kernel_size, highlight, message):
     with pytest.raises(ValueError, match=message):
         diagrams.im2col(image, kernel_size, highlight=highlight, title="t")
+
+
+def strip(figure, gid):
+    """The numbers of one row of cells of ``flatten_order``, left to right."""
+    texts = [t for t in figure.axes[0].texts if t.get_gid() == gid]
+    return [int(t.get_text()) for t in sorted(texts, key=lambda t: t.get_position()[0])]
+
+
+@pytest.mark.parametrize("source", ["pytorch", "keras"])
+def test_flatten_order_draws_each_frameworks_order_and_the_rows_a_port_needs(source):
+    from diptych import porting
+
+    channels, height, width = 3, 2, 4
+    figure = diagrams.flatten_order((channels, height, width), source=source, title="t")
+    index = np.arange(channels * height * width)  # each feature's PyTorch index
+    by_pytorch = index.reshape(channels, height, width)
+    keras_order = by_pytorch.transpose(1, 2, 0).reshape(-1)  # NHWC flattened
+    assert strip(figure, "pytorch-flatten") == index.tolist()
+    assert strip(figure, "keras-flatten") == keras_order.tolist()
+    assert sorted(strip(figure, "feature-map")) == index.tolist()
+    # the rows as the source framework wrote them, and as the porting library reorders them
+    written = index if source == "pytorch" else keras_order
+    reorder = porting.rows_chw_to_hwc if source == "pytorch" else porting.rows_hwc_to_chw
+    reordered = reorder(written.reshape(-1, 1), (channels, height, width)).ravel()
+    assert strip(figure, "rows-as-written") == written.tolist()
+    assert strip(figure, "rows-reordered") == reordered.tolist()
+    target = keras_order if source == "pytorch" else index
+    assert reordered.tolist() == target.tolist()  # every row under its own feature
+    # a row under another feature is outlined in the accent colour, and only those
+    moved = int(np.sum(written != target))
+    boxes = outlines(figure.axes[0])
+    assert len(boxes) == moved == 22  # of a (3, 2, 4) map only the first and last stay put
+    assert {tuple(b.get_edgecolor()) for b in boxes} == {matplotlib.colors.to_rgba(diagrams.ACCENT)}
+    captions = " ".join(t.get_text() for t in figure.axes[0].texts)
+    assert f"{moved} of 24 meet another feature" in captions
+
+
+@pytest.mark.parametrize(
+    ("feature_map", "source", "message"),
+    [
+        ((0, 2, 2), "pytorch", "at least 1"),
+        ((5, 3, 2), "pytorch", "at most 24 features"),
+        ((3, 2, 2), "jax", "source must be"),
+    ],
+)
+def test_flatten_order_refuses_what_it_cannot_draw(feature_map, source, message):
+    with pytest.raises(ValueError, match=message):
+        diagrams.flatten_order(feature_map, source=source, title="t")
+
+
+# --- attention (lesson 11) -------------------------------------------------------------------
+
+ATTENTION_FIGURES = {
+    "attention_matrix": lambda: diagrams.attention_matrix(
+        np.tril(np.full((5, 5), 0.2)) + np.diag([0.8, 0.6, 0.4, 0.2, 0.0]),
+        queries=list("abcad"),
+        keys=list("abcad"),
+        mask=np.tril(np.ones((5, 5), dtype=bool)),
+        title="Causal attention of a b c a d: no query sees the future",
+    ),
+    "attention_matrix_heads": lambda: diagrams.attention_matrix(
+        np.stack([np.eye(12), np.eye(12)[::-1]]),
+        queries=list("hbdcaf=facdb"),
+        keys=list("hbdcaf=facdb"),
+        mask=np.tril(np.ones((12, 12), dtype=bool)),
+        title="The trained GPT's attention on one test string, by head",
+    ),
+    "head_split": lambda: diagrams.head_split(
+        tokens=4, embed=6, heads=2, title="Splitting an embedding of 6 into 2 heads of 3"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", ["attention_matrix", "head_split"])
+def test_the_attention_figures_are_titled_and_not_left_open_in_pyplot(name):
+    from matplotlib import pyplot
+
+    before = len(pyplot.get_fignums())
+    figure = ATTENTION_FIGURES[name]()
+    assert isinstance(figure, Figure) and figure.get_suptitle()
+    assert len(pyplot.get_fignums()) == before
+
+
+def test_attention_matrix_writes_each_allowed_weight_and_greys_the_masked_cells():
+    weights = np.array([[1.0, 0.0, 0.0], [0.25, 0.75, 0.0], [0.5, 0.2, 0.3]])
+    mask = np.tril(np.ones((3, 3), dtype=bool))
+    (ax,) = diagrams.attention_matrix(
+        weights, queries=list("xyz"), keys=list("xyz"), mask=mask, title="t"
+    ).axes
+    assert cell_texts(ax.texts) == ["1.00", "0.25", "0.75", "0.50", "0.20", "0.30"]
+    image = ax.images[0].get_array()
+    assert image.shape == (3, 3, 4)
+    grey = matplotlib.colors.to_rgba("0.85")
+    assert [tuple(image[i, j]) == grey for i in range(3) for j in range(3) if i < j] == [True] * 3
+    assert tuple(image[0, 0]) != tuple(image[1, 0])  # darker is more weight
+    assert [t.get_text() for t in ax.get_xticklabels()] == list("xyz")
+    assert ax.texts and not any(t.get_text().startswith("head") for t in ax.texts)  # one panel
+
+
+def test_attention_matrix_draws_one_panel_per_head_and_numbers_only_small_tables():
+    figure = ATTENTION_FIGURES["attention_matrix_heads"]()
+    assert len(figure.axes) == 2
+    for h, ax in enumerate(figure.axes):
+        texts = [t.get_text() for t in ax.texts]
+        assert texts == [f"head {h}"]  # 12 × 12: colour only, no numbers
+    named = diagrams.attention_matrix(
+        np.eye(2)[None], queries="ab", keys="ab", panels=["mine"], title="t"
+    )
+    assert [t.get_text() for t in named.axes[0].texts][-1] == "mine"
+
+
+@pytest.mark.parametrize(
+    ("weights", "queries", "keys", "kwargs", "message"),
+    [
+        (np.ones(3), "abc", "abc", {}, "weights must be"),
+        (np.ones((2, 3)), "ab", "ab", {}, "2 query and 2 key labels"),
+        (np.ones((2, 2)), "ab", "ab", {"mask": np.ones((3, 3), bool)}, "mask has shape"),
+        (np.ones((2, 2, 2)), "ab", "ab", {"panels": ["one"]}, "1 panel titles for 2 panels"),
+    ],
+)
+def test_attention_matrix_refuses_what_it_cannot_draw(weights, queries, keys, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        diagrams.attention_matrix(weights, queries=queries, keys=keys, title="t", **kwargs)
+
+
+def test_head_split_gives_each_head_its_columns_of_every_token_and_shows_the_reshape_trap():
+    (ax,) = diagrams.head_split(tokens=3, embed=4, heads=2, title="t").axes
+    labels = [
+        t.get_text() for t in ax.texts if len(t.get_text()) == 2 and t.get_text()[1].isdigit()
+    ]
+    x = [f"{token}{column}" for token in "abc" for column in range(4)]
+    right = ["a0", "a1", "b0", "b1", "c0", "c1", "a2", "a3", "b2", "b3", "c2", "c3"]
+    wrong = x  # a reshape keeps reading order: head 0 gets a0 a1 a2 a3 b0 b1, head 1 the rest
+    assert labels == x + right + wrong
+    captions = " ".join(t.get_text() for t in ax.texts)
+    assert (
+        "then transpose: right" in captions and "reshape straight to\n(2, T, 2): wrong" in captions
+    )
+    faces = {p.get_facecolor() for p in ax.patches}
+    assert len(faces) == 2  # one colour per head
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"tokens": 0}, {"embed": 6, "heads": 4}, {"tokens": 27}, {"embed": 2, "heads": 3}]
+)
+def test_head_split_refuses_an_embedding_that_does_not_split_evenly(kwargs):
+    with pytest.raises(ValueError, match="splits evenly"):
+        diagrams.head_split(title="t", **kwargs)
+
+
+@pytest.mark.slow  # a second or so each: the text must be laid out to be measured
+@pytest.mark.parametrize("name", ATTENTION_FIGURES)
+def test_no_text_of_an_attention_figure_overlaps_or_leaves_it(name):
+    figure = ATTENTION_FIGURES[name]()
+    figure.draw_without_rendering()
+    renderer = figure._get_renderer()
+    texts = [*figure.texts]
+    for ax in figure.axes:
+        texts += [ax.title, *ax.texts]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts if t.get_text().strip()]
+    assert not [
+        (a, b) for (a, one), (b, other) in itertools.combinations(boxes, 2) if one.overlaps(other)
+    ]
+    assert [text for text, box in boxes if not figure.bbox.contains(box.x0, box.y0)] == []
+    assert [text for text, box in boxes if not figure.bbox.contains(box.x1, box.y1)] == []
+
+
+def test_autograd_record_draws_each_forward_edge_with_its_gradient_flowing_back():
+    from matplotlib import pyplot
+
+    before = len(pyplot.get_fignums())
+    figure = diagrams.autograd_record(title="What autograd records")
+    assert figure.get_suptitle() == "What autograd records" and len(pyplot.get_fignums()) == before
+    (ax,) = figure.axes
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    forward = [a for a in arrows if a.get_linestyle() == "-"]
+    backward = [a for a in arrows if a.get_linestyle() != "-"]
+    # x→x², x→sin x, x²→product, sin x→product, product→sum; each with its gradient back
+    assert (len(forward), len(backward)) == (5, 5)
+    texts = " ".join(t.get_text() for t in ax.texts)
+    for part in [r"u = x^2", r"s = \sin x", r"\partial f / \partial p = 1", r"x^2 \cos x"]:
+        assert part in texts
+
+
+@pytest.mark.slow  # a second or so: the text must be laid out to be measured
+def test_no_text_of_the_autograd_record_overlaps_or_leaves_it():
+    figure = diagrams.autograd_record(title="What autograd records for f(x) = Σ x² sin x")
+    figure.draw_without_rendering()
+    renderer = figure._get_renderer()
+    (ax,) = figure.axes
+    texts = [*figure.texts, *ax.texts, *ax.get_legend().get_texts()]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts if t.get_text().strip()]
+    assert not [
+        (a, b) for (a, one), (b, other) in itertools.combinations(boxes, 2) if one.overlaps(other)
+    ]
+    assert [text for text, box in boxes if not figure.bbox.contains(box.x0, box.y0)] == []
+    assert [text for text, box in boxes if not figure.bbox.contains(box.x1, box.y1)] == []

@@ -595,3 +595,377 @@ def im2col(image: np.ndarray, kernel_size: int, *, title: str, highlight: int = 
     ax.axis("off")
     figure.suptitle(title)
     return figure
+
+
+# --- attention (lesson 11) -------------------------------------------------------------------
+
+#: one light colour per attention head, cycled when there are more heads
+_HEAD_COLORS = ("#dde7f3", "#f8d9e5", "#dcefd9", "#f6e8c8")
+
+
+def attention_matrix(
+    weights: np.ndarray,
+    *,
+    queries: Sequence[str],
+    keys: Sequence[str],
+    title: str,
+    mask: np.ndarray | None = None,
+    panels: Sequence[str] | None = None,
+) -> Figure:
+    """Attention weights as a table: one row per query (the token that looks), one column per
+    key (the token looked at), each row summing to 1; darker is more weight.
+
+    ``weights`` is (Tq, Tk), or (panels, Tq, Tk) for several heads side by side (``panels``
+    titles them, default "head 0", ... when there are several). Cells where ``mask`` (Tq, Tk) is False are grey and
+    empty: that query may not attend to that key. Each weight is written in its cell when the
+    table is small enough to read (at most 8 × 8).
+    """
+    weights = np.asarray(weights, dtype=float)
+    if weights.ndim == 2:
+        weights = weights[None]
+    if weights.ndim != 3 or weights.size == 0:
+        raise ValueError(f"weights must be (Tq, Tk) or (panels, Tq, Tk), got shape {weights.shape}")
+    count, rows, columns = weights.shape
+    if len(queries) != rows or len(keys) != columns:
+        raise ValueError(
+            f"{len(queries)} query and {len(keys)} key labels for weights of shape {weights.shape[1:]}"
+        )
+    names = (
+        ([f"head {h}" for h in range(count)] if count > 1 else [""])
+        if panels is None
+        else list(panels)
+    )
+    if len(names) != count:
+        raise ValueError(f"{len(names)} panel titles for {count} panels")
+    allowed = np.ones((rows, columns), dtype=bool) if mask is None else np.asarray(mask, bool)
+    if allowed.shape != (rows, columns):
+        raise ValueError(
+            f"mask has shape {allowed.shape}, the weights' rows and columns are {(rows, columns)}"
+        )
+    written = rows <= 8 and columns <= 8
+    cell = min(0.55, 9.4 / (count * (columns + 1.6)), 6.0 / (rows + 2))
+    width = max(count * (columns + 1.6) * cell + 0.6, 0.09 * len(title) + 0.4)  # the title fits
+    figure = _new_figure(width, (rows + 2.6) * cell + 0.9)
+    axes = np.atleast_1d(figure.subplots(1, count))
+    from matplotlib import colormaps
+
+    shades = colormaps["Blues"]
+    fontsize = float(np.clip(cell * 72 * 0.36, 6.5, 11))
+    for ax, panel, name in zip(axes, weights, names, strict=True):
+        image = shades(0.08 + 0.85 * np.clip(panel, 0, 1))  # (rows, columns, 4): one image, fast
+        image[~allowed] = (0.85, 0.85, 0.85, 1.0)
+        ax.imshow(image, extent=(0, columns, rows, 0), interpolation="nearest")
+        ax.hlines(np.arange(1, rows), 0, columns, color="white", lw=1)
+        ax.vlines(np.arange(1, columns), 0, rows, color="white", lw=1)
+        if written:
+            for (i, j), value in np.ndenumerate(panel):
+                if allowed[i, j]:
+                    ink = "white" if value > 0.55 else _INK
+                    ax.text(
+                        j + 0.5,
+                        i + 0.5,
+                        f"{value:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=fontsize,
+                        color=ink,
+                    )
+        ax.set_xticks(np.arange(columns) + 0.5, list(keys), fontsize=fontsize + 1)
+        ax.set_yticks(np.arange(rows) + 0.5, list(queries), fontsize=fontsize + 1)
+        ax.xaxis.tick_top()
+        ax.tick_params(length=0)
+        ax.set(xlim=(0, columns), ylim=(rows + (1.0 if name else 0.0), 0), aspect="equal")
+        ax.set_xlabel("key (looked at)", fontsize=10)
+        ax.xaxis.set_label_position("top")
+        ax.set_ylabel("query (looking)", fontsize=10)
+        if name:
+            ax.text(columns / 2, rows + 0.25, name, ha="center", va="top", fontsize=11)
+        for side in ax.spines.values():
+            side.set_visible(False)
+    figure.suptitle(title)
+    return figure
+
+
+def head_split(*, tokens: int = 4, embed: int = 6, heads: int = 2, title: str) -> Figure:
+    """Multi-head attention's split of an embedding: (T, E) -> (heads, T, E / heads).
+
+    Left, one sequence's (T, E) matrix, each cell named by its token (a, b, ...) and column, and
+    coloured by the head its column belongs to. Middle, the split done right, a reshape to
+    (T, heads, d) and a transpose to (heads, T, d): each head holds every token, in its own d
+    columns. Right, a reshape straight to (heads, T, d): the same numbers in reading order, so
+    head 0 holds the first tokens' whole rows, both heads' columns mixed.
+    """
+    from matplotlib.patches import Rectangle
+
+    if tokens < 1 or tokens > 26 or heads < 1 or embed % heads or embed < heads:
+        raise ValueError(
+            f"need 1 to 26 tokens and an embedding that splits evenly into heads, got "
+            f"tokens={tokens}, embed={embed}, heads={heads}"
+        )
+    d = embed // heads
+    letters = [chr(ord("a") + t) for t in range(tokens)]
+    names = np.array([[f"{letters[t]}{c}" for c in range(embed)] for t in range(tokens)])
+    owner = np.tile(np.arange(embed) // d, (tokens, 1))  # (T, E): the head of each column
+    right = names.reshape(tokens, heads, d).transpose(1, 0, 2)  # (heads, T, d)
+    right_owner = owner.reshape(tokens, heads, d).transpose(1, 0, 2)
+    wrong = names.reshape(heads, tokens, d)
+    wrong_owner = owner.reshape(heads, tokens, d)
+
+    gap = 0.7  # between two heads' blocks, in cells
+    tall = max(tokens, heads * tokens + (heads - 1) * gap)
+    xs = [0.0, embed + 3.2, embed + 3.2 + d + 3.6]
+    units_x, units_y = xs[-1] + d + 0.4, tall + 2.6
+    cell = min(0.5, 9.6 / units_x, 7.0 / units_y)
+    figure = _new_figure(units_x * cell + 0.3, units_y * cell + 0.9)
+    ax: Axes = figure.subplots()
+    fontsize = float(np.clip(cell * 72 * 0.34, 6.5, 10.5))
+
+    def table(labels: np.ndarray, heads_of: np.ndarray, left: float, top: float) -> None:
+        for (i, j), label in np.ndenumerate(labels):
+            face = _HEAD_COLORS[int(heads_of[i, j]) % len(_HEAD_COLORS)]
+            ax.add_patch(
+                Rectangle((left + j, top + i), 1, 1, facecolor=face, edgecolor=_GRID, lw=0.8)
+            )
+            ax.text(
+                left + j + 0.5,
+                top + i + 0.5,
+                label,
+                ha="center",
+                va="center",
+                fontsize=fontsize,
+                color=_INK,
+            )
+
+    x_top = (tall - tokens) / 2
+    table(names, owner, xs[0], x_top)
+    ax.text(
+        xs[0] + embed / 2,
+        x_top - 0.3,
+        f"x: (T, E) = ({tokens}, {embed})",
+        ha="center",
+        va="bottom",
+        fontsize=10,
+    )
+    for column, (blocks, owners, caption) in enumerate(
+        [
+            (right, right_owner, f"reshape (T, {heads}, {d}),\nthen transpose: right"),
+            (wrong, wrong_owner, f"reshape straight to\n({heads}, T, {d}): wrong"),
+        ]
+    ):
+        left = xs[column + 1]
+        for h in range(heads):
+            top = h * (tokens + gap)
+            table(blocks[h], owners[h], left, top)
+            ax.text(
+                left - 0.2,
+                top + tokens / 2,
+                f"head {h}",
+                ha="right",
+                va="center",
+                fontsize=9,
+                rotation=90,
+            )
+        ax.text(
+            left + d / 2,
+            -0.3,
+            caption,
+            ha="center",
+            va="bottom",
+            fontsize=10,
+            color=ACCENT if column else _INK,
+        )
+    ax.annotate(
+        "",
+        xy=(xs[1] - 0.9, tall / 2),
+        xytext=(xs[0] + embed + 0.3, tall / 2),
+        arrowprops={"arrowstyle": "-|>", "color": "0.3", "lw": 1.3, "mutation_scale": 14},
+    )
+    figure.supxlabel(
+        "colour: the head a column belongs to; a head must hold its own columns of every token",
+        fontsize=10,
+    )
+    ax.set(xlim=(-0.3, units_x - 0.3), ylim=(tall + 0.3, -2.3), aspect="equal")
+    ax.axis("off")
+    figure.suptitle(title)
+    return figure
+
+
+# --- the flatten order (lesson 08) -----------------------------------------------------------
+
+#: one light colour per channel of a feature map, cycled when there are more channels
+_CHANNEL_COLORS = ("#dde7f3", "#f8d9e5", "#dcefd9", "#f6e8c8")
+
+
+def flatten_order(
+    feature_map: tuple[int, int, int] = (3, 2, 2), *, source: str = "pytorch", title: str
+) -> Figure:
+    """Why a port reorders the rows of the first dense layer after ``Flatten``.
+
+    Top, a (C, H, W) feature map, each feature numbered by its PyTorch index c·HW + h·W + w and
+    coloured by its channel. Beneath, the order each framework's ``Flatten`` puts the features
+    in: PyTorch's (C, H, W) (NCHW flattened), Keras' (H, W, C) (NHWC flattened). Then the dense
+    kernel's rows, each numbered by the feature it was trained on: row i multiplies the feature
+    at position i of the target framework's vector, drawn just above. Copied in the ``source``
+    framework's order ("pytorch" or "keras"), a row under another feature is outlined (the
+    flatten trap); reordered as ``porting.rows_chw_to_hwc`` (or ``rows_hwc_to_chw``) does, every
+    row meets its own feature. Meant for small maps (at most 24 features), whose numbers can be
+    read.
+    """
+    from matplotlib.patches import Rectangle
+
+    channels, height, width = (int(size) for size in feature_map)
+    if min(channels, height, width) < 1 or channels * height * width > 24:
+        raise ValueError(
+            f"feature_map must be (C, H, W) with sizes of at least 1 and at most 24 features, "
+            f"got {tuple(feature_map)}"
+        )
+    if source not in ("pytorch", "keras"):
+        raise ValueError(f'source must be "pytorch" or "keras", got {source!r}')
+    count = channels * height * width
+    index = np.arange(count).reshape(channels, height, width)  # each feature's PyTorch index
+    orders = {"pytorch": index.reshape(-1), "keras": index.transpose(1, 2, 0).reshape(-1)}
+    target = "keras" if source == "pytorch" else "pytorch"
+    owners = {"pytorch": "PyTorch's", "keras": "Keras'"}
+    reorder = "rows_chw_to_hwc" if source == "pytorch" else "rows_hwc_to_chw"
+    channel_of = np.repeat(np.arange(channels), height * width)  # by PyTorch index
+    moved = orders[source] != orders[target]  # the rows the flatten trap puts under another feature
+    kept = np.zeros(count, dtype=bool)
+
+    panel_width = width + 1.0
+    units_x = max(count, channels * panel_width - 1.0, 13.0) + 0.4  # room for the captions
+    strip = 1.9  # a caption and a row of cells
+    units_y = 1.4 + height + 4 * strip + 0.3
+    cell = min(0.55, 9.4 / units_x, 7.6 / units_y)
+    figure = _new_figure(units_x * cell + 0.3, units_y * cell + 1.0)
+    ax: Axes = figure.subplots()
+    fontsize = float(np.clip(cell * 72 * 0.3, 6.5, 10.0))
+
+    def box(left: float, top: float, feature: int, gid: str, outlined: bool = False) -> None:
+        face = _CHANNEL_COLORS[int(channel_of[feature]) % len(_CHANNEL_COLORS)]
+        ax.add_patch(Rectangle((left, top), 1, 1, facecolor=face, edgecolor=_GRID, lw=0.8))
+        if outlined:
+            ax.add_patch(
+                Rectangle(
+                    (left + 0.06, top + 0.06), 0.88, 0.88, fill=False, edgecolor=ACCENT, lw=2.2
+                )
+            )
+        ax.text(left + 0.5, top + 0.5, str(feature), ha="center", va="center",
+                fontsize=fontsize, color=_INK, gid=gid)  # fmt: skip
+
+    def caption(top: float, text: str, color: str = _INK) -> None:
+        ax.text(0, top, text, ha="left", va="bottom", fontsize=fontsize + 0.5, color=color)
+
+    caption(0.55, f"a ({channels}, {height}, {width}) feature map, each feature at its PyTorch "
+            "index c·HW + h·W + w")  # fmt: skip
+    for c in range(channels):
+        ax.text(c * panel_width + width / 2, 1.3, f"channel {c}", ha="center", va="bottom",
+                fontsize=fontsize - 1, color=_INK)  # fmt: skip
+        for (h, w), feature in np.ndenumerate(index[c]):
+            box(c * panel_width + w, 1.4 + h, int(feature), "feature-map")
+    top = 1.4 + height + 0.55
+    strips = [
+        ("pytorch-flatten", "PyTorch's Flatten: (C, H, W) order", orders["pytorch"], kept, _INK),
+        ("keras-flatten", "Keras' Flatten: (H, W, C) order", orders["keras"], kept, _INK),
+        ("rows-as-written", f"the dense rows in {owners[source]} order: {int(moved.sum())} of "
+         f"{count} meet another feature", orders[source], moved, ACCENT),
+        ("rows-reordered", f"the rows reordered ({reorder}): each meets its own",
+         orders[target], kept, _INK),
+    ]  # fmt: skip
+    if source == "keras":
+        strips[:2] = strips[1::-1]  # the source's Flatten first, the target's above the rows
+    for gid, text, order, outlined, color in strips:
+        caption(top + 0.35, text, color)
+        for position, feature in enumerate(order):
+            box(position, top + 0.45, int(feature), gid, bool(outlined[position]))
+        top += strip
+    ax.set(xlim=(-0.2, units_x - 0.2), ylim=(top - 0.3, -0.2), aspect="equal")
+    ax.axis("off")
+    figure.supxlabel(
+        "each row of the dense kernel is numbered by the feature it was trained on;\n"
+        f"row i multiplies the feature at position i of {owners[target]} Flatten",
+        fontsize=10,
+    )
+    figure.suptitle(title)
+    return figure
+
+
+# --- autograd's record (lesson 01) -----------------------------------------------------------
+
+
+def autograd_record(*, title: str) -> Figure:
+    """The record autograd keeps of f(x) = Σ x² sin x (lesson 01), and the backward walk over it.
+
+    Forward, each operation is recorded with the values it came from (solid arrows, left to
+    right): x feeds u = x² and s = sin x, their elementwise product p, and the sum f. Backward,
+    the chain rule carries ∂f/∂(value) from f back along the same edges (dashed, right to left),
+    each edge multiplying by its operation's local derivative; where two paths meet at x, they
+    add up to the gradient the lesson's calculus gives.
+    """
+    from matplotlib.lines import Line2D
+
+    figure = _new_figure(9.0, 4.4)
+    ax: Axes = figure.subplots()
+    middle, top, bottom = 2.6, 3.7, 1.5
+    nodes = {  # name -> (x, y, text, width, filled)
+        "x": (0.55, middle, r"$x$", 0.7, False),
+        "u": (3.0, top, r"$u = x^2$", 1.3, True),
+        "s": (3.0, bottom, r"$s = \sin x$", 1.5, True),
+        "p": (5.7, middle, r"$p = u \cdot s$", 1.5, True),
+        "f": (8.4, middle, r"$f = \Sigma_i\, p_i$", 1.5, True),
+    }
+    boxes = {
+        name: _box(ax, x, y, text, width=width, filled=filled)
+        for name, (x, y, text, width, filled) in nodes.items()
+    }
+    edges = [  # (from, to, what the backward arrow carries, the side its label sits on)
+        ("x", "u", r"$s \cdot 2x$", 1),
+        ("x", "s", r"$u \cdot \cos x$", -1),
+        ("u", "p", r"$\partial f / \partial u = s$", 1),
+        ("s", "p", r"$\partial f / \partial s = u$", -1),
+        ("p", "f", r"$\partial f / \partial p = 1$", 1),
+    ]
+    for source, target, gradient, side in edges:
+        (x0, y0), (x1, y1) = nodes[source][:2], nodes[target][:2]
+        _arrow(ax, (x0, y0), (x1, y1), between=(boxes[source], boxes[target]))
+        # the gradient flows back along the same edge: a parallel dashed arrow, offset outwards
+        normal = np.array([y0 - y1, x1 - x0]) / np.hypot(x1 - x0, y1 - y0) * side
+        nx, ny = normal * 0.16
+        back = ((x1 + nx, y1 + ny), (x0 + nx, y0 + ny))
+        _arrow(ax, *back, backward=True, between=(boxes[target], boxes[source]))
+        label_x, label_y = (x0 + x1) / 2 + normal[0] * 0.55, (y0 + y1) / 2 + normal[1] * 0.55
+        ax.text(label_x, label_y, gradient, ha="center", va="center", fontsize=12, color=ACCENT)
+    ax.text(
+        0.55,
+        0.55,
+        r"at $x$ the two paths add up: $\partial f / \partial x = s \cdot 2x + u \cdot \cos x"
+        r" = 2x \sin x + x^2 \cos x$",
+        ha="left",
+        va="center",
+        fontsize=12,
+        color=ACCENT,
+    )
+    handles = [
+        Line2D(
+            [], [], color="0.25", lw=1.4, label="forward: each operation, recorded with its inputs"
+        ),
+        Line2D(
+            [],
+            [],
+            color=ACCENT,
+            lw=1.4,
+            linestyle=(0, (4, 2.5)),
+            label=r"backward: $\partial f / \partial$(each value), by the chain rule",
+        ),
+    ]
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 1.02),
+        ncol=2,
+        frameon=False,
+        fontsize=10,
+    )
+    ax.set(xlim=(-0.1, 9.4), ylim=(0.2, 4.75), aspect="equal")
+    ax.axis("off")
+    figure.suptitle(title)
+    return figure

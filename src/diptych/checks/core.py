@@ -109,18 +109,49 @@ def run_check(exercise: str, attempt: Callable[[], str], *, check: str = "") -> 
 
     Returns nothing visible in a notebook: the printed line is the whole answer. Python warnings
     raised by the learner's code are shown after a pass, on stdout, so that a warning alone never
-    reads as a failed test.
+    reads as a failed test. Only the learner's: a warning counts when it is raised while the
+    learner's code runs (their function, called by the check), not one the check raises around
+    it; and a deprecation raised inside a library the learner called counts only when it is
+    attributed to the learner's own line, as Python's default filters show deprecations.
     """
-    with warnings.catch_warnings(record=True) as caught:
+    caught: list[str] = []
+    with warnings.catch_warnings():  # restores showwarning on the way out
         warnings.simplefilter("default")
+        warnings.showwarning = _learners_warnings(caught, sys._getframe())
         outcome = _attempt(exercise, attempt, check)
     append_outcome(outcome)
     if outcome.status == PASSED:
-        notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+        notes = sorted(set(caught))
         print(outcome.line() + "".join(f"\n  (your code warned: {note})" for note in notes))
     else:
         suffix = NOT_DONE_IN_NOTEBOOK if outcome.status == NOT_DONE else ""
         print(outcome.line() + suffix, file=sys.stderr)
+
+
+def _learners_warnings(caught: list[str], check: FrameType) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that keeps, in ``caught``, the warnings raised in the learner's
+    code: with one of its frames on the stack between the warning and ``check``, the frame of
+    ``run_check`` (in a thread the check started, anywhere on that thread's stack)."""
+
+    def keep(message: Warning | str, category: type[Warning], filename: str, *_: Any) -> None:
+        frame: FrameType | None = sys._getframe(1)
+        learners = False
+        while frame is not None and frame is not check:
+            learners = learners or _is_learners(frame)
+            frame = frame.f_back
+        if issubclass(category, (DeprecationWarning, PendingDeprecationWarning)):
+            learners = learners and _is_learners_file(filename)
+        if learners:
+            caught.append(f"{category.__name__}: {message}")
+
+    return keep
+
+
+def _is_learners_file(filename: str) -> bool:
+    """Is this file the learner's, rather than diptych's, installed code or Python's own?"""
+    path = os.path.abspath(filename)
+    prefixes = (*_INSTALLED_PREFIXES, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return not any(path.startswith(prefix + os.sep) for prefix in prefixes)
 
 
 def _attempt(exercise: str, attempt: Callable[[], str], check: str) -> Outcome:

@@ -39,15 +39,42 @@ def _problem(name: str, n: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 @exercise("The gradient of the mean squared error")
 def mse_gradient(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
-    """Exercise 1: the analytic gradient of the mean squared error, without autograd."""
+    """Exercise 1: the analytic gradient of the mean squared error, without autograd.
+
+    First on a line fit (two columns: x and 1), then on a design with three features, so that
+    a gradient written as a slope's and an intercept's partial derivative is named.
+    """
     X, y, theta = _problem("mse_gradient")
+    _mse_gradient_on(learner, adapter, X, y, theta)
+    rng = fresh_rng("mse_gradient_features")
+    X3 = np.column_stack([rng.normal(size=(15, 2)), np.ones(15)])  # (15, 3): two features and 1
+    y3, theta3 = X3 @ rng.normal(size=3) + 0.3 * rng.normal(size=15), rng.normal(size=3)
+    _mse_gradient_on(learner, adapter, X3, y3, theta3)
+    return "matches the reference on a line fit and on a design with 3 features, by hand"
+
+
+def _mse_gradient_on(
+    learner: Callable[[Any, Any, Any], Any],
+    adapter: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    theta: np.ndarray,
+) -> None:
+    """Run exercise 1's function on one problem; name its mistakes."""
     inputs = [adapter.from_numpy(a) for a in (theta, X, y)]
     before = snapshot(*inputs)
     got = by_hand(
-        lambda: learner(*inputs), idiom(adapter).autograd(), reason="derive the gradient by hand"
+        lambda: learner(*inputs), idiom(adapter).autograd(), reason="write the gradient by hand"
     )
     got_array = as_numpy(got, "mse_gradient")
     expect_unchanged(before, inputs, ["theta", "X", "y"])
+    d = X.shape[1]
+    if d > 2 and got_array.shape != (d,):
+        raise Mismatch(
+            f"for X with {d} columns and θ of shape ({d},) your gradient has shape "
+            f"{got_array.shape}: it needs one partial derivative per column of X, whatever the "
+            "number of columns, not a slope's and an intercept's written out one by one"
+        )
     expected = regression.mse_grad(theta, X, y)
     if matches(got_array, -expected):
         raise Mismatch(
@@ -61,8 +88,13 @@ def mse_gradient(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
         )
     if matches(got_array, expected * len(y), atol=1e-8):
         raise Mismatch("your gradient is n times too large: the loss is a mean, not a sum")
-    expect_array(got, expected, what="mse_gradient(θ, X, y)", atol=1e-10, dtype=np.float64)
-    return "matches the reference on a fresh problem, by hand"
+    expect_array(
+        got,
+        expected,
+        what=f"mse_gradient(θ, X, y) for X of shape {X.shape}",
+        atol=1e-10,
+        dtype=np.float64,
+    )
 
 
 @exercise("One minibatch SGD step")

@@ -1,7 +1,17 @@
-"""Self-checks for lesson 04's exercises (MLPs)."""
+"""Self-checks for lesson 04's exercises (MLPs).
+
+Exercise 1 runs a model of the learner's own making; the framework code that finds its dense
+layers and runs it lives in the adapters' companions for this lesson (``adapters.pytorch_mlp``,
+``adapters.tensorflow_mlp``, chosen by ``idiom(adapter).form``), so that this module imports no
+framework. The other checks use the adapter's ``IDIOM``, and the companions for where tensors go
+and how a model is run: every tensor a check gives the learner sits on the device of the model it
+goes with (the CPU, where a check's model and the learner's new tensors are), never on the
+adapter's ``device()``, so that a right answer passes on CUDA and on Apple's MPS as on the CPU.
+"""
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -25,54 +35,143 @@ from diptych.checks import (
 from diptych.reference import mlp as reference_mlp
 from diptych.reference.classification import cross_entropy_grad
 
+#: each form's companion: the adapter module that runs a learner's model for these checks
+COMPANIONS = {
+    "pytorch": "diptych.adapters.pytorch_mlp",
+    "keras": "diptych.adapters.tensorflow_mlp",
+}
 
-@exercise("The forward pass")
-def mlp_forward(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 1: the forward pass of a one-hidden-layer ReLU MLP, on two non-square networks."""
-    for sizes in ([6, 5, 3], [3, 7, 2]):
-        layers = initial.mlp(sizes, seed=3, dtype=np.float64)
-        for layer in layers:
-            layer["b"] = fresh_rng("bias").normal(size=layer["b"].shape)
-        X = fresh_rng("mlp_forward").normal(size=(4, sizes[0]))
-        arrays = (X, layers[0]["W"], layers[0]["b"], layers[1]["W"], layers[1]["b"])
-        tensors = [adapter.from_numpy(a) for a in arrays]
-        before = snapshot(*tensors)
-        got = as_numpy(learner(*tensors), "mlp_forward")
-        expect_unchanged(before, tensors, ["X", "W1", "b1", "W2", "b2"])
-        expected = reference_mlp.forward(layers, X)[0]
-        linear = (X @ layers[0]["W"] + layers[0]["b"]) @ layers[1]["W"] + layers[1]["b"]
-        if matches(got, linear):
-            raise Mismatch(
-                "without an activation the two layers collapse into one linear map: the hidden "
-                "layer needs its ReLU"
-            )
-        if matches(got, np.maximum(expected, 0)) and not matches(got, expected):
-            raise Mismatch(
-                "your logits are never negative: the activation belongs to the hidden layer only; "
-                "logits are left as they are"
-            )
+
+def companion(adapter: Any) -> Any:
+    """The companion of ``adapter`` holding this lesson's framework code; imported on first use,
+    so that a check imports one framework only."""
+    return importlib.import_module(COMPANIONS[idiom(adapter).form])
+
+
+@exercise("A model for any layer sizes")
+def build_mlp(learner: Callable[[list[int]], Any], adapter: Any) -> str:
+    """Exercise 1: a model of the learner's own making (an ``nn.Module`` subclass, a functional
+    ``keras.Model``) for any list of layer widths, ReLU after every layer but the last. Built for
+    two non-square size lists, loaded with known weights and run against the reference."""
+    framework, fw = companion(adapter), idiom(adapter)
+    for sizes in ([7, 5, 4, 3], [3, 8, 2]):
+        given = list(sizes)
+        model = learner(given)
+        if given != sizes:
+            raise Mismatch("your function changed the `sizes` list it was given")
+        if model is None:
+            raise Mismatch("your code gave None instead of a model: did you forget the `return`?")
+        other = framework.not_a_model(model)
+        if other is not None:
+            raise Mismatch(f"your code should build a {fw.framework} model, not a {other}")
+        framework.prepare(model, sizes[0])
+        layers = _loadable_layers(framework, model, sizes)
+        weights = initial.mlp(sizes, seed=11)
+        for layer in weights:
+            layer["b"] = fresh_rng("build_bias").normal(size=layer["b"].shape).astype(np.float32)
+        for layer, shape in layers:
+            adapter.load_dense(layer, weights[list(itertools.pairwise(sizes)).index(shape)])
+        X = fresh_rng("build_mlp").normal(size=(6, sizes[0])).astype(np.float32)
+        got = as_numpy(framework.predict(model, X), "the model")
+        expected = reference_mlp.forward(weights, X)[0]
+        _recognise_building_mistakes(got, expected, weights, X)
         expect_array(
             got,
             expected,
-            what=f"the logits of a {'-'.join(map(str, sizes))} network",
-            atol=1e-10,
-            dtype=np.float64,
+            what=f"the logits of your {'-'.join(map(str, sizes))} model",
+            atol=1e-5,
             axes=("examples", "classes"),
         )
-    return "logits right for 6-5-3 and 3-7-2 networks"
+    return "right 7-5-4-3 and 3-8-2 models: dense layers, ReLU between them, logits out"
+
+
+def _loadable_layers(framework: Any, model: Any, sizes: list[int]) -> list[tuple[Any, Any]]:
+    """The model's dense layers with their (in, out) shapes, once they are those ``sizes`` ask for."""
+    expected = list(itertools.pairwise(sizes))
+    found = framework.dense_layers(model)
+    if not found:
+        raise Mismatch(
+            "no dense layers found in your model"
+            + (
+                " (`model.parameters()` is empty): layers kept in a plain Python list are not "
+                "registered with the module"
+                if framework.parameter_count(model) == 0
+                else ""
+            )
+        )
+    shapes = [shape for _, shape, _ in found]
+    if sorted(shapes) != sorted(expected):
+        raise Mismatch(
+            f"for sizes {sizes} the model needs {len(expected)} dense layers, "
+            f"{_shapes(expected)}; yours has {len(shapes)}: {_shapes(shapes)}"
+        )
+    if not all(has_bias for _, _, has_bias in found):
+        raise Mismatch("a dense layer has no bias: each layer computes XW + b")
+    return [(layer, shape) for layer, shape, _ in found]
+
+
+def _shapes(shapes: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{n_in}→{n_out}" for n_in, n_out in shapes)
+
+
+def _recognise_building_mistakes(
+    got: np.ndarray, expected: np.ndarray, weights: list[dict[str, np.ndarray]], X: np.ndarray
+) -> None:
+    """Name the usual ways a model of the right layers computes the wrong thing."""
+    if matches(got, expected, atol=1e-5):
+        return
+    hidden = len(weights) - 1
+    for relu_after in itertools.product([True, False], repeat=hidden):
+        if all(relu_after):
+            continue
+        h = X.astype(np.float64)
+        for i, layer in enumerate(weights):
+            h = h @ layer["W"] + layer["b"]
+            h = np.maximum(h, 0) if i < hidden and relu_after[i] else h
+        if matches(got, h, atol=1e-5):
+            if not any(relu_after):
+                raise Mismatch(
+                    "without an activation between them the layers collapse into one linear "
+                    "map: every hidden layer needs its ReLU"
+                )
+            missing = [str(i + 1) for i, on in enumerate(relu_after) if not on]
+            raise Mismatch(f"hidden layer {', '.join(missing)} has no ReLU after it")
+    if matches(got, np.maximum(expected, 0), atol=1e-5):
+        raise Mismatch(
+            "your logits are never negative: ReLU belongs after the hidden layers only; the last "
+            "layer returns its logits as they are"
+        )
+    probabilities = np.exp(expected - expected.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    if matches(got, probabilities, atol=1e-5):
+        raise Mismatch(
+            "your model returns probabilities (each row sums to 1): it should return the logits, "
+            "which the loss turns into probabilities itself"
+        )
+    if matches(got, reference_mlp.forward(weights, X, activation="tanh")[0], atol=1e-5):
+        raise Mismatch("the hidden layers use tanh: this exercise asks for ReLU")
 
 
 @exercise("Porting weights into layers")
 def load_weights(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
-    """Exercise 2: port neutral-layout NumPy weights into the framework's layers by hand."""
-    fw = idiom(adapter)
+    """Exercise 2: port neutral-layout NumPy weights into the framework's dense layers by hand
+    (the learner gets the model's dense layers, in order, and the list of weight dicts)."""
+    framework, fw = companion(adapter), idiom(adapter)
     sizes = [8, 6, 4]
     layers = initial.mlp(sizes, seed=5)
     for layer in layers:
         layer["b"] = fresh_rng("load").normal(size=layer["b"].shape).astype(np.float32)
     given = [{key: value.copy() for key, value in layer.items()} for layer in layers]
     model = fw.mlp(sizes)
-    learner(model, given)
+    try:
+        learner(fw.dense_layers(model), given)
+    except RuntimeError as error:
+        if "leaf Variable that requires grad" not in str(error):
+            raise
+        raise Mismatch(
+            "autograd refused the in-place copy: a copy into a parameter that tracks gradients "
+            "must not be recorded as part of the model's computation"
+        ) from None
     for original, passed in zip(layers, given, strict=True):
         if set(passed) != set(original) or any(
             passed[k].shape != original[k].shape or not np.array_equal(passed[k], original[k])
@@ -83,14 +182,14 @@ def load_weights(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
                 "array changed in place): the caller's weights must stay as they were"
             )
     X = fresh_rng("load_x").random((5, 8)).astype(np.float32)
-    got = fw.predict(model, X)
+    got = framework.predict(model, X)
     expected = reference_mlp.forward(layers, X)[0]
     _recognise_loading_mistakes(got, expected, layers, X)
     expect_array(got, expected, what="the model's output after loading", atol=1e-5)
     for passed in given:  # the model must own its weights: later edits of the arrays stay out
         passed["W"] += 1.0
         passed["b"] += 1.0
-    if not matches(fw.predict(model, X), expected, atol=1e-5):
+    if not matches(framework.predict(model, X), expected, atol=1e-5):
         raise Mismatch(
             "the model shares memory with the NumPy arrays it was loaded from: changing them "
             "afterwards changed the model. Copy the values into the layer's parameters"
@@ -155,36 +254,42 @@ def _std(learner: Callable[[int, int], Any], fan_in: int, fan_out: int) -> float
     return std
 
 
-@exercise("A training step")
+@exercise("Finding the bugs in a training step")
 def train_step(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 4: one training step; three in a row must match the reference."""
-    fw = idiom(adapter)
+    """Exercise 4: the corrected version of a training step with two bugs (PyTorch: gradients
+    never cleared, softmax before a loss that takes logits; Keras: the loss computed outside the
+    tape, a loss that takes the logits for probabilities). Three steps in a row must match the
+    reference; each bug, and the usual others, is recognised by its fingerprint."""
+    framework, fw = companion(adapter), idiom(adapter)
     sizes = [64, 16, 10]
     layers = initial.mlp(sizes, seed=7)
     digits = data.digits()
     batches = data.minibatch_order(len(digits.y_train), batch_size=16, epochs=1, seed=3)[:3]
+    X_all, labels = digits.X_train, digits.y_train
     model = fw.mlp(sizes)
     for layer, weights in zip(fw.dense_layers(model), layers, strict=True):
         adapter.load_dense(layer, weights)
     optimizer = fw.sgd(model, 0.1)
     losses = []
     for batch in batches:
-        X, y = (adapter.from_numpy(a) for a in (digits.X_train[batch], digits.y_train[batch]))
-        losses.append(float(as_numpy(learner(model, optimizer, X, y), "train_step").reshape(())))
-    trained, expected_losses = reference_mlp.train(
-        layers, digits.X_train, digits.y_train, batches=batches, lr=0.1
-    )
-    first = digits.X_train[batches[0]]
-    logits = reference_mlp.forward(layers, first)[0]
-    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
-    double = _cross_entropy(probabilities, digits.y_train[batches[0]])
-    if np.isclose(losses[0], double, atol=1e-5) and not np.isclose(
-        losses[0], expected_losses[0], atol=1e-5
-    ):
-        raise Mismatch(
-            "the loss went through softmax twice: the loss function already takes logits"
+        X, y = (
+            adapter.from_numpy(a, on=framework.device_of(model))
+            for a in (X_all[batch], labels[batch])
         )
+        try:
+            result = learner(model, optimizer, X, y)
+        except ValueError as error:
+            if "No gradients provided" not in str(error):
+                raise
+            raise Mismatch(
+                "no gradient reached any weight: the tape recorded no computation that leads "
+                "from the weights to the loss"
+            ) from None
+        losses.append(float(as_numpy(result, "train_step").reshape(())))
+    trained, expected_losses = reference_mlp.train(layers, X_all, labels, batches=batches, lr=0.1)
+    _recognise_loss_mistakes(
+        losses[0], expected_losses[0], layers, X_all[batches[0]], labels[batches[0]]
+    )
     expect_array(
         np.array(losses[:1]),
         expected_losses[:1],
@@ -192,14 +297,19 @@ def train_step(learner: Callable[..., Any], adapter: Any) -> str:
         atol=1e-5,
         hint="the loss is the mean cross-entropy of the model's logits, before the update",
     )
-    got = fw.predict(model, digits.X_test[:20])
+    got = framework.predict(model, digits.X_test[:20])
     if matches(got, reference_mlp.forward(layers, digits.X_test[:20])[0], atol=1e-6):
         raise Mismatch("the weights did not change: the gradients were never applied")
     if not np.allclose(losses, expected_losses, atol=1e-5):
+        piled_up = _accumulating_gradients(layers, X_all, labels, batches, lr=0.1)
+        if np.allclose(losses, piled_up, atol=1e-5):
+            raise Mismatch(
+                "from the second step on, each step's gradients are added to those of the steps "
+                "before: they are never cleared"
+            )
         raise Mismatch(
             f"the first step is right but later ones are not (losses {np.round(losses, 5)} vs "
-            f"{np.round(expected_losses, 5)}): does something from one step leak into the next "
-            "(gradients that add up unless cleared, a tape that is reused)?"
+            f"{np.round(expected_losses, 5)}): does something from one step leak into the next?"
         )
     expect_array(
         got,
@@ -208,6 +318,52 @@ def train_step(learner: Callable[..., Any], adapter: Any) -> str:
         atol=1e-5,
     )
     return "three steps match the reference's losses and weights"
+
+
+def _recognise_loss_mistakes(
+    loss: float, expected: float, layers: list[Any], X: np.ndarray, labels: np.ndarray
+) -> None:
+    """Name a first loss computed from the right logits in a wrong way."""
+    if np.isclose(loss, expected, atol=1e-5):
+        return
+    logits = reference_mlp.forward(layers, X)[0]
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+    if np.isclose(loss, _cross_entropy(probabilities, labels), atol=1e-5):
+        raise Mismatch(
+            "the loss went through softmax twice: the loss function already applies it to the "
+            "logits it is given"
+        )
+    if np.isclose(loss, _probabilities_loss(logits, labels), atol=1e-5):
+        raise Mismatch(
+            "the loss took the logits for probabilities: Keras' cross-entropy expects "
+            "probabilities unless it is told that it gets logits"
+        )
+
+
+def _probabilities_loss(outputs: np.ndarray, labels: np.ndarray) -> float:
+    """What Keras' cross-entropy computes when it is given logits but expects probabilities: it
+    clips them into [ε, 1 − ε] (ε = 1e-7) and normalises each row to sum to 1."""
+    clipped = np.clip(outputs.astype(np.float64), 1e-7, 1 - 1e-7)
+    picked = clipped[np.arange(len(labels)), labels] / clipped.sum(axis=1)
+    return float(-np.log(picked).mean())
+
+
+def _accumulating_gradients(
+    layers: list[Any], X: np.ndarray, labels: np.ndarray, batches: list[np.ndarray], *, lr: float
+) -> np.ndarray:
+    """The losses of plain SGD whose gradients pile up from step to step (never zeroed)."""
+    layers = [{key: value.copy() for key, value in layer.items()} for layer in layers]
+    summed = [{key: np.zeros_like(value) for key, value in layer.items()} for layer in layers]
+    losses = []
+    for batch in batches:
+        loss, grads = reference_mlp.gradients(layers, X[batch], labels[batch])
+        losses.append(loss)
+        for layer, total, grad in zip(layers, summed, grads, strict=True):
+            for key in layer:
+                total[key] = total[key] + grad[key]
+                layer[key] = layer[key] - lr * total[key]
+    return np.array(losses)
 
 
 @exercise("Backpropagation by hand")
@@ -221,11 +377,23 @@ def mlp_gradients(learner: Callable[..., Any], adapter: Any) -> str:
         layer["b"] = rng.normal(size=layer["b"].shape)
     X, labels = rng.normal(size=(7, 6)), rng.permutation(np.arange(7) % 3)  # every class
     arrays = (X, labels, layers[0]["W"], layers[0]["b"], layers[1]["W"], layers[1]["b"])
-    tensors = [adapter.from_numpy(a) for a in arrays]
+    on = companion(adapter).device_of()  # one device for all six, float64 and integer alike
+    tensors = [adapter.from_numpy(a, on=on) for a in arrays]
     before = snapshot(*tensors)
-    result = by_hand(
-        lambda: learner(*tensors), idiom(adapter).autograd(), reason="use the chain rule yourself"
-    )
+    try:
+        result = by_hand(
+            lambda: learner(*tensors),
+            idiom(adapter).autograd(),
+            reason="use the chain rule yourself",
+        )
+    except Exception as error:
+        if not _mixes_float32_and_float64(error):
+            raise
+        raise Mismatch(
+            "an operation met a float32 tensor and a float64 one: the inputs are float64, and "
+            f"{idiom(adapter).framework} converts neither to the other by itself; a tensor your "
+            "code makes (a one-hot matrix, a column of ones) starts as float32 unless told otherwise"
+        ) from None
     four = as_pair(result, "mlp_gradients", "(∇W1, ∇b1, ∇W2, ∇b2)")
     got = [as_numpy(g, name) for g, name in zip(four, GRADIENT_NAMES, strict=True)]
     expect_unchanged(before, tensors, ["X", "y", "W1", "b1", "W2", "b2"])
@@ -249,6 +417,17 @@ def mlp_gradients(learner: Callable[..., Any], adapter: Any) -> str:
 
 
 GRADIENT_NAMES = ("∇W1", "∇b1", "∇W2", "∇b2")
+
+
+def _mixes_float32_and_float64(error: Exception) -> bool:
+    """Whether ``error`` is the framework refusing an operation on float32 and float64 together
+    (TensorFlow's InvalidArgumentError, PyTorch's RuntimeError of a matrix product)."""
+    text = str(error)
+    return (
+        "double tensor but is a float tensor" in text
+        or "float tensor but is a double tensor" in text
+        or ("same dtype" in text and "float" in text and "double" in text)
+    )
 
 
 def _activation_mistakes(layers: list[Any], X: np.ndarray) -> list[tuple[Any, str]]:

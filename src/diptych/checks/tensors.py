@@ -25,30 +25,44 @@ from diptych.reference import calculus
 
 @exercise("The derivative of softplus")
 def softplus_derivative(learner: Callable[[Any], Any], adapter: Any) -> str:
-    """Exercise 1: d/dx log(1 + eˣ), elementwise, finite for very large |x|."""
+    """Exercise 1: d/dx log(1 + eˣ) by hand, elementwise, finite for very large |x|.
+
+    The chain rule gives eˣ / (1 + eˣ), which is inf / inf = nan at x = 800: that form is named.
+    """
     x = np.concatenate([fresh_rng("softplus").normal(0, 3, size=7), [0.0, -800.0, 800.0]])
     tensor = adapter.from_numpy(x)
     before = snapshot(tensor)
-    got = as_numpy(learner(tensor), "softplus_derivative")
+    got = by_hand(
+        lambda: learner(tensor), idiom(adapter).autograd(), reason="derive the derivative by hand"
+    )
+    got = as_numpy(got, "softplus_derivative")
     expect_unchanged(before, [tensor], ["x"])
     moderate = slice(0, 8)
+    right = calculus.softplus_derivative(x)
+    if got.shape == x.shape and np.isnan(got[-1]) and matches(got[:-1], right[:-1], atol=1e-12):
+        raise Mismatch(
+            "your result is nan at x = 800 and right elsewhere: e^800 overflows to inf in "
+            "float64, and inf divided by inf is nan. Rewrite the formula into an equal one in "
+            "which no overflow is divided by another"
+        )
     if matches(got[moderate], calculus.softplus(x[moderate]), atol=1e-9):
         raise Mismatch("that is softplus itself; the exercise asks for its derivative")
     if matches(got, calculus.softplus_derivative(-x), atol=1e-9):
         raise Mismatch(
-            "your derivative is mirrored: it rises where it should fall (σ(−x), not σ(x))"
+            "your derivative is mirrored, as if taken at −x: softplus grows ever faster, so its "
+            "derivative must rise with x"
         )
     expect_array(
         got,
-        calculus.softplus_derivative(x),
+        right,
         what="softplus_derivative(x)",
         atol=1e-12,
         dtype=np.float64,
         inputs=x,
-        hint="an exponential of a large positive number overflows; a form that only ever "
-        "exponentiates numbers ≤ 0 cannot",
+        hint="an exponential of a large positive number overflows to inf in float64, and an "
+        "inf divided by an inf, or times a 0, is nan",
     )
-    return "matches σ(x) on 10 inputs, including ±800, and leaves x as it was"
+    return "matches the reference on 10 inputs, including ±800, and leaves x as it was"
 
 
 @exercise("An outer sum by broadcasting")
@@ -125,39 +139,134 @@ def autograd_gradient(learner: Callable[[Callable[[Any], Any], Any], Any], adapt
     return "exact gradients of Σ x³ and Σ x² sin x, twice in a row, x left as it was"
 
 
-@exercise("A central finite difference")
+def _batched_functions(
+    adapter: Any,
+) -> list[tuple[str, Callable[[Any], Any], Callable[[np.ndarray], np.ndarray]]]:
+    """The test functions of exercise 3, taking a batch of points (one per row) to their values."""
+    fw = idiom(adapter).module()
+    total = getattr(fw, "reduce_sum", None) or fw.sum
+    return [
+        ("Σ x³", lambda points: total(points**3, -1), lambda x: 3 * x**2),
+        ("Σ x² sin x", lambda points: total(points**2 * fw.sin(points), -1), calculus.grad_f),
+    ]
+
+
+@exercise("A central difference in one batch")
 def central_difference(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 4: the central finite difference, with framework operations and no autograd."""
-    x = fresh_rng("central").uniform(-2, 2, size=4)
+    """Exercise 4: the central difference, its 2n points evaluated in one call of a batched fn.
+
+    ``fn`` takes a batch of points, one per row, to their values (as a model's forward pass takes
+    a batch). The learner builds the 2n points x ± εeᵢ by broadcasting and calls ``fn`` once; the
+    calls are counted and the points ``fn`` received inspected, so that a Python loop, two half
+    batches and points broadcast along the wrong axis are named, as well as the usual slips of
+    a difference (one-sided, divided by ε, the wrong sign).
+    """
+    rng = fresh_rng("central-batch")
     eps = 1e-5
-    for name, fn, gradient in _test_functions(adapter):
-        tensor = adapter.from_numpy(x)
-        before = snapshot(tensor)
-        got = by_hand(
-            functools.partial(learner, fn, tensor, eps=eps),
-            idiom(adapter).autograd(),
-            reason="a finite difference only evaluates f",
-        )
-        got = as_numpy(got, "central_difference")
-        expect_unchanged(before, [tensor], ["x"])
-        one_sided = [_one_sided(_numpy(name), x, step) for step in (eps, -eps)]
-        if any(matches(got, o, atol=1e-8) for o in one_sided) and not matches(
-            got, gradient(x), atol=1e-6
-        ):
-            raise Mismatch(
-                f"for f = {name} your difference is one-sided: its error shrinks only like ε, "
-                "not ε² (the exercise steps both ways)"
+    for n in (5, 3):
+        x = rng.uniform(-2, 2, size=n)
+        for name, batched, gradient in _batched_functions(adapter):
+            received: list[np.ndarray] = []
+            fn = _recording(batched, received)
+            tensor = adapter.from_numpy(x)
+            before = snapshot(tensor)
+            got = by_hand(
+                functools.partial(learner, fn, tensor, eps=eps),
+                idiom(adapter).autograd(),
+                reason="a finite difference only evaluates f",
             )
-        expect_array(
-            got,
-            gradient(x),
-            what=f"the finite difference of {name}",
-            atol=1e-6,
-            inputs=x,
-            hint="is each coordinate nudged on its own, and is the difference divided by the "
-            "distance between the two points?",
+            got = as_numpy(got, "central_difference")
+            expect_unchanged(before, [tensor], ["x"])
+            _batch_mistakes(received, x)
+            one_sided = [_one_sided(_numpy(name), x, step) for step in (eps, -eps)]
+            if any(matches(got, o, atol=1e-8) for o in one_sided) and not matches(
+                got, gradient(x), atol=1e-6
+            ):
+                raise Mismatch(
+                    f"for f = {name} your difference is one-sided: its error shrinks only like ε, "
+                    "not ε² (the exercise steps both ways)"
+                )
+            _points_and_slips(received[0].reshape(-1, n), got, x, eps, gradient(x))
+            expect_array(
+                got,
+                gradient(x),
+                what=f"the finite difference of {name} at {n} coordinates",
+                atol=1e-6,
+                inputs=x,
+                hint="is each value of a pair taken from the right row of fn's result?",
+            )
+    return (
+        "one call of fn on the 2n points, within 1e-6 of the exact gradients of Σ x³ and "
+        "Σ x² sin x, for 5 and 3 coordinates"
+    )
+
+
+def _recording(batched: Callable[[Any], Any], received: list[np.ndarray]) -> Callable[[Any], Any]:
+    """``batched``, keeping a NumPy copy of every batch of points it is called with."""
+
+    def fn(points: Any) -> Any:
+        received.append(np.array(as_numpy(points, "the points fn received"), copy=True))
+        return batched(points)
+
+    return fn
+
+
+def _batch_mistakes(received: list[np.ndarray], x: np.ndarray) -> None:
+    """Name a wrong use of the batched fn of exercise 4: points not in rows, more than one call."""
+    n = len(x)
+    for points in received:
+        if points.ndim == 0 or points.shape[-1] != n:
+            raise Mismatch(
+                f"fn takes its points as the rows of a batch, shape (k, {n}) for x of length {n}; "
+                f"it received a tensor of shape {points.shape}"
+            )
+    if len(received) > 2:
+        raise Mismatch(
+            f"fn was called {len(received)} times: a Python loop evaluates the points one by one. "
+            f"Build all {2 * n} points as the rows of one batch and call fn once"
         )
-    return "within 1e-6 of the exact gradients of Σ x³ and Σ x² sin x, without autograd"
+    if len(received) == 2:
+        raise Mismatch(
+            "fn was called twice, once per half of the points: put all the points into one batch "
+            "and call fn once (as a model evaluates a whole batch in one forward pass)"
+        )
+    if not received:
+        raise Mismatch("fn was never called: the difference needs f's values at the nudged points")
+
+
+def _same_rows(points: np.ndarray, expected: np.ndarray) -> bool:
+    """Do ``points`` hold the rows of ``expected``, in any order?"""
+    if points.shape != expected.shape:
+        return False
+    distance = np.abs(points[:, None, :] - expected[None, :, :]).max(axis=2)
+    return bool((distance.min(axis=1) < 1e-12).all() and (distance.min(axis=0) < 1e-12).all())
+
+
+def _points_and_slips(
+    points: np.ndarray, got: np.ndarray, x: np.ndarray, eps: float, gradient: np.ndarray
+) -> None:
+    """Name wrong points (how many, which axis) and a difference divided or ordered wrong."""
+    n = len(x)
+    steps = eps * np.eye(n)
+    if _same_rows(points, np.concatenate([x[:, None] + steps, x[:, None] - steps])):
+        raise Mismatch(
+            "row i of the points fn received holds x_i in every column: x was broadcast along the "
+            "wrong axis. Each point is all of x, with one coordinate nudged"
+        )
+    if len(points) != 2 * n:
+        raise Mismatch(
+            f"fn received {len(points)} points; a central difference at {n} coordinates needs "
+            f"{2 * n}: x nudged up and down along each of them"
+        )
+    if matches(got, 2 * gradient, atol=1e-6):
+        raise Mismatch(
+            "your differences are twice the gradient: how far apart are the two points of a pair?"
+        )
+    if matches(got, -gradient, atol=1e-6):
+        raise Mismatch(
+            "your differences have the wrong sign: which value of a pair comes first in the "
+            "difference?"
+        )
 
 
 def _numpy(name: str) -> Callable[[np.ndarray], float]:
@@ -215,7 +324,21 @@ def _standardise_mistakes(got: np.ndarray, X: np.ndarray) -> None:
         raise Mismatch(
             "you standardised every column; each row is one example, standardised on its own"
         )
-    if X.shape[0] == X.shape[1] and matches(got, (X - mean.T) / X.std(axis=1)[None, :]):
+    square = X.shape[0] == X.shape[1]
+    std = X.std(axis=1, keepdims=True)
+    if square and matches(got, (X - mean) / std.T):
+        raise Mismatch(
+            "every row is centred right, but on a square matrix your standard deviations were "
+            "broadcast along the wrong axis: entry (i, j) was divided by row j's, not row i's. "
+            "Did the mean keep its reduced axis and the standard deviation not?"
+        )
+    if square and matches(got, (X - mean.T) / std):
+        raise Mismatch(
+            "every row is scaled right, but on a square matrix your means were broadcast along "
+            "the wrong axis: entry (i, j) was centred with row j's mean, not row i's. Did the "
+            "standard deviation keep its reduced axis and the mean not?"
+        )
+    if square and matches(got, (X - mean.T) / std.T):
         raise Mismatch(
             "on a square matrix your row statistics were broadcast along the wrong axis: entry "
             "(i, j) was centred and scaled with row j's numbers, not row i's. A reduction that "

@@ -1,9 +1,22 @@
-"""Self-checks for lesson 05's exercises (training practice)."""
+"""Self-checks for lesson 05's exercises (training practice).
+
+Each twin asks in its own framework's terms: a ``DataLoader`` or a ``tf.data`` pipeline; the
+forgotten mode as PyTorch's missing ``model.eval()`` before predicting, or Keras' missing
+``training=True`` in a hand-written training step; a checkpoint as two ``state_dict``s in one file,
+or a ``.keras`` archive. The framework code these checks run lives in the adapters' companions for
+this lesson (``adapters.pytorch_training_practice``, ``adapters.tensorflow_training_practice``,
+chosen by ``companion``); this module holds what the checks compare and the mistakes they name.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+import importlib
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -12,7 +25,6 @@ from diptych.checks import (
     Mismatch,
     as_numpy,
     as_pair,
-    by_hand,
     exercise,
     expect_array,
     expect_unchanged,
@@ -22,6 +34,168 @@ from diptych.checks import (
 )
 from diptych.checks.compare import fresh_rng
 from diptych.reference import training
+
+#: each form's companion for this lesson: the adapter module that runs its framework
+COMPANIONS = {
+    "pytorch": "diptych.adapters.pytorch_training_practice",
+    "keras": "diptych.adapters.tensorflow_training_practice",
+}
+
+
+def companion(adapter: Any) -> ModuleType:
+    """The companion of ``adapter`` that holds this lesson's framework code; imported on first
+    use, so that a check imports one framework only."""
+    return importlib.import_module(COMPANIONS[idiom(adapter).form])
+
+
+def _pytorch(adapter: Any) -> bool:
+    return idiom(adapter).form == "pytorch"
+
+
+# --------------------------------------------------------------------------- exercise 1
+
+#: rows, batch size and epochs of the pipeline check: 103 rows leave a short last batch of 3
+ROWS, BATCH, EPOCHS = 103, 10, 3
+
+
+def _marked_rows() -> tuple[np.ndarray, np.ndarray]:
+    """(X (103, 3) float32, y (103,) int64): column 0 of each row is its index, so that every
+    example can be followed through the pipeline, and its label is a function of the index."""
+    index = np.arange(ROWS)
+    X = np.stack([index, 0.5 * index + 1, (index % 7) / 7], axis=1).astype(np.float32)
+    return X, ((7 * index + 3) % 10).astype(np.int64)
+
+
+def _epochs(pipeline: Any, X: np.ndarray, y: np.ndarray) -> list[list[np.ndarray]]:
+    """The row indices of every batch, epoch by epoch; Mismatch for batches that are not pairs of
+    the given rows and their own labels, in the given dtypes."""
+    epochs = []
+    for epoch in range(EPOCHS):
+        batches = []
+        for batch in pipeline:
+            rows, labels = as_pair(batch, "each batch of your pipeline", "(rows, labels)")
+            rows, labels = as_numpy(rows, "a batch's rows"), as_numpy(labels, "a batch's labels")
+            if rows.dtype != np.float32 or labels.dtype != np.int64:
+                raise Mismatch(
+                    f"a batch holds rows of dtype {rows.dtype} and labels of dtype {labels.dtype}: "
+                    "keep the dtypes given (float32 rows, int64 labels)"
+                )
+            if rows.ndim != 2 or rows.shape[1:] != X.shape[1:] or labels.shape != rows.shape[:1]:
+                raise Mismatch(
+                    f"a batch holds rows of shape {rows.shape} and labels of shape {labels.shape}: "
+                    f"expected (batch, {X.shape[1]}) and (batch,)"
+                )
+            index = rows[:, 0].astype(np.int64)
+            if not np.array_equal(rows, X[index]):
+                raise Mismatch("a batch holds rows that are not rows of X: serve the rows as given")
+            if not np.array_equal(labels, y[index]):
+                raise Mismatch(
+                    "a batch's labels do not belong to its rows: rows and labels must be shuffled "
+                    "together, as pairs"
+                )
+            batches.append(index)
+        if not batches:
+            raise Mismatch(
+                f"pass {epoch + 1} over your pipeline yields no batch: return a loader or dataset, "
+                "which can be iterated once per epoch, not a generator, which runs out after one"
+            )
+        epochs.append(batches)
+    return epochs
+
+
+def _orders(pipeline: Any) -> list[int]:
+    """The row indices of one epoch, in the order served."""
+    order: list[int] = []
+    for batch in pipeline:
+        rows, _ = as_pair(batch, "each batch of your pipeline", "(rows, labels)")
+        order += as_numpy(rows, "a batch's rows")[:, 0].astype(int).tolist()
+    return order
+
+
+@exercise("A data pipeline")
+def data_pipeline(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 1: a shuffled, batched, reproducible pipeline that drops the short last batch."""
+    X, y = _marked_rows()
+    given = snapshot(X, y)
+    pipeline = learner(X, y, batch_size=BATCH, seed=5)
+    expect_unchanged(given, [X, y], ["X", "y"])
+    epochs = _epochs(pipeline, X, y)
+    full = ROWS // BATCH
+    for batches in epochs:
+        sizes = [len(batch) for batch in batches]
+        if sizes[-1] == ROWS % BATCH and all(size == BATCH for size in sizes[:-1]):
+            raise Mismatch(
+                f"each epoch ends with a short batch of {ROWS % BATCH} examples: the exercise "
+                "asks for full batches only"
+            )
+        if any(size != BATCH for size in sizes):
+            raise Mismatch(f"an epoch's batch sizes are {sizes}; every batch should hold {BATCH}")
+        served = np.concatenate(batches)
+        if len(np.unique(served)) < len(served):
+            raise Mismatch(
+                "an example appears twice in one epoch: each example must be served at most "
+                "once per epoch (is it drawn with replacement, or the data repeated?)"
+            )
+        if len(batches) != full:
+            raise Mismatch(
+                f"an epoch has {len(batches)} batches; {ROWS} rows make {full} full ones"
+            )
+    orders = [np.concatenate(batches) for batches in epochs]
+    if all(np.array_equal(order, np.sort(order)) for order in orders):
+        raise Mismatch("the batches come in the data's own order: nothing shuffles")
+    if all(np.ptp(batch) == BATCH - 1 for batches in epochs for batch in batches):
+        raise Mismatch(
+            "every batch holds neighbouring rows: whole batches were shuffled, not examples "
+            "(the order of the steps matters)"
+        )
+    if max(int(batches[0].max()) for batches in epochs) < ROWS // 2:
+        raise Mismatch(
+            "the first batch of every epoch holds only rows from the first half of the data: "
+            "the shuffle draws from a buffer smaller than the data, which mixes only locally"
+        )
+    if all(np.array_equal(order, orders[0]) for order in orders[1:]):
+        raise Mismatch(
+            "every epoch serves the examples in the same order: a new order is drawn every epoch"
+        )
+    again = _orders(learner(X, y, batch_size=BATCH, seed=5))
+    if again != orders[0].tolist():
+        raise Mismatch(
+            "two pipelines made with the same seed serve different orders: the shuffle must "
+            "follow `seed`, so that a run can be repeated"
+        )
+    if _orders(learner(X, y, batch_size=BATCH, seed=6)) == again:
+        raise Mismatch("seeds 5 and 6 give the same order: the shuffle ignores `seed`")
+    ahead = "" if _pytorch(adapter) else _prepares_ahead(companion(adapter).stages(pipeline))
+    return (
+        f"{full} full batches of {BATCH} per epoch, a new order every epoch, the same orders "
+        f"for the same seed, rows and labels together{ahead}"
+    )
+
+
+def _prepares_ahead(stages: list[str] | None) -> str:
+    """TensorFlow's pipeline exercise also asks for the next batch to be prepared while the
+    current one is used: a prefetch step after the batching. Returns the success message's tail."""
+    if stages is None:  # not a tf.data pipeline: the batches above were checked all the same
+        return ""
+    batched = next(
+        (i for i, stage in enumerate(stages) if "batch" in stage and stage != "unbatch"),
+        len(stages),
+    )
+    if "prefetch" not in stages[:batched]:
+        if "prefetch" in stages:
+            raise Mismatch(
+                "your pipeline prepares examples ahead before they are batched, so each batch "
+                "is still stacked while the model waits: the exercise asks for the next *batch* "
+                "to be prepared while the current one is used"
+            )
+        raise Mismatch(
+            "nothing in your pipeline prepares the next batch while the current one is used "
+            "(the last property the exercise asks for)"
+        )
+    return ", the next batch prepared ahead"
+
+
+# --------------------------------------------------------------------------- exercise 2
 
 #: curves that tell the usual mistakes apart; each comment says which one it catches
 CURVES = [
@@ -90,7 +264,7 @@ EARLY_STOPPING_MISTAKES = [
 
 @exercise("Early stopping")
 def early_stopping(learner: Callable[[list[float], int], Any], adapter: Any) -> str:
-    """Exercise 1: the best epoch, and the epoch at which patience runs out."""
+    """Exercise 2: the best epoch, and the epoch at which patience runs out."""
     answers = []
     for losses, patience in CURVES:
         given = list(losses)
@@ -114,9 +288,12 @@ def early_stopping(learner: Callable[[list[float], int], Any], adapter: Any) -> 
     return f"right on {len(CURVES)} curves: ties, an improvement just in time and a late dip"
 
 
+# --------------------------------------------------------------------------- exercise 3
+
+
 @exercise("Coupled and decoupled weight decay")
 def weight_decay_step(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 2: momentum-SGD steps with coupled or decoupled decay, in this framework's form."""
+    """Exercise 3: momentum-SGD steps with coupled or decoupled decay, in this framework's form."""
     fw = idiom(adapter)
     rng = fresh_rng("decay")
     theta, velocity = rng.normal(size=(2, 4))
@@ -197,96 +374,229 @@ def _recognise_decay_mistakes(
         raise Mismatch("θ is shrunk after the step; decoupled decay shrinks it before")
 
 
-@exercise("Warm-up, then cosine")
-def warmup_cosine(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 3: linear warm-up, then cosine decay to zero, in this framework's convention."""
-    fw = idiom(adapter)
-    settings = [(100, 0.1, 10, (0, 4, 9, 10, 11, 30, 55, 99)), (40, 0.3, 0, (0, 7, 39))]
-    for total, base, warmup, steps in settings:
-        got = [_rate(learner, step, total, base, warmup) for step in steps]
-        ours = [
-            training.warmup_cosine(
-                s, total_steps=total, base_lr=base, warmup_steps=warmup, form=fw.form
-            )
-            for s in steps
-        ]
-        theirs = [
-            training.warmup_cosine(
-                s, total_steps=total, base_lr=base, warmup_steps=warmup, form=fw.other_form
-            )
-            for s in steps
-        ]
-        if _close(got, theirs, base) and not _close(got, ours, base):
+# --------------------------------------------------------------------------- exercise 4
+
+#: the network of the forgotten-mode exercise, and its dropout rate
+MODE_SIZES, MODE_DROPOUT = [8, 32, 32, 4], 0.5
+
+
+@exercise("Find the bug: a forgotten mode")
+def forgotten_mode(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 4: PyTorch's prediction without ``model.eval()``, or Keras' training step without
+    ``training=True``, found and fixed."""
+    if _pytorch(adapter):
+        return _predict_in_evaluation_mode(learner, companion(adapter))
+    return _train_with_dropout_on(learner, companion(adapter))
+
+
+def _predict_in_evaluation_mode(predict: Callable[[Any, Any], Any], pt: ModuleType) -> str:
+    rng = fresh_rng("forgotten mode")
+    model = pt.dropout_mlp(MODE_SIZES, dropout=MODE_DROPOUT, seed=3)  # in training mode
+    X = pt.tensor(rng.normal(size=(40, MODE_SIZES[0])).astype(np.float32))
+    expected = pt.inference_labels(model, X)
+    weights = pt.parameters(model)
+    got = [np.array(as_numpy(predict(model, X), "predict"), copy=True) for _ in range(2)]
+    if not all(np.array_equal(a, b) for a, b in zip(weights, pt.parameters(model), strict=True)):
+        raise Mismatch("your function changed the model's parameters: predicting must not")
+    if pt.dropout_rates(model) != [MODE_DROPOUT] * 2:
+        raise Mismatch(
+            "your function changed the model's dropout rates: a trained model keeps its "
+            "dropout; what changes between training and predicting is the model's mode"
+        )
+    for labels in got:
+        if labels.shape == (len(expected), MODE_SIZES[-1]):
+            raise Mismatch("predict returns the logits: return the predicted label of each row")
+        if labels.shape != expected.shape:
+            raise Mismatch(f"predict returns shape {labels.shape}, expected {expected.shape}")
+    if not np.array_equal(got[0], got[1]):
+        raise Mismatch(
+            "two calls on the same rows give different predictions: dropout is still on while "
+            "your function predicts, because the model is still in training mode"
+        )
+    if not np.array_equal(got[0], expected):
+        if pt.in_training_mode(model):
             raise Mismatch(
-                f"that is {fw.other_form_name} warm-up, right in {fw.other}; this "
-                f"{fw.framework} exercise asks for {fw.form_name} (see the exercise's statement)"
+                "the same predictions twice, but not the model's: the model is still in training "
+                "mode, and dropout drew the same masks twice (a fixed seed repeats them)"
             )
-        for step, rate, want in zip(steps, got, ours, strict=True):
-            if not _close([rate], [want], base):
-                where = "warm-up" if step < warmup else "cosine"
-                hint = (
-                    ": does the cosine start where the warm-up ends?"
-                    if where == "cosine" and warmup
-                    else ""
-                )
-                raise Mismatch(
-                    f"with {total} steps, base rate {base} and {warmup} warm-up steps, at step "
-                    f"{step} (in the {where} phase) you return {rate:.6g}, expected {want:.6g}{hint}"
-                )
-    return f"warm-up and cosine phases right in {fw.form_name} convention, with and without warm-up"
+        raise Mismatch(
+            f"{int(np.sum(got[0] != expected))} of {len(expected)} predictions differ from the "
+            "model's own, made in evaluation mode"
+        )
+    return "the same predictions on every call, the model's own, with dropout off"
 
 
-def _rate(learner: Callable[..., Any], step: int, total: int, base: float, warmup: int) -> float:
-    value = learner(step, total_steps=total, base_lr=base, warmup_steps=warmup)
-    return float(as_numpy(value, "warmup_cosine").reshape(()))
+def _train_with_dropout_on(train_step: Callable[..., Any], tfc: ModuleType) -> str:
+    rng = fresh_rng("forgotten mode")
+    theirs, dropout_on, dropout_off = tfc.dropout_mlps(
+        MODE_SIZES, dropout=MODE_DROPOUT, seed=3, count=3
+    )
+    optimizers = [tfc.sgd(0.1) for _ in range(3)]
+    for step in range(2):
+        X = rng.normal(size=(16, MODE_SIZES[0])).astype(np.float32)
+        y = rng.integers(0, MODE_SIZES[-1], size=16).astype(np.int64)
+        loss = train_step(theirs, optimizers[0], tfc.tensor(X), tfc.tensor(y))
+        expected = tfc.reference_step(dropout_on, optimizers[1], X, y, training=True)
+        tfc.reference_step(dropout_off, optimizers[2], X, y, training=False)
+        got, on, off = (tfc.trainable(m) for m in (theirs, dropout_on, dropout_off))
+        if all(matches(a, b, atol=1e-6, rtol=1e-5) for a, b in zip(got, off, strict=True)):
+            raise Mismatch(
+                "your step trains with dropout off: the model was called in inference mode, "
+                "so every unit took part in every step"
+            )
+        if not all(matches(a, b, atol=1e-6, rtol=1e-5) for a, b in zip(got, on, strict=True)):
+            raise Mismatch(
+                f"after step {step + 1} the weights are not those of one SGD step on the batch's "
+                "mean cross-entropy with dropout on (one forward pass per step: each call draws "
+                "new masks)"
+            )
+        expect_array(
+            loss, expected, what=f"the loss your step returns (step {step + 1})", atol=1e-6
+        )
+    if tfc.dropout_rates(theirs) != [MODE_DROPOUT] * 2:
+        raise Mismatch("your step changed the model's dropout rates")
+    return "two steps with dropout on, the same weights as Keras' own training step"
 
 
-def _close(a: list[float], b: list[float], base: float) -> bool:
-    """Equal up to float32 rounding of a rate of order ``base`` (Keras' schedules are float32)."""
-    return all(
-        math.isclose(x, y, rel_tol=0, abs_tol=1e-6 * base) for x, y in zip(a, b, strict=True)
+# --------------------------------------------------------------------------- exercise 5
+
+#: the network of the checkpoint exercise, and one of another architecture
+CHECKPOINT_SIZES, OTHER_SIZES = [8, 16, 4], [8, 16, 4, 4]
+
+
+@exercise("Save and restore")
+def save_and_restore(save: Callable[..., Any], load: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 5: a checkpoint that restores predictions bit for bit and resumes training."""
+    rng = fresh_rng("save and restore")
+    X, probe, more = (rng.normal(size=(12, 8)).astype(np.float32) for _ in range(3))
+    y = rng.integers(0, 4, size=12).astype(np.int64)
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "checkpoint" + companion(adapter).CHECKPOINT_SUFFIX)
+        if _pytorch(adapter):
+            return _state_dicts(save, load, companion(adapter), path, X, y, probe, more)
+        return _keras_archive(save, load, companion(adapter), path, X, y, probe, more)
+
+
+@contextmanager
+def _quiet_keras_archive() -> Iterator[None]:
+    """Keras 3.15 writes and reads a ``.keras`` archive through ``np.array`` of TensorFlow values
+    whose ``__array__`` predates NumPy 2's ``copy`` keyword, and NumPy warns: not the learner's
+    doing, so that one message is silenced around the learner's save and load."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"__array__ implementation doesn't accept a copy keyword"
+        )
+        yield
+
+
+def _written(path: str) -> None:
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        raise Mismatch(f"after save_checkpoint there is no file at the path given ({path})")
+
+
+def _bit_identical(restored: np.ndarray, saved: np.ndarray) -> None:
+    if not np.array_equal(restored, saved):
+        gap = float(np.max(np.abs(restored.astype(np.float64) - saved)))
+        raise Mismatch(
+            f"the restored model's logits differ from the saved model's by up to {gap:.1e}: a "
+            "checkpoint must restore every bit"
+        )
+
+
+def _resumed(after_saved: list[np.ndarray], after_restored: list[np.ndarray]) -> None:
+    if not all(np.array_equal(a, b) for a, b in zip(after_saved, after_restored, strict=True)):
+        raise Mismatch(
+            "one more training step from the saved model and from the restored one gives "
+            "different weights: the optimizer's state (its momentum) was not restored"
+        )
+
+
+def _state_dicts(
+    save: Callable[..., Any],
+    load: Callable[..., Any],
+    pt: ModuleType,
+    path: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    probe: np.ndarray,
+    more: np.ndarray,
+) -> str:
+    model, optimizer = pt.training_pair(CHECKPOINT_SIZES, seed=4)
+    pt.train_steps(model, optimizer, X, y, steps=3)  # the momentum is not zero
+    saved, weights = pt.logits(model, probe), pt.parameters(model)
+    save(model, optimizer, path)
+    _written(path)
+    if not all(np.array_equal(a, b) for a, b in zip(weights, pt.parameters(model), strict=True)):
+        raise Mismatch("saving changed the model's parameters")
+    fresh, fresh_optimizer = pt.training_pair(CHECKPOINT_SIZES, seed=5)
+    before = pt.logits(fresh, probe)
+    try:
+        load(path, fresh, fresh_optimizer)
+    except Exception as error:
+        if pt.refused_as_a_pickle(error):
+            raise Mismatch(
+                "torch.load refused your file: it holds a pickled Python object (a whole model "
+                "or optimizer?) rather than tensors; a checkpoint holds state_dicts"
+            ) from None
+        raise
+    restored = pt.logits(fresh, probe)
+    if np.array_equal(restored, before):
+        raise Mismatch(
+            "the model you loaded into predicts as it did before loading: its weights were not "
+            "restored (were they saved, and copied into that model?)"
+        )
+    _bit_identical(restored, saved)
+    pt.train_steps(model, optimizer, more, y, steps=1)
+    pt.train_steps(fresh, fresh_optimizer, more, y, steps=1)
+    _resumed(pt.parameters(model), pt.parameters(fresh))
+    other, other_optimizer = pt.training_pair(OTHER_SIZES, seed=6)
+    try:
+        load(path, other, other_optimizer)
+    except Exception:
+        pass
+    else:
+        raise Mismatch(
+            "loading the checkpoint into a model of another architecture (one more layer) "
+            "raised no error: a mismatch must fail loudly, not load part of the weights"
+        )
+    return (
+        "bit-identical logits after loading, training resumes exactly, and another "
+        "architecture is refused"
     )
 
 
-@exercise("Inverted dropout")
-def inverted_dropout(learner: Callable[[Any, float], Any], adapter: Any) -> str:
-    """Exercise 4: inverted dropout with the framework's random numbers, by hand."""
-    fw = idiom(adapter)
-    x = np.ones((400, 500))
-
-    def run(p: float) -> np.ndarray:
-        tensor = adapter.from_numpy(x)
-        before = snapshot(tensor)
-        got = by_hand(
-            lambda: learner(tensor, p),
-            fw.dropout(),
-            reason="write dropout yourself, from random numbers",
-        )
-        got = np.array(as_numpy(got, f"dropout with p = {p}"), copy=True)
-        expect_unchanged(before, [tensor], ["x"])
-        return got
-
-    expect_array(run(0.0), x, what="dropout with p = 0", atol=0)
-    got = run(0.25)
-    if got.shape != x.shape:
-        raise Mismatch(f"the output has shape {got.shape}, expected {x.shape}")
-    dropped = float(np.mean(got == 0))
-    if abs(dropped - 0.75) < 0.01:
+def _keras_archive(
+    save: Callable[..., Any],
+    load: Callable[..., Any],
+    tfc: ModuleType,
+    path: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    probe: np.ndarray,
+    more: np.ndarray,
+) -> str:
+    model = tfc.trained_model(CHECKPOINT_SIZES, seed=4, X=X, y=y, steps=3)
+    saved, weights = tfc.logits(model, probe), tfc.trainable(model)
+    with _quiet_keras_archive():
+        save(model, path)
+    _written(path)
+    if not all(np.array_equal(a, b) for a, b in zip(weights, tfc.trainable(model), strict=True)):
+        raise Mismatch("saving changed the model's weights")
+    with _quiet_keras_archive():
+        restored = load(path)
+    if restored is model:
         raise Mismatch(
-            "75% of the values were zeroed at p = 0.25: p is the probability to drop, not to keep"
+            "load_checkpoint returned the model you saved: return a new model, read from the file"
         )
-    if abs(dropped - 0.25) > 0.01:
+    if not tfc.is_model(restored):
+        raise Mismatch(f"load_checkpoint returned a {type(restored).__name__}, not a Keras model")
+    _bit_identical(tfc.logits(restored, probe), saved)
+    if not tfc.has_optimizer(restored):
         raise Mismatch(
-            f"{dropped:.1%} of the values were zeroed; with p = 0.25 about 25% should be"
+            "the restored model is not compiled, so training cannot go on from it: it was "
+            "loaded without its optimizer"
         )
-    survivors = np.unique(got[got != 0])
-    if not np.allclose(survivors, 1 / 0.75):
-        raise Mismatch(
-            f"the kept values are {survivors[:3]}: they must be scaled so that the expected "
-            "value of every activation is unchanged"
-        )
-    if np.array_equal(run(0.25), got):
-        raise Mismatch(
-            "two calls dropped exactly the same values: draw a fresh random mask each call"
-        )
-    return "drops about 25% at p = 0.25, scales the rest to keep the mean, a fresh mask each call"
+    tfc.resume(model, more, y)
+    tfc.resume(restored, more, y)
+    _resumed(tfc.trainable(model), tfc.trainable(restored))
+    return "bit-identical logits after loading, and training resumes exactly"
