@@ -16,6 +16,7 @@ torch = pytest.importorskip("torch")
 pytorch = pytest.importorskip("diptych.adapters.pytorch")
 tensorflow = pytest.importorskip("diptych.adapters.tensorflow")
 tf = tensorflow.tf
+keras = pytest.importorskip("keras")
 
 
 # --------------------------------------------------------------------------- exercise 1
@@ -197,14 +198,14 @@ def test_a_typical_wrong_port_fails_with_its_named_hint(check, learner, adapter,
 
 def test_every_exercise_has_a_right_port_per_framework_and_a_wrong_one():
     for item in checks.exercises_of("porting"):
-        right = {a.NAME for c, _, a in RIGHT if c.__name__ == item.check}
+        right = {a.NAME for c, _, a in RIGHT + FIRST_RIGHT if c.__name__ == item.check}
         assert right == {"PyTorch", "TensorFlow"}, item
-        assert any(c.__name__ == item.check for c, *_ in WRONG), item
+        assert any(c.__name__ == item.check for c, *_ in WRONG + FIRST_WRONG), item
 
 
 def test_the_exercises_are_registered_in_order():
     items = checks.exercises_of("porting")
-    assert [item.number for item in items] == [1, 2, 3, 4]
+    assert [item.number for item in items] == [1, 2, 3, 4, 5]
     assert items[0].heading == "Exercise 1: Porting a dense layer"
 
 
@@ -228,9 +229,299 @@ def test_a_port_that_changes_its_input_in_place_is_caught(outcomes):
     )
 
 
+def dense_changing_its_bias(kernel, bias):
+    bias += 1  # in place: the caller's array changes
+    return {"weight": kernel.T, "bias": bias - 1}
+
+
+def batch_norm_with_its_step_count(weights, config):
+    state, options = batch_norm_into_torch(weights, config)
+    return {**state, "num_batches_tracked": np.array(0)}, options
+
+
+def cnn_with_step_counters(weights):
+    return cnn_into_torch(weights) | {f"bn{i}.num_batches_tracked": np.array(0) for i in (1, 2)}
+
+
+@pytest.mark.parametrize(
+    "check, learner",
+    [
+        (porting_checks.batch_norm, batch_norm_with_its_step_count),
+        (porting_checks.whole_model, cnn_with_step_counters),
+    ],
+    ids=["batch_norm", "whole_model"],
+)
+def test_what_may_be_left_out_may_also_be_kept(check, learner, outcomes):
+    """The PyTorch exercises say the step counters "may be left out": kept, they pass too."""
+    outcome = verdict(check, learner, pytorch, outcomes)
+    assert outcome.status == checks.PASSED, outcome.message
+
+
+def test_a_dense_port_that_changes_its_input_is_caught(outcomes):
+    outcome = verdict(porting_checks.dense_layer, dense_changing_its_bias, pytorch, outcomes)
+    assert "changed its input `bias`" in outcome.message, outcome.message
+
+
 def test_hints_never_give_the_conversion_away(outcomes):
     for check, learner, adapter, _ in WRONG:
         check(learner, adapter)
     text = " ".join(outcome.message for outcome in outcomes())
     for answer in ("(3, 2, 0, 1)", "(2, 3, 1, 0)", "1 - m", "1 − m", "transpose(", "(1, 2, 0"):
         assert answer not in text
+
+
+# --------------------------------------------------------------------------- exercise 5
+
+
+def torch_activations(model, images):
+    kept, handles = {}, []
+    for name, module in model.named_children():
+        hook = lambda module, args, output, name=name: kept.__setitem__(name, output.numpy())  # noqa: E731
+        handles.append(module.register_forward_hook(hook))
+    model.eval()
+    with torch.no_grad():
+        model(images)
+    for handle in handles:
+        handle.remove()
+    return kept
+
+
+def torch_in_training_mode(model, images):
+    """Hooks as they should be, but no model.eval(): BatchNorm uses the batch's statistics."""
+    kept, handles = {}, []
+    for name, module in model.named_children():
+        hook = lambda module, args, output, name=name: kept.__setitem__(name, output.numpy())  # noqa: E731
+        handles.append(module.register_forward_hook(hook))
+    with torch.no_grad():
+        model(images)
+    for handle in handles:
+        handle.remove()
+    return kept
+
+
+def keras_activations(model, images, **call):
+    probe = keras.Model(model.inputs, [layer.output for layer in model.layers])
+    outputs = probe([images], **call)
+    return {layer.name: output.numpy() for layer, output in zip(model.layers, outputs, strict=True)}
+
+
+def keras_in_training_mode(model, images):
+    """training=True: BatchNorm uses the batch's statistics, and moves its moving ones too."""
+    return keras_activations(model, images, training=True)
+
+
+def keras_predicted(model, images):
+    """Through predict, which runs the probe as a compiled tf.function, batch by batch."""
+    probe = keras.Model(model.inputs, [layer.output for layer in model.layers])
+    outputs = probe.predict(images, verbose=0)
+    return dict(zip((layer.name for layer in model.layers), outputs, strict=True))
+
+
+#: each framework's right way to take every layer's activations, and a wrong one
+TAKE = {pytorch: torch_activations, tensorflow: keras_activations}
+TRAINING_MODE = {pytorch: torch_in_training_mode, tensorflow: keras_in_training_mode}
+
+
+def relative(a, e):
+    return np.abs(a - e).max() / np.abs(e).max()
+
+
+def more_than(a, e, tolerance):
+    return relative(a, e) > tolerance
+
+
+def first_of(activations, expected, tolerance, differs=more_than):
+    for name, value in expected.items():
+        if differs(activations[name], value, tolerance):
+            return name
+    return None
+
+
+def learner(name, answer):
+    """``answer(activations, expected, tolerance)`` as a learner's function, named for test ids."""
+
+    def first_wrong_layer(model, images, expected, tolerance, *, take):
+        return answer(take(model, images), expected, tolerance)
+
+    def bind(take):
+        bound = lambda model, images, expected, tolerance: first_wrong_layer(  # noqa: E731
+            model, images, expected, tolerance, take=take
+        )
+        bound.__name__ = name
+        return bound
+
+    return bind
+
+
+def by_rule(differs):
+    return lambda mine, expected, tolerance: first_of(mine, expected, tolerance, differs)
+
+
+def largest_difference(mine, expected, tolerance):
+    differences = {name: relative(mine[name], value) for name, value in expected.items()}
+    name = max(differences, key=differences.get)
+    return name if differences[name] > tolerance else None
+
+
+def last_difference(mine, expected, tolerance):
+    beyond = [name for name, value in expected.items() if relative(mine[name], value) > tolerance]
+    return beyond[-1] if beyond else None
+
+
+def output_only(mine, expected, tolerance):
+    return "dense" if relative(mine["dense"], expected["dense"]) > tolerance else None
+
+
+def where_the_rest_differs(mine, expected, tolerance):
+    """The first layer from which every layer differs: blind to an error a ReLU hides."""
+    found = None
+    for name in reversed(list(expected)):
+        if relative(mine[name], expected[name]) <= tolerance:
+            break
+        found = name
+    return found
+
+
+def position(mine, expected, tolerance):
+    name = first_of(mine, expected, tolerance)
+    return None if name is None else list(expected).index(name)
+
+
+RIGHT_ANSWER = learner("first_wrong", first_of)
+#: the same rule written as "not within": <= tolerance passes
+NOT_WITHIN = learner(
+    "not_within", by_rule(lambda a, e, t: not np.abs(a - e).max() <= t * np.abs(e).max())
+)
+
+FIRST_RIGHT = [
+    (porting_checks.first_wrong_layer, RIGHT_ANSWER(torch_activations), pytorch),
+    (porting_checks.first_wrong_layer, RIGHT_ANSWER(keras_activations), tensorflow),
+    (porting_checks.first_wrong_layer, NOT_WITHIN(torch_activations), pytorch),
+    (porting_checks.first_wrong_layer, NOT_WITHIN(keras_activations), tensorflow),
+    (porting_checks.first_wrong_layer, RIGHT_ANSWER(keras_predicted), tensorflow),
+]
+
+
+def without_eval(model, images, expected, tolerance):
+    """Hooks left on the model's modules, and no eval(): named for the training mode first."""
+    kept = {}
+    for name, module in model.named_children():
+        module.register_forward_hook(lambda m, a, o, name=name: kept.__setitem__(name, o))
+    with torch.no_grad():
+        model(images)
+    for module in model.children():
+        module._forward_hooks.clear()
+    return first_of({k: v.numpy() for k, v in kept.items()}, expected, tolerance)
+
+
+def hooks_kept(model, images, expected, tolerance):
+    kept = {}
+    for name, module in model.named_children():
+        module.register_forward_hook(lambda m, a, o, name=name: kept.__setitem__(name, o))
+    model.eval()
+    with torch.no_grad():
+        model(images)
+    return first_of({k: v.numpy() for k, v in kept.items()}, expected, tolerance)
+
+
+#: each wrong rule of exercise 5, and the words its hint must contain (in both frameworks)
+WRONG_RULES = [
+    (learner("largest_difference", largest_difference), "the largest difference"),
+    (learner("last_difference", last_difference), "the last layer that differs"),
+    (learner("output_only", output_only), "the last layer that differs"),
+    (learner("where_the_rest_differs", where_the_rest_differs), "compare every layer"),
+    (
+        learner("absolute", by_rule(lambda a, e, t: np.abs(a - e).max() > t)),
+        "not an absolute difference",
+    ),
+    (
+        learner("element_wise", by_rule(lambda a, e, t: not np.allclose(a, e, rtol=t))),
+        "element by element",
+    ),
+    (
+        learner("at_least", by_rule(lambda a, e, t: np.abs(a - e).max() >= t * np.abs(e).max())),
+        "not more than the tolerance",
+    ),
+    (learner("position", position), "not its position"),
+]
+
+FIRST_WRONG = [
+    (porting_checks.first_wrong_layer, without_eval, pytorch, "training mode"),
+    (porting_checks.first_wrong_layer, hooks_kept, pytorch, "hooks are still on the model"),
+    *(
+        (
+            porting_checks.first_wrong_layer,
+            RIGHT_ANSWER(TRAINING_MODE[adapter]),
+            adapter,
+            "training mode",
+        )
+        for adapter in (pytorch, tensorflow)
+    ),
+    *(
+        (porting_checks.first_wrong_layer, wrong(TAKE[adapter]), adapter, named)
+        for wrong, named in WRONG_RULES
+        for adapter in (pytorch, tensorflow)
+    ),
+]
+
+
+def test_every_named_mistake_of_exercise_5_is_tested_in_both_frameworks():
+    """Keras has no hooks to leave behind; every other mistake is made in each framework."""
+    by_hint = {}
+    for _, _, adapter, named in FIRST_WRONG:
+        by_hint.setdefault(named, set()).add(adapter.NAME)
+    assert by_hint.pop("hooks are still on the model") == {"PyTorch"}
+    assert all(frameworks == {"PyTorch", "TensorFlow"} for frameworks in by_hint.values()), by_hint
+
+
+@pytest.mark.parametrize(
+    "check, learner, adapter", FIRST_RIGHT, ids=[case_id(c) for c in FIRST_RIGHT]
+)
+def test_a_right_layer_by_layer_comparison_passes(check, learner, adapter, outcomes):
+    outcome = verdict(check, learner, adapter, outcomes)
+    assert outcome.status == checks.PASSED, outcome.message
+
+
+@pytest.mark.parametrize(
+    "check, learner, adapter, named", FIRST_WRONG, ids=[case_id(c) for c in FIRST_WRONG]
+)
+def test_a_typical_wrong_comparison_fails_with_its_named_hint(
+    check, learner, adapter, named, outcomes
+):
+    outcome = verdict(check, learner, adapter, outcomes)
+    assert outcome.status == checks.FAILED
+    assert named in outcome.message, outcome.message
+    named_layers = {
+        name
+        for name in ("conv1", "bn1", "relu1", "pool1", "conv2", "bn2", "relu2", "pool2")
+        if name in outcome.message.split(" (one of ")[0]
+    }
+    assert len(named_layers) <= 1, (
+        outcome.message
+    )  # at most the learner's own answer, never the right one
+
+
+def test_every_port_of_exercise_5_breaks_where_it_says():
+    """The first layer each port names is where a right comparison finds it, in both frameworks
+    (and no earlier layer is near the tolerance, so the answer does not hang on one rounding)."""
+    for companion in ("pytorch_porting", "tensorflow_porting"):
+        module = pytest.importorskip(f"diptych.adapters.{companion}")
+        rng = checks.fresh_rng("first wrong layer")
+        original = porting_checks._cnn(rng)
+        original[3]["beta"][porting_checks.DEAD_CHANNEL] = -50.0
+        original[3]["gamma"][porting_checks.DEAD_CHANNEL] = 0.5
+        images = rng.uniform(0, 1, size=(12, 1, 8, 8)).astype(np.float32)
+        into_keras = companion.startswith("tensorflow")
+        for port in porting_checks.PORTS:
+            layers = [dict(layer) for layer in original]
+            port.broken(layers, into_keras)
+            shown = images * np.float32(port.scale)
+            mine = module.activations(module.cnn(layers, eps=port.eps), shown)
+            theirs = module.activations(module.cnn(original, eps=1e-5), shown)
+            differences = [relative(mine[n], theirs[n]) for n in module.LAYERS]
+            first = next(
+                (n for n, d in zip(module.LAYERS, differences, strict=True) if d > 0), None
+            )
+            assert first == port.first, (companion, port)
+            if first is not None:
+                assert differences[module.LAYERS.index(first)] > 100 * porting_checks.TOLERANCE

@@ -303,3 +303,124 @@ def test_layouts_stay_the_one_place_for_kernels():
     W = initial.conv2d(2, 3, 3, seed=9)["W"]
     weights = porting.to_keras([{"W": W, "b": np.zeros(3, np.float32)}])
     np.testing.assert_array_equal(weights[0], layouts.conv_to_keras(W))
+
+
+# --------------------------------------------------------------------------- attention
+
+
+def packed_attention(embed=4, seed=0, bias=True):
+    """An nn.MultiheadAttention state_dict written out by hand: in_proj (3E, E) rows q, k, v."""
+    rng = np.random.default_rng(seed)
+    state = {"in_proj_weight": rng.normal(size=(3 * embed, embed))}
+    if bias:
+        state["in_proj_bias"] = rng.normal(size=3 * embed)
+    state["out_proj.weight"] = rng.normal(size=(embed, embed))
+    if bias:
+        state["out_proj.bias"] = rng.normal(size=embed)
+    return state
+
+
+def softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    return np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
+
+
+def torch_attention(state, x, heads):
+    """PyTorch's computation from the packed arrays: y = x Wᵀ + b, heads as column blocks."""
+    n, t, embed = x.shape
+    d = embed // heads
+    q, k, v = np.split(x @ state["in_proj_weight"].T + state["in_proj_bias"], 3, axis=-1)
+    q, k, v = (a.reshape(n, t, heads, d).transpose(0, 2, 1, 3) for a in (q, k, v))  # (n, h, t, d)
+    mixed = softmax(q @ k.transpose(0, 1, 3, 2) / np.sqrt(d)) @ v
+    joined = mixed.transpose(0, 2, 1, 3).reshape(n, t, embed)
+    return joined @ state["out_proj.weight"].T + state["out_proj.bias"]
+
+
+def keras_attention(weights, x):
+    """Keras' computation from its per-head kernels (einsums as in MultiHeadAttention)."""
+    qk, qb, kk, kb, vk, vb, ok, ob = weights
+    q = np.einsum("nte,ehd->nhtd", x, qk) + qb[None, :, None, :]
+    k = np.einsum("nte,ehd->nhtd", x, kk) + kb[None, :, None, :]
+    v = np.einsum("nte,ehd->nhtd", x, vk) + vb[None, :, None, :]
+    mixed = softmax(q @ k.transpose(0, 1, 3, 2) / np.sqrt(qk.shape[-1])) @ v
+    return np.einsum("nhtd,hde->nte", mixed, ok) + ob
+
+
+def test_attention_to_keras_splits_each_projection_by_head():
+    state = packed_attention()
+    query_kernel, query_bias, key_kernel, *_, output_kernel, output_bias = (
+        porting.attention_to_keras(porting.attention_from_torch(state), num_heads=2)
+    )
+    Wq, Wk = state["in_proj_weight"][:4], state["in_proj_weight"][4:8]
+    assert query_kernel.shape == (4, 2, 2) and output_kernel.shape == (2, 2, 4)
+    assert query_kernel[3, 1, 0] == Wq[2, 3]  # input 3, head 1, dim 0 = output row 1·2 + 0
+    assert key_kernel[0, 0, 1] == Wk[1, 0]
+    assert query_bias[1, 1] == state["in_proj_bias"][3]
+    assert output_kernel[1, 0, 2] == state["out_proj.weight"][2, 2]  # head 1, dim 0 -> column 2
+    np.testing.assert_array_equal(output_bias, state["out_proj.bias"])
+
+
+def test_attention_ported_to_keras_computes_what_pytorch_computes():
+    state = packed_attention(embed=6, seed=1)
+    x = np.random.default_rng(2).normal(size=(2, 5, 6))
+    weights = porting.attention_to_keras(porting.attention_from_torch(state), num_heads=3)
+    np.testing.assert_allclose(
+        keras_attention(weights, x), torch_attention(state, x, 3), rtol=1e-12
+    )
+
+
+def test_attention_round_trips_both_ways_exactly():
+    state = packed_attention(embed=6, seed=3)
+    layer = porting.attention_from_torch(state)
+    assert list(layer) == list(porting.ATTENTION)
+    back = porting.attention_to_torch(
+        porting.attention_from_keras(porting.attention_to_keras(layer, num_heads=2))
+    )
+    assert list(back) == list(state)
+    for name, value in state.items():
+        np.testing.assert_array_equal(back[name], value)
+        assert back[name].flags["C_CONTIGUOUS"] and not np.shares_memory(back[name], value)
+
+
+def test_attention_without_biases_ports_its_kernels_alone():
+    state = packed_attention(bias=False)
+    layer = porting.attention_from_torch(state)
+    assert set(layer) == {"Wq", "Wk", "Wv", "Wo"}
+    weights = porting.attention_to_keras(layer, num_heads=4)
+    assert [w.shape for w in weights] == [(4, 4, 1)] * 3 + [(4, 1, 4)]
+    assert list(porting.attention_to_torch(porting.attention_from_keras(weights))) == list(state)
+
+
+def test_attention_refuses_what_it_cannot_port_in_words():
+    with pytest.raises(ValueError, match="do not split an embedding of 4"):
+        porting.attention_to_keras(porting.attention_from_torch(packed_attention()), num_heads=3)
+    with pytest.raises(ValueError, match="q_proj_weight"):
+        porting.attention_from_torch({"q_proj_weight": np.zeros((4, 4))})
+    with pytest.raises(ValueError, match="bias_k and bias_v"):
+        porting.attention_from_torch({**packed_attention(), "bias_k": np.zeros((1, 1, 4))})
+    with pytest.raises(ValueError, match="8 arrays"):
+        porting.attention_from_keras([np.zeros((4, 2, 2))] * 3)
+    with pytest.raises(ValueError, match="or the kernels alone"):
+        porting.attention_to_torch({"Wq": np.zeros((4, 4))})
+
+
+def test_attention_matches_both_frameworks_layers():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("diptych.adapters.tensorflow")
+    keras = pytest.importorskip("keras")
+    torch.manual_seed(0)
+    layer = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+    x = np.random.default_rng(4).normal(size=(3, 5, 8)).astype(np.float32)
+    with torch.no_grad():
+        expected = layer(*[torch.from_numpy(x)] * 3, need_weights=False)[0].numpy()
+    keras_layer = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)
+    keras_layer(x, x)
+    neutral = porting.attention_from_torch(layer.state_dict())
+    keras_layer.set_weights(porting.attention_to_keras(neutral, num_heads=2))
+    np.testing.assert_allclose(keras_layer(x, x).numpy(), expected, atol=1e-6)
+    back = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+    state = porting.attention_to_torch(porting.attention_from_keras(keras_layer.get_weights()))
+    back.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
+    with torch.no_grad():
+        again = back(*[torch.from_numpy(x)] * 3, need_weights=False)[0].numpy()
+    np.testing.assert_array_equal(again, expected)

@@ -2,7 +2,8 @@
 
 ``diptych.layouts`` converts one dense or conv kernel; this module handles what a whole model adds
 (lesson 08): the order in which ``Flatten`` lays out a feature map, BatchNorm's running statistics
-and its hyper-parameters, and the grouping of a framework's named arrays into layers.
+and its hyper-parameters, the grouping of a framework's named arrays into layers, and a
+multi-head-attention layer's projections (PyTorch packs them, Keras splits them by head).
 
 The neutral form of a model is a list of layers, each a dict of NumPy arrays (``initial.Layer``):
 
@@ -10,7 +11,10 @@ The neutral form of a model is a list of layers, each a dict of NumPy arrays (``
   inputs in PyTorch's flatten order (C, H, W), since the neutral images are NCHW;
 * conv: ``{"W": (out, in, kh, kw) OIHW, "b": (out,)}``;
 * batch norm: ``{"gamma", "beta", "mean", "var"}``, each (channels,): scale, shift and the
-  running statistics that inference uses.
+  running statistics that inference uses;
+* multi-head attention (``ATTENTION``): ``{"Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo"}``,
+  four dense kernels (in, out) and their biases (``attention_to_torch``, ``attention_to_keras``
+  and back); kept apart from the whole-model functions, which port CNNs and MLPs.
 
 BatchNorm's ε and momentum are constructor arguments, not arrays; they travel apart
 (``batch_norm_options_to_keras``, ``batch_norm_options_to_torch``). Nothing here imports a
@@ -348,3 +352,131 @@ def _feature_map_for(
             f"feature_map has {feature_map[0]} channels, but the last conv layer makes {channels}"
         )
     return feature_map
+
+
+# --------------------------------------------------------------------------- attention
+
+#: a multi-head-attention layer's arrays in the neutral layout: the query, key, value and output
+#: projections, each a dense kernel (in, out) with its bias; head h owns the columns
+#: h·head_dim ... (h + 1)·head_dim − 1 of the query, key and value kernels' outputs, and the
+#: same rows of the output kernel (both frameworks split the embedding that way)
+ATTENTION = ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
+
+
+def attention_from_torch(state_dict: Mapping[str, Any]) -> Layer:
+    """``nn.MultiheadAttention``'s ``state_dict`` -> the neutral attention layer (``ATTENTION``).
+
+    PyTorch packs the three input projections into one ``in_proj_weight`` (3E, E): the rows of
+    the query, then the key, then the value, each (out, in) as ``nn.Linear`` keeps it, with
+    ``in_proj_bias`` (3E,); ``out_proj`` is an ``nn.Linear`` (E, E). A layer built with
+    ``bias=False`` has no biases, and neither has its neutral form.
+    """
+    arrays = {key: np.array(as_array(value), copy=True) for key, value in state_dict.items()}
+    if "q_proj_weight" in arrays:
+        raise ValueError(
+            "this layer keeps separate q_proj_weight, k_proj_weight and v_proj_weight (built "
+            "with kdim or vdim unlike embed_dim): port each as a dense kernel; only the packed "
+            "in_proj_weight is handled here"
+        )
+    extra = sorted(
+        set(arrays) - {"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"}
+    )
+    if extra or "in_proj_weight" not in arrays or "out_proj.weight" not in arrays:
+        raise ValueError(
+            f"not the state_dict of an nn.MultiheadAttention with packed projections: keys "
+            f"{sorted(arrays)} (add_bias_kv's bias_k and bias_v have no Keras counterpart)"
+        )
+    packed = arrays["in_proj_weight"]
+    embed = packed.shape[1]
+    if packed.shape != (3 * embed, embed):
+        raise ValueError(f"in_proj_weight is (3E, E) = {(3 * embed, embed)}, got {packed.shape}")
+    layer: Layer = {}
+    for name, weight in zip("qkv", np.split(packed, 3), strict=True):
+        layer[f"W{name}"] = layouts.linear_from_torch(weight)
+    layer["Wo"] = layouts.linear_from_torch(arrays["out_proj.weight"])
+    if "in_proj_bias" in arrays:
+        for name, bias in zip("qkv", np.split(arrays["in_proj_bias"], 3), strict=True):
+            layer[f"b{name}"] = np.ascontiguousarray(bias)
+        layer["bo"] = arrays["out_proj.bias"]
+    return {name: layer[name] for name in ATTENTION if name in layer}
+
+
+def attention_to_torch(layer: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The neutral attention layer -> the ``state_dict`` of ``nn.MultiheadAttention(E, heads)``
+    (``bias=False`` when the layer has no biases): the three input kernels transposed and
+    stacked into ``in_proj_weight`` (3E, E), the output kernel transposed into ``out_proj``."""
+    arrays = _attention_arrays(layer)
+    state = {
+        "in_proj_weight": np.concatenate(
+            [layouts.linear_to_torch(arrays[f"W{name}"]) for name in "qkv"]
+        )
+    }
+    if "bq" in arrays:
+        state["in_proj_bias"] = np.concatenate([arrays[f"b{name}"] for name in "qkv"])
+    state["out_proj.weight"] = layouts.linear_to_torch(arrays["Wo"])
+    if "bo" in arrays:
+        state["out_proj.bias"] = np.ascontiguousarray(arrays["bo"])
+    return state
+
+
+def attention_to_keras(layer: Mapping[str, Any], *, num_heads: int) -> list[np.ndarray]:
+    """The neutral attention layer -> the list that ``keras.layers.MultiHeadAttention(num_heads,
+    key_dim=E // num_heads)``'s ``set_weights`` takes, in its order: query, key and value kernels
+    (E, heads, head_dim) with biases (heads, head_dim), then the output kernel (heads, head_dim,
+    E) with its bias (E,); without biases (``use_bias=False``) the four kernels alone.
+
+    The kernels are the dense kernels (in, out) with the out axis split into (heads, head_dim):
+    a reshape, since both frameworks give head h the consecutive columns of its slice.
+    """
+    arrays = _attention_arrays(layer)
+    embed = arrays["Wq"].shape[0]
+    head_dim = _head_dim(embed, num_heads)
+    weights: list[np.ndarray] = []
+    for name in "qkv":
+        weights.append(arrays[f"W{name}"].reshape(embed, num_heads, head_dim))
+        if "bq" in arrays:
+            weights.append(arrays[f"b{name}"].reshape(num_heads, head_dim))
+    weights.append(arrays["Wo"].reshape(num_heads, head_dim, arrays["Wo"].shape[1]))
+    if "bo" in arrays:
+        weights.append(arrays["bo"])
+    return [np.ascontiguousarray(weight) for weight in weights]
+
+
+def attention_from_keras(weights: Sequence[Any]) -> Layer:
+    """``keras.layers.MultiHeadAttention``'s ``get_weights()`` (8 arrays, or 4 kernels without
+    biases) -> the neutral attention layer; the number of heads is read from the kernels' shapes."""
+    arrays = [np.array(as_array(value), copy=True) for value in weights]
+    if len(arrays) not in (4, 8) or np.ndim(arrays[0]) != 3:
+        raise ValueError(
+            "expected MultiHeadAttention's get_weights(): query, key, value and output kernels "
+            f"(with their biases: 8 arrays, without: 4), got {len(arrays)} arrays"
+        )
+    with_bias = len(arrays) == 8
+    kernels = arrays[0::2] if with_bias else arrays
+    layer: Layer = {}
+    for index, name in enumerate("qkvo"):
+        kernel = kernels[index]
+        if name == "o":
+            layer["Wo"] = np.ascontiguousarray(kernel.reshape(-1, kernel.shape[-1]))
+        else:
+            layer[f"W{name}"] = np.ascontiguousarray(kernel.reshape(kernel.shape[0], -1))
+        if with_bias:
+            layer[f"b{name}"] = np.ascontiguousarray(arrays[2 * index + 1].reshape(-1))
+    return {name: layer[name] for name in ATTENTION if name in layer}
+
+
+def _attention_arrays(layer: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    arrays = {name: np.asarray(value) for name, value in layer.items()}
+    kernels, biases = set(ATTENTION[0::2]), set(ATTENTION[1::2])
+    if set(arrays) not in (kernels, kernels | biases):
+        raise ValueError(
+            f"a neutral attention layer holds {', '.join(ATTENTION)} (or the kernels alone), "
+            f"got {sorted(arrays)}"
+        )
+    return arrays
+
+
+def _head_dim(embed: int, num_heads: int) -> int:
+    if num_heads < 1 or embed % num_heads:
+        raise ValueError(f"{num_heads} heads do not split an embedding of {embed}")
+    return embed // num_heads

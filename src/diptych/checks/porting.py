@@ -5,12 +5,19 @@ arrays, the TensorFlow twin PyTorch's. A port moves numbers without computing an
 checks ask for every number in its place, exactly, and name the ways a port goes wrong while
 every shape still fits: a reshape for a transpose, rows in the other framework's flatten order, a
 kernel transposed in space, BatchNorm's arrays swapped, ε left at the default, momentum copied.
+Exercise 5 debugs a port layer by layer: its framework code (the lesson's CNN built from neutral
+layers, every layer's activations) lives in the adapters' companions ``pytorch_porting`` and
+``tensorflow_porting``, picked by ``idiom(adapter).form``.
 """
 
 from __future__ import annotations
 
+import copy
+import importlib
 import itertools
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -411,3 +418,200 @@ def _compare_ported_array(name: str, got: np.ndarray, want: np.ndarray, into_ker
     if want.ndim == 4:
         axes = ("height", "width", "in", "out") if into_keras else ("out", "in", "height", "width")
     expect_array(got, want, what=name, atol=0, axes=axes)
+
+
+# --------------------------------------------------------------------------- exercise 5
+
+#: each form's companion: the lesson's CNN and its activations in that framework
+COMPANIONS = {
+    "pytorch": "diptych.adapters.pytorch_porting",
+    "keras": "diptych.adapters.tensorflow_porting",
+}
+#: how far a port's activations may stray, relative to the layer's largest activation (the
+#: lesson's tolerance), and how far another framework's float32 rounding moves them
+TOLERANCE, ROUNDING = 1e-5, 1e-7
+#: a channel of bn2 that ReLU always zeroes (a large negative shift): where an error can hide
+DEAD_CHANNEL = 3
+
+
+def _companion(adapter: Any) -> ModuleType:
+    """The companion of ``adapter`` with this lesson's framework code; imported on first use."""
+    return importlib.import_module(COMPANIONS[idiom(adapter).form])
+
+
+@dataclass(frozen=True)
+class _Port:
+    """One port for exercise 5: how it is broken, and the first layer that differs because of it."""
+
+    broken: Callable[[list[dict[str, np.ndarray]], bool], None]  # changes the layers in place
+    first: str | None
+    eps: float = 1e-5
+    scale: float = 1.0  # of the images: 1000 makes every activation large
+    rounding: bool = True  # the original's activations come from the other framework
+    tolerance: float = TOLERANCE
+
+
+def _flatten_trap(layers: list[dict[str, np.ndarray]], into_keras: bool) -> None:
+    """The dense kernel's rows left in the other framework's flatten order."""
+    reorder = porting.rows_hwc_to_chw if into_keras else porting.rows_chw_to_hwc
+    layers[4]["W"] = reorder(layers[4]["W"], FEATURE_MAP)
+
+
+def _conv2_spatial(layers: list[dict[str, np.ndarray]], into_keras: bool) -> None:
+    layers[2]["W"] = np.ascontiguousarray(layers[2]["W"].transpose(0, 1, 3, 2))
+
+
+def _hidden_shift(layers: list[dict[str, np.ndarray]], into_keras: bool) -> None:
+    """bn2's shift wrong in the channel that ReLU zeroes anyway: nothing after bn2 shows it."""
+    layers[3]["beta"] = layers[3]["beta"].copy()
+    layers[3]["beta"][DEAD_CHANNEL] -= 1.0
+
+
+def _bn2_scale(layers: list[dict[str, np.ndarray]], into_keras: bool) -> None:
+    layers[3]["gamma"] = layers[3]["gamma"] * np.float32(1.01)
+
+
+def _nothing(layers: list[dict[str, np.ndarray]], into_keras: bool) -> None:
+    """A right port."""
+
+
+PORTS = (
+    _Port(_flatten_trap, "dense"),
+    _Port(_conv2_spatial, "conv2"),
+    _Port(_flatten_trap, "bn1", eps=1e-3),  # two places: BatchNorm's ε and the flatten order
+    _Port(_hidden_shift, "bn2"),
+    _Port(_nothing, None),
+    _Port(_nothing, None, scale=1000.0),
+    _Port(_bn2_scale, "bn2", rounding=False, tolerance=0.0),
+)
+
+
+@exercise("Finding the first layer that differs")
+def first_wrong_layer(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 5: the first layer of a port whose activations part from the original's."""
+    into_keras = _into_keras(adapter)
+    companion = _companion(adapter)
+    rng = fresh_rng("first wrong layer")
+    original = _cnn(rng)
+    original[3]["beta"][DEAD_CHANNEL], original[3]["gamma"][DEAD_CHANNEL] = -50.0, 0.5
+    images = rng.uniform(0, 1, size=(12, 1, 8, 8)).astype(np.float32)
+    for port in PORTS:
+        layers = copy.deepcopy(original)
+        port.broken(layers, into_keras)
+        model = companion.cnn(layers, eps=port.eps)
+        shown = images * np.float32(port.scale)
+        expected = companion.activations(companion.cnn(original, eps=1e-5), shown)
+        if port.rounding:
+            expected = {name: _rounded(value, rng) for name, value in expected.items()}
+        given = {name: value.copy() for name, value in expected.items()}
+        before = snapshot(*given.values())
+        got = learner(model, companion.inputs(shown), given, port.tolerance)
+        expect_unchanged(before, list(given.values()), [f"expected['{n}']" for n in given])
+        if getattr(companion, "hooks_left", None) and companion.hooks_left(model):
+            raise Mismatch(
+                "your forward hooks are still on the model: remove each one (the handle that "
+                "registering it returned) once its activations are kept, or every later call "
+                "runs it again"
+            )
+        _expect_layer_name(got, companion.LAYERS)
+        if got != port.first:
+            _name_the_mistake(got, port, model, shown, expected, companion)
+    return (
+        "the first layer that differs, in ports broken in one place, in two, behind a ReLU "
+        "that hides it, and in none, at any scale and at tolerance 0"
+    )
+
+
+def _rounded(value: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``value`` as another framework computes it: moved by float32-sized rounding, relative to
+    the layer's scale, wherever it is not exactly 0 (a ReLU's zeros stay zeros in both)."""
+    scale = np.abs(value).max()
+    return value + ROUNDING * scale * rng.normal(size=value.shape) * (value != 0)
+
+
+def _expect_layer_name(got: Any, layers: Sequence[str]) -> None:
+    if got is None or (isinstance(got, str) and got in layers):
+        return
+    if isinstance(got, (int, np.integer)):
+        raise Mismatch(f"return the layer's name (one of {', '.join(layers)}), not its position")
+    raise Mismatch(f"return a layer's name (one of {', '.join(layers)}) or None, got {got!r}")
+
+
+def _relative(mine: np.ndarray, theirs: np.ndarray) -> float:
+    """Largest difference in units of the original's largest activation."""
+    return float(np.abs(mine - theirs).max() / np.abs(theirs).max())
+
+
+def _name_the_mistake(
+    got: str | None,
+    port: _Port,
+    model: Any,
+    images: np.ndarray,
+    expected: Mapping[str, np.ndarray],
+    companion: ModuleType,
+) -> None:
+    """Mismatch naming why ``got`` is not ``port.first`` (never naming ``port.first``)."""
+    names = list(companion.LAYERS)
+    mine = companion.activations(model, images)
+    differences = {name: _relative(mine[name], expected[name]) for name in names}
+    beyond = [name for name in names if differences[name] > port.tolerance]
+    if got is None:
+        hidden = port.first is not None and names[-1] not in beyond
+        raise Mismatch(
+            "you found no layer, but one differs by more than the tolerance"
+            + (
+                ", although the model's output agrees: a ReLU after it zeroes the difference, "
+                "so compare every layer, not only the output"
+                if hidden
+                else ""
+            )
+        )
+    if port.first is None or names.index(got) < names.index(port.first):
+        training = companion.activations(model, images, training=True)
+        if (
+            next((n for n in names if _relative(training[n], expected[n]) > port.tolerance), None)
+            == got
+        ):
+            raise Mismatch(
+                f"{got} differs only because BatchNorm normalised with the batch's own statistics: "
+                "the activations were taken in training mode, and a port is compared at inference"
+            )
+        absolute = float(np.abs(mine[got] - expected[got]).max())
+        if port.tolerance == 0 and absolute == 0:
+            raise Mismatch(
+                f"at tolerance 0, {got}'s activations equal the original's exactly: a difference "
+                "of exactly the tolerance is not more than the tolerance"
+            )
+        scale = float(np.abs(expected[got]).max())
+        if absolute > port.tolerance:
+            raise Mismatch(
+                f"{got} differs by {absolute:.1e} where its activations reach {scale:.1e}: a "
+                f"rounding ({absolute / scale:.0e} of its scale); the tolerance is relative to the "
+                "layer's largest activation, not an absolute difference"
+            )
+        nonzero = expected[got] != 0
+        elementwise = float(
+            (np.abs(mine[got] - expected[got])[nonzero] / np.abs(expected[got][nonzero])).max()
+        )
+        if elementwise > port.tolerance:
+            raise Mismatch(
+                f"{got} differs by {differences[got]:.0e} of its largest activation, a rounding; "
+                "measured element by element, activations near 0 make a rounding look large: "
+                "the tolerance is relative to the layer's largest activation"
+            )
+        raise Mismatch(
+            f"{got}'s activations agree with the original's to {differences[got]:.0e} of their "
+            "largest value, within the tolerance"
+        )
+    largest = max(names, key=differences.__getitem__)
+    if got == largest:
+        raise Mismatch(
+            f"{got} has the largest difference, but a layer before it already differs by more "
+            "than the tolerance: an error spreads to every layer after it and often grows"
+        )
+    if beyond and got == beyond[-1]:
+        raise Mismatch(
+            f"{got} is the last layer that differs; an error spreads to every layer after the "
+            "one that made it, so the first one is where to look"
+        )
+    raise Mismatch(f"a layer before {got} already differs by more than the tolerance")
