@@ -11,10 +11,14 @@
   A notebook cannot define the worker itself: ``spawn`` starts fresh interpreters, which import
   the worker by name, and a function defined in a notebook lives in ``__main__``, which they
   cannot import. So the worker lives in a module: the DDP worker in
-  ``diptych.adapters.pytorch_ddp``.
-* **One training run as every worker receives it** (``Training``): data, shared initial weights,
-  the shared order, the global batch.
-* **The picture** (``diagram``): data parallelism in one figure.
+  ``diptych.adapters.pytorch_ddp``. (``torch.multiprocessing.spawn(fn, args, nprocs)`` is the
+  same start method; this launcher adds the deadline and the one-line failures.)
+* **What every worker receives** (picklable descriptions, no framework in them): ``Training``, one
+  training run (data, shared initial weights, the shared order, the global batch, what happens
+  to the partial last batch, the model's normalisation); ``DropoutMasks``, the masks each rank
+  draws; ``TimedSteps``, a training step timed by ``diptych.timing`` with nothing else in the
+  timed region.
+* **The picture** (``diagram``): data parallelism in one figure, in either engine's convention.
 
 The framework code of the lesson lives in the adapters' companions: ``adapters.pytorch_ddp``
 (the DDP worker, the lesson's MLP) and ``adapters.tensorflow_mirrored`` (``split_cpu``, TensorFlow's
@@ -239,10 +243,18 @@ def _kill_all(processes: Sequence[Any]) -> None:
         if process.is_alive():
             process.kill()
     for process in processes:
-        process.join(timeout=5)
+        if process.pid is not None:  # started (a start that failed leaves nothing to join)
+            process.join(timeout=5)
 
 
 # --------------------------------------------------------------------------- a training run
+
+
+#: how a training run treats the partial last batch of an epoch
+REMAINDERS = ("pad", "drop", "uneven")
+#: the normalisation of the lesson's MLP: none, BatchNorm on each replica's shard, or
+#: BatchNorm over the global batch (what synchronised BatchNorm computes)
+NORMS = ("none", "batch", "synced")
 
 
 @dataclass(frozen=True)
@@ -250,7 +262,12 @@ class Training:
     """One data-parallel training run, as every worker receives it (picklable).
 
     ``epochs`` holds one permutation of the training set per epoch (the shared order); training
-    stops after ``steps`` steps. ``drop_last`` drops each epoch's partial last batch.
+    stops after ``steps`` steps. ``remainder`` says what becomes of each epoch's partial last
+    batch: ``"pad"`` (``DistributedSampler``'s default: the shards are filled up with examples
+    from the epoch's start), ``"drop"`` (it is dropped), or ``"uneven"`` (kept, dealt out as it
+    comes, 2 + 1, each example weighted by the real global count). ``norm`` adds a BatchNorm
+    after the hidden layer (``"batch"``: statistics of each replica's shard; ``"synced"``: of the
+    global batch).
     """
 
     X: np.ndarray  # (n, features)
@@ -261,12 +278,18 @@ class Training:
     steps: int
     lr: float
     momentum: float = 0.0
-    drop_last: bool = False
+    remainder: str = "pad"
     float64: bool = False
+    norm: str = "none"
 
     def __post_init__(self) -> None:
+        if self.remainder not in REMAINDERS:
+            raise ValueError(f"remainder must be one of {REMAINDERS}, got {self.remainder!r}")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         full, left = epoch_split(len(self.y), self.global_batch)
-        available = len(self.epochs) * (full if self.drop_last or not left else full + 1)
+        per_epoch = full if self.drop_last or not left else full + 1
+        available = len(self.epochs) * per_epoch
         if not 0 < self.steps <= available:
             raise ValueError(
                 f"{len(self.epochs)} epochs hold {available} steps of {self.global_batch}, "
@@ -274,22 +297,65 @@ class Training:
             )
 
     @property
+    def drop_last(self) -> bool:
+        """Is each epoch's partial last batch dropped?"""
+        return self.remainder == "drop"
+
+    @property
     def sizes(self) -> list[int]:
         """Layer widths, input first, read off the weights."""
         return [self.weights[0]["W"].shape[0], *(layer["W"].shape[1] for layer in self.weights)]
 
 
+@dataclass(frozen=True)
+class DropoutMasks:
+    """Each rank draws one dropout mask of ``(rows, features)`` after seeding its generator
+    with ``seed`` (``per_rank=False``, the same seed everywhere) or ``seed + rank``."""
+
+    rows: int
+    features: int
+    rate: float
+    seed: int
+    per_rank: bool
+
+
+@dataclass(frozen=True)
+class TimedSteps:
+    """Time the training step of ``run`` in the workers with ``diptych.timing.measure``, beside
+    the same step of one process on the whole global batch (timed by rank 0 alone, interleaved
+    with the data-parallel blocks). Only the step is timed: no recording, no copies."""
+
+    run: Training
+    rounds: int = 7
+    steps: int = 20
+    warmup: int = 3
+
+
 # --------------------------------------------------------------------------- the picture
 
 
-def diagram(*, replicas: int = 2, global_batch: int = 64) -> Any:
+def diagram(
+    *, replicas: int = 2, global_batch: int = 64, reduce: str = "mean", deal: str = "blocks"
+) -> Any:
     """Data parallelism in one figure: a global batch dealt into equal shards, one replica per
-    shard with the same weights, an all-reduce that averages their gradients, the same update
-    everywhere. Returns a matplotlib Figure."""
+    shard with the same weights, an all-reduce of their gradients, the same update everywhere.
+
+    ``reduce="mean"`` draws DDP's convention (each replica's loss is its shard's mean, the
+    all-reduce averages); ``reduce="sum"`` draws ``tf.distribute``'s (each replica's loss is its
+    shard's sum divided by the global batch, the all-reduce sums). ``deal="blocks"`` draws the
+    shards as consecutive blocks of the batch (how ``tf.distribute`` splits a batch);
+    ``deal="turns"`` deals the examples out in turn, example i to replica i mod R (how
+    ``DistributedSampler`` deals). The update drawn is plain SGD's; any optimizer's step is the
+    same on every replica. Returns a matplotlib Figure.
+    """
     from matplotlib.patches import Rectangle
 
     from diptych.plot import _new_figure
 
+    if reduce not in ("mean", "sum"):
+        raise ValueError(f"reduce must be 'mean' or 'sum', got {reduce!r}")
+    if deal not in ("blocks", "turns"):
+        raise ValueError(f"deal must be 'blocks' or 'turns', got {deal!r}")
     per = per_replica_batch(global_batch, replicas)
     figure = _new_figure(7.5, 5.2)
     ax = figure.subplots()
@@ -308,22 +374,45 @@ def diagram(*, replicas: int = 2, global_batch: int = 64) -> Any:
         style = {"arrowstyle": "->", "color": "0.3"}
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=style)
 
-    ax.text(5, 9.6, f"global batch of {global_batch} examples, in the shared order", ha="center")
+    if deal == "blocks":
+        how = f"cut into {replicas} consecutive blocks"
+        for r in range(replicas):
+            color = colors[r % len(colors)]
+            ax.add_patch(Rectangle((0.5 + width * r, 8.6), width, 0.6, facecolor=color, alpha=0.5))
+    else:
+        how = f"dealt in turn: example i to replica i mod {replicas}"
+        stripe = 9.0 / global_batch
+        for i in range(global_batch):
+            color = colors[i % replicas % len(colors)]
+            ax.add_patch(
+                Rectangle((0.5 + stripe * i, 8.6), stripe, 0.6, facecolor=color, alpha=0.5)
+            )
+    ax.text(5, 9.6, f"the examples in the shared order, {how}", ha="center")
+    label = {"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8, "edgecolor": "none"}
     for r, x in enumerate(centres):
         color = colors[r % len(colors)]
-        shard = Rectangle((0.5 + width * r, 8.6), width, 0.6, facecolor=color, alpha=0.5)
-        ax.add_patch(shard)
-        ax.text(x, 8.9, f"shard {r}: {per} examples", ha="center", va="center", fontsize=9)
+        which = f"{per} examples"
+        if deal == "turns":
+            which = f"examples {r}, {r + replicas}, {r + 2 * replicas}, … ({per})"
+        ax.text(x, 8.9, f"shard {r}: {which}", ha="center", va="center", fontsize=9, bbox=label)
         arrow(x, 8.5, x, 7.6)
         box(x, 7.1, f"replica {r}\nsame weights θ", color)
         arrow(x, 6.5, x, 5.7)
-        box(x, 5.2, f"g{r} = mean gradient\nover shard {r}", color)
+        if reduce == "mean":
+            box(x, 5.2, f"g{r} = gradient of the\nmean loss over shard {r}", color)
+        else:
+            box(x, 5.2, f"g{r} = gradient of shard {r}'s\nsummed loss / {global_batch}", color)
         arrow(x, 4.6, 5 + (x - 5) * 0.3, 3.9)
     terms = " + ".join(f"g{r}" for r in range(replicas))
-    box(5, 3.4, f"all-reduce:  ḡ = ({terms}) / {replicas}  on every replica", "0.5")
+    if reduce == "mean":
+        total = "ḡ"
+        box(5, 3.4, f"all-reduce (average):  ḡ = ({terms}) / {replicas}  on every replica", "0.5")
+    else:
+        total = "g"
+        box(5, 3.4, f"all-reduce (sum):  g = {terms}  on every replica", "0.5")
     for r, x in enumerate(centres):
         arrow(5 + (x - 5) * 0.3, 2.9, x, 2.1)
-        box(x, 1.5, f"replica {r}:  θ ← θ − η ḡ", colors[r % len(colors)])
-    note = "every replica takes the same step: the weights stay identical"
+        box(x, 1.5, f"replica {r}:  θ ← θ − η {total}", colors[r % len(colors)])
+    note = "every replica takes the same step (plain SGD drawn): the weights stay identical"
     ax.text(5, 0.3, note, ha="center", fontsize=9, style="italic")
     return figure

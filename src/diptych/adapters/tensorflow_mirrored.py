@@ -3,15 +3,17 @@
 * **Logical devices** (``split_cpu``): one CPU seen as several devices, so that
   ``MirroredStrategy`` has replicas to mirror over; it must run before TensorFlow runs anything.
 * **What the exercise checks of ``checks.scaling_out`` need from TensorFlow**: a strategy over two
-  logical CPUs, what a learner's strategy is made of, the steps of a ``tf.data`` pipeline and how
-  the strategy shards them, per-replica gradients and the strategy's own reduction. The checks
-  judge; this module only runs TensorFlow and hands back plain values.
+  logical CPUs, what a learner's strategy is made of, a learner's loss run on every replica, the
+  steps of a ``tf.data`` pipeline and how the strategy shards them, a model trained under the
+  strategy to checkpoint. The checks judge; this module only runs TensorFlow and hands back plain
+  values.
 
 A framework companion of ``adapters.tensorflow``; importing it imports TensorFlow.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,6 @@ import numpy as np
 
 from diptych import initial
 from diptych.adapters import tensorflow as adapter
-from diptych.adapters.idiom import Target
 from diptych.optional import require
 
 tf = require("tensorflow")
@@ -57,9 +58,20 @@ def split_cpu(count: int) -> list[str]:
 # --------------------------------------------------------------------------- for the checks
 
 
+_TWO_REPLICAS: list[Any] = []
+
+
 def two_replicas() -> Any:
-    """A MirroredStrategy over two logical CPUs; LogicalDevicesError if the CPU is one device."""
-    return tf.distribute.MirroredStrategy(split_cpu(2))
+    """A MirroredStrategy over two logical CPUs; LogicalDevicesError if the CPU is one device.
+
+    One strategy for all the checks of a process: each MirroredStrategy numbers its collective
+    operations from the same start, so a second one over the same devices could meet the first
+    one's collectives (a float32 all-reduce in a learner's loss, then ``fit``'s gradients) and
+    fail with a shape mismatch.
+    """
+    if not _TWO_REPLICAS:
+        _TWO_REPLICAS.append(tf.distribute.MirroredStrategy(split_cpu(2)))
+    return _TWO_REPLICAS[0]
 
 
 def split_too_late(error: RuntimeError) -> bool:
@@ -83,11 +95,6 @@ def mirrored_replicas(strategy: Any) -> Replicas | None:
     return Replicas(int(strategy.num_replicas_in_sync), devices)
 
 
-def average_loss_shortcuts() -> list[Target]:
-    """What an exercise that scales the loss by hand switches off."""
-    return [(tf.nn, "compute_average_loss", "tf.nn.compute_average_loss")]
-
-
 def is_dataset(value: Any) -> bool:
     return isinstance(value, tf.data.Dataset)
 
@@ -106,55 +113,74 @@ def shard_sizes(strategy: Any, dataset: Any, steps: int) -> list[list[int]]:
     ]
 
 
-@dataclass(frozen=True)
-class Gradients:
-    """One global batch's gradients on a strategy's replicas (flat, float64)."""
+def replica_results(
+    strategy: Any, learner: Callable[[Any], Any], batches: list[np.ndarray]
+) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
+    """``learner(per_example)`` in ``strategy.run``, inside one ``tf.function``, on each global
+    batch of losses in ``batches`` (float32, as a model's losses are), which the strategy splits
+    as it splits any batch (3 into 2 + 1, 1 into 1 + 0). Per batch: each replica's result and
+    each replica's shard, as NumPy.
 
-    per_replica: Any  # the strategy's PerReplica value, as a learner receives it
-    local: list[np.ndarray]  # each replica's gradient
-    engine: np.ndarray  # strategy.reduce(MEAN) of them
-    whole: np.ndarray  # the gradient of the whole batch, in one replica
+    The ``tf.function`` is traced once, for shards of any size (the distributed dataset's own
+    element spec, whose batch dimension is None), so that running a check again does not make
+    TensorFlow warn about retracing; and without AutoGraph, so that an error raised in the
+    learner's function points at the learner's own line rather than AutoGraph's rewrite of it.
+    """
+    step = None
+    out = []
+    for losses in batches:
+        data = tf.data.Dataset.from_tensor_slices(np.asarray(losses, np.float32))
+        distributed = strategy.experimental_distribute_dataset(data.batch(len(losses)))
+        if step is None:
+            step = tf.function(
+                lambda v: strategy.run(learner, args=(v,)),
+                input_signature=[distributed.element_spec],
+                autograph=False,
+            )
+        values = next(iter(distributed))
+        per_replica = step(values)
+        results = [np.asarray(part) for part in strategy.experimental_local_results(per_replica)]
+        shards = [np.asarray(part) for part in strategy.experimental_local_results(values)]
+        out.append((results, shards))
+    return out
 
 
-def replica_gradients(
-    strategy: Any, X: np.ndarray, y: np.ndarray, weights: list[initial.Layer]
-) -> Gradients:
-    """The gradient of the mean cross-entropy of a tanh MLP holding ``weights``: per replica of
-    ``strategy`` (each on its shard of the batch), reduced by the strategy, and over the batch."""
+def _mlp() -> Any:
     import keras
 
-    sizes = [weights[0]["W"].shape[0], *(layer["W"].shape[1] for layer in weights)]
-    with strategy.scope(), adapter.float64():
-        hidden = [keras.layers.Dense(width, activation="tanh") for width in sizes[1:-1]]
-        model = keras.Sequential([keras.Input((sizes[0],)), *hidden, keras.layers.Dense(sizes[-1])])
-        for layer, layer_weights in zip(model.layers, weights, strict=True):
-            adapter.load_dense(layer, layer_weights)
-
-    def gradient(x: Any, labels: Any) -> Any:
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(
-                keras.losses.sparse_categorical_crossentropy(labels, model(x), from_logits=True)
-            )
-        return tf.concat(
-            [tf.reshape(g, [-1]) for g in tape.gradient(loss, model.trainable_variables)], axis=0
-        )
-
-    batches = tf.data.Dataset.from_tensor_slices((X, y)).batch(len(y))
-    x, labels = next(iter(strategy.experimental_distribute_dataset(batches)))
-    per_replica = tf.function(lambda x, labels: strategy.run(gradient, args=(x, labels)))(x, labels)
-    return Gradients(
-        per_replica,
-        [t.numpy() for t in strategy.experimental_local_results(per_replica)],
-        strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None).numpy(),
-        gradient(tf.constant(X), tf.constant(y)).numpy(),
+    return keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(3)]
     )
 
 
-def reduce_shortcuts(strategy: Any) -> list[Target]:
-    """What an exercise that averages the replicas' gradients by hand switches off."""
-    extended = type(strategy.extended)
-    return [
-        (strategy, "reduce", "strategy.reduce"),
-        (extended, "reduce_to", "strategy.extended.reduce_to"),
-        (extended, "batch_reduce_to", "strategy.extended.batch_reduce_to"),
-    ]
+def trained_model(strategy: Any, *, seed: int) -> Any:
+    """A small Keras MLP built in ``strategy``'s scope, after one step of ``fit``."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    with strategy.scope():
+        model = _mlp()
+        for layer, weights in zip(model.layers, initial.mlp([5, 4, 3], seed=seed), strict=True):
+            adapter.load_dense(layer, weights)
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=0.1),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+    x, y = rng.normal(size=(8, 5)).astype(np.float32), rng.integers(0, 3, size=8)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    model.fit(data, epochs=1, shuffle=False, verbose=0)  # a dataset is not shuffled by fit
+    return model
+
+
+def plain_model() -> Any:
+    """The same architecture as ``trained_model``, built outside any strategy."""
+    return _mlp()
+
+
+def weights_of(model: Any) -> dict[str, np.ndarray]:
+    """Every weight of a Keras model, as NumPy copies, named by its place and name ("0/kernel"):
+    two models of the same layers have the same names, whatever Keras called their layers."""
+    return {
+        f"{i}/{variable.name}": np.array(variable.numpy(), copy=True)
+        for i, variable in enumerate(model.weights)
+    }

@@ -1,14 +1,19 @@
 """Self-checks for lesson 10's exercises (scaling out: data-parallel training).
 
 Each twin asks in its own engine's terms: the PyTorch twin joins a process group and averages
-gradients as DDP does (replicas' mean losses, gradients averaged); the TensorFlow twin splits the
-CPU into logical devices and sums gradients as ``tf.distribute`` does (losses divided by the
-global batch size, gradients summed). The other engine's form is recognised and named.
+gradients as DDP does (replicas' losses scaled for an average of gradients); the TensorFlow twin
+splits the CPU into logical devices and sums gradients as ``tf.distribute`` does (losses divided
+by the global batch size). The other engine's form is recognised and named.
 
-The TensorFlow checks of exercises 4 and 5 need two logical CPUs. Every check after the first
+Exercise 3 gives no replica the global count: it must be all-reduced at run time. The PyTorch
+check runs the replicas as threads of this process with an all-reduce between them (a notebook
+cannot start the processes of a real group); the TensorFlow check runs the learner's function in
+``strategy.run`` on two logical CPUs, where the strategy itself splits 3 examples into 2 + 1.
+
+The TensorFlow checks of exercises 3, 4 and 5 need two logical CPUs. Every check after the first
 asks for them before it touches TensorFlow (a no-op once the learner's exercise 1 split the CPU,
-and the split a skipped exercise 1 would have made); exercises 4 and 5 say so when TensorFlow
-already runs on one device.
+and the split a skipped exercise 1 would have made); they say so when TensorFlow already runs on
+one device.
 
 The framework code these checks run lives in the adapters' companions for this lesson
 (``adapters.pytorch_ddp``, ``adapters.tensorflow_mirrored``, chosen by ``engine``); this module
@@ -20,19 +25,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from diptych import initial, scaling
+from diptych import scaling
 from diptych.checks import (
     Mismatch,
     as_numpy,
-    by_hand,
     exercise,
-    expect_array,
     expect_unchanged,
     fresh_rng,
     idiom,
@@ -43,6 +48,10 @@ from diptych.checks import (
 #: shard sizes of global batches that probe the loss scaling: uneven first (it tells the usual
 #: mistakes apart), an empty replica, three replicas, equal shards
 SPLITS = [(2, 1), (3, 0), (5, 4, 4), (32, 32)]
+
+#: how close float32 losses (TensorFlow's check feeds the dtype a model's losses have) come to
+#: the float64 value: a few float32 roundings of numbers below 3
+FLOAT32 = 1e-5
 
 
 #: each form's engine for this lesson: the adapter's companion that runs it
@@ -226,43 +235,89 @@ def _expect_partition(shards: list[np.ndarray], batch: np.ndarray, replicas: int
 @exercise("Scaling the loss")
 def loss_scaling(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 3: each replica's loss such that the engine's reduction of the replicas'
-    gradients is the global batch's mean, for uneven shards too."""
-    pytorch = _pytorch(adapter)
-    if not pytorch:
-        _two_cpus_if_possible(engine(adapter))
+    gradients is the global batch's mean, for uneven and empty shards too, with the global count
+    all-reduced at run time (no replica is told it)."""
+    if _pytorch(adapter):
+        return _loss_in_processes(learner, engine(adapter))
+    return _loss_in_replicas(learner, engine(adapter))
+
+
+def _loss_in_processes(learner: Callable[..., Any], ddp: ModuleType) -> str:
     rng = fresh_rng("loss scaling")
     for split in SPLITS:
         losses = rng.uniform(0.1, 3.0, size=sum(split))
-        edges = np.cumsum((0, *split))
-        shards = [losses[edges[r] : edges[r + 1]] for r in range(len(split))]
-        values = [
-            _replica_loss(learner, adapter, shard, len(losses), len(split)) for shard in shards
-        ]
-        combined = np.mean(values) if pytorch else np.sum(values)  # DDP averages, TF sums
-        if matches(combined, losses.mean(), atol=1e-12):
-            continue
-        _name_the_scaling(values, shards, losses, pytorch)
-    return "the replicas' losses combine to the global mean for equal, uneven and empty shards"
-
-
-def _replica_loss(
-    learner: Callable[..., Any], adapter: Any, shard: np.ndarray, total: int, replicas: int
-) -> float:
-    """The learner's loss of one replica, checked to be a differentiable scalar."""
-    if _pytorch(adapter):
-        loss = learner(engine(adapter).tracked(shard), total, replicas)
-        if not getattr(loss, "requires_grad", False):
+        shards = _split(losses, split)
+        try:
+            results = ddp.replicas_in_threads(learner, shards, len(split))
+        except ddp.CollectiveMismatch as error:
             raise Mismatch(
-                "your loss is not connected to the per-example losses any more (a Python number, "
-                "`.item()`, `.detach()`?): backward() could not reach the model"
+                f"for a global batch split {_plus(split)}: {error}. Every replica, the one with no "
+                "example too, sums the same thing at the same place in its step"
+            ) from None
+        values = []
+        for loss in results:
+            if not getattr(loss, "requires_grad", False):
+                raise Mismatch(
+                    "your loss is not connected to the per-example losses any more (a Python "
+                    "number, `.item()`, `.detach()`?): backward() could not reach the model"
+                )
+            values.append(_scalar(loss))
+        if not matches(np.mean(values), losses.mean(), atol=1e-12):  # DDP averages
+            _name_the_scaling(values, shards, losses, pytorch=True)
+    return (
+        "the replicas' losses, averaged, are the global mean for equal, uneven and empty shards, "
+        "with the count all-reduced"
+    )
+
+
+def _loss_in_replicas(learner: Callable[..., Any], mirrored: ModuleType) -> str:
+    strategy = _two_replicas(mirrored)
+    rng = fresh_rng("loss scaling")
+    batches = [rng.uniform(0.1, 3.0, size=size).astype(np.float32) for size in (3, 1, 7, 64)]
+    try:
+        results = mirrored.replica_results(strategy, learner, batches)
+    except ValueError as error:
+        if "None values not supported" not in str(error):
+            raise
+        raise Mismatch(
+            "your loss divides by a size that is None when the step is traced (`.shape[0]`?): "
+            "inside a tf.function the strategy's shards have a size known only when the step "
+            "runs, as in the lesson's loop, so take the size at run time"
+        ) from None
+    for losses, (parts, shards) in zip(batches, results, strict=True):
+        values = [_scalar(part) for part in parts]
+        if not matches(np.sum(values), losses.mean(dtype=np.float64), atol=FLOAT32):
+            default = np.array(
+                [
+                    shard.sum(dtype=np.float64) / (len(shard) * len(shards)) if len(shard) else 0.0
+                    for shard in shards
+                ]
             )
-    else:
-        given = adapter.from_numpy(shard)
-        loss = by_hand(
-            lambda: learner(given, total),
-            engine(adapter).average_loss_shortcuts(),
-            reason="divide by the global batch size yourself",
-        )
+            if len({len(shard) for shard in shards}) > 1 and matches(values, default, atol=FLOAT32):
+                raise Mismatch(
+                    f"for a global batch of {len(losses)} split "
+                    f"{_plus(tuple(map(len, shards)))}, each replica divides by its own size × "
+                    "the number of replicas (what tf.nn.compute_average_loss does when it is not "
+                    "told the global count): that is the global count only when the shards are "
+                    "equal"
+                )
+            _name_the_scaling(values, shards, losses, pytorch=False, atol=FLOAT32)
+    return (
+        "the replicas' losses sum to the global mean for splits 2 + 1, 1 + 0, 4 + 3 and 32 + 32, "
+        "with the count all-reduced in the step"
+    )
+
+
+def _split(losses: np.ndarray, split: tuple[int, ...]) -> list[np.ndarray]:
+    edges = np.cumsum((0, *split))
+    return [losses[edges[r] : edges[r + 1]] for r in range(len(split))]
+
+
+def _plus(split: tuple[int, ...]) -> str:
+    return " + ".join(str(size) for size in split)
+
+
+def _scalar(loss: Any) -> float:
     value = as_numpy(loss, "the replica's loss")
     if value.shape != ():
         raise Mismatch(f"the replica's loss has shape {value.shape}; it must be one number")
@@ -270,26 +325,31 @@ def _replica_loss(
 
 
 def _name_the_scaling(
-    values: list[float], shards: list[np.ndarray], losses: np.ndarray, pytorch: bool
+    values: list[float],
+    shards: list[np.ndarray],
+    losses: np.ndarray,
+    pytorch: bool,
+    *,
+    atol: float = 1e-12,
 ) -> None:
     """Name the usual mistakes: a replica's own mean, the other engine's scaling."""
     mine = np.array(values)
-    means = np.array([shard.mean() if len(shard) else np.nan for shard in shards])
-    summed_form = np.array([shard.sum() / len(losses) for shard in shards])
+    means = np.array([shard.mean(dtype=np.float64) if len(shard) else np.nan for shard in shards])
+    summed_form = np.array([shard.sum(dtype=np.float64) / len(losses) for shard in shards])
     averaged_form = summed_form * len(shards)
-    split = f"a global batch of {len(losses)} split {' + '.join(str(len(s)) for s in shards)}"
-    if matches(mine, means, atol=1e-12) or not np.all(np.isfinite(mine)):
+    split = f"a global batch of {len(losses)} split {_plus(tuple(len(s) for s in shards))}"
+    if matches(mine, means, atol=atol) or not np.all(np.isfinite(mine)):
         raise Mismatch(
             f"for {split}, you return each replica's mean over its own examples: an example of "
             "a small shard weighs more than one of a large shard (and an empty shard gives nan)"
             + ("" if pytorch else "; and MirroredStrategy adds the replicas' gradients up")
         )
-    if pytorch and matches(mine, summed_form, atol=1e-12):
+    if pytorch and matches(mine, summed_form, atol=atol):
         raise Mismatch(
             "that is tf.distribute's scaling, for engines that sum the replicas' gradients; DDP "
             "averages them, so your losses come out divided by the number of replicas"
         )
-    if not pytorch and matches(mine, averaged_form, atol=1e-12):
+    if not pytorch and matches(mine, averaged_form, atol=atol):
         raise Mismatch(
             "that is DDP's scaling, for engines that average the replicas' gradients; "
             "MirroredStrategy sums them, so your losses come out multiplied by the number of "
@@ -298,7 +358,8 @@ def _name_the_scaling(
     how, combined = ("averaged", mine.mean()) if pytorch else ("summed", mine.sum())
     raise Mismatch(
         f"for {split}, your replicas' losses {how} give {combined:.6g}, not the mean loss of "
-        f"the global batch, {losses.mean():.6g}: which count divides the sum?"
+        f"the global batch, {losses.mean():.6g}: which count divides the sum, and is it the "
+        "count of the whole global batch?"
     )
 
 
@@ -424,90 +485,98 @@ def _global_batches(learner: Callable[..., Any], adapter: Any, mirrored: ModuleT
 # --------------------------------------------------------------------------- exercise 5
 
 
-@exercise("All-reduce by hand")
-def all_reduce(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 5: average the replicas' gradients by hand; compare with the engine's own
-    all-reduce and with the gradient of the whole global batch."""
+@exercise("A checkpoint written once")
+def checkpoint(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 5: the process of rank 0 (the chief) alone writes the weights, in a form a plain
+    model loads; the weights come back bit for bit."""
     if _pytorch(adapter):
-        return _average_torch(learner, engine(adapter))
-    return _average_tf(learner, engine(adapter))
+        return _checkpoint_torch(learner, engine(adapter))
+    return _checkpoint_keras(learner, engine(adapter))
 
 
-def _shards(rows: np.ndarray, replicas: int) -> list[np.ndarray]:
-    return [rows[rank::replicas] for rank in range(replicas)]
-
-
-def _data(seed: str) -> tuple[np.ndarray, np.ndarray]:
-    rng = fresh_rng(seed)
-    return rng.normal(size=(24, 5)), rng.integers(0, 3, size=24)
-
-
-def _average_torch(learner: Callable[[list[list[Any]]], Any], ddp: ModuleType) -> str:
-    X, y = _data("all-reduce")
-    for replicas in (2, 3):
-        model = ddp.mlp([5, 4, 3], initial.mlp([5, 4, 3], seed=5, dtype=np.float64), float64=True)
-        per_replica = ddp.shard_gradients(model, X, y, _shards(np.arange(len(y)), replicas))
-        before = snapshot(*(g for grads in per_replica for g in grads))
-        result = by_hand(
-            functools.partial(learner, per_replica),
-            ddp.all_reduce_shortcuts(),
-            reason="add the replicas' gradients up yourself",
-        )
-        expect_unchanged(
-            before,
-            [g for grads in per_replica for g in grads],
-            [
-                f"replica_gradients[{r}][{i}]"
-                for r, grads in enumerate(per_replica)
-                for i in range(len(grads))
-            ],
-        )
-        if not isinstance(result, (list, tuple)) or len(result) != len(per_replica[0]):
-            raise Mismatch(
-                f"return one averaged gradient per parameter, a list of {len(per_replica[0])}"
-            )
-        got = [as_numpy(g, "an averaged gradient") for g in result]
-        own = [[as_numpy(g, "a replica's gradient") for g in grads] for grads in per_replica]
-        engine_average = ddp.gloo_average(own)
-        whole = ddp.gradients(model, X, y)
-        for i, (mine, theirs, exact) in enumerate(zip(got, engine_average, whole, strict=True)):
-            _name_the_average(mine, theirs, [grads[i] for grads in own])
-            expect_array(mine, theirs, what="your average, against gloo's all-reduce", atol=1e-12)
-            expect_array(
-                mine, exact, what="your average, against the global batch's gradient", atol=1e-12
-            )
-    return "equals gloo's all-reduce and the global batch's gradient, for 2 and 3 replicas"
-
-
-def _name_the_average(got: np.ndarray, engine: np.ndarray, replicas_own: list[np.ndarray]) -> None:
-    """Name the usual mistakes: the sum instead of the average, one replica's gradient."""
-    if matches(got, engine * len(replicas_own), atol=1e-12):
+def _written_once(
+    learner: Callable[..., Any], model: Any, folder: Path, name: str, who: str
+) -> Path:
+    """Call the learner as rank 1, then as rank 0; the file rank 0 wrote."""
+    path = folder / name
+    learner(model, path, 1)
+    if path.exists() or any(folder.iterdir()):
         raise Mismatch(
-            f"that is the sum of the {len(replicas_own)} replicas' gradients: the all-reduce adds "
-            "them up, and the average divides by the number of replicas"
+            f"called as {who} 1, your function wrote {next(folder.iterdir()).name}: only {who} 0 "
+            "writes (every process holds the same weights, and processes writing one file at "
+            "once can leave it corrupt)"
         )
-    if not matches(got, engine, atol=1e-12) and any(
-        matches(got, own, atol=1e-12) for own in replicas_own
-    ):
-        raise Mismatch("that is one replica's gradient, not the average over all replicas")
+    learner(model, path, 0)
+    if not path.exists():
+        raise Mismatch(f"called as {who} 0, your function wrote nothing at the path it was given")
+    return path
 
 
-def _average_tf(learner: Callable[[Any, Any], Any], mirrored: ModuleType) -> str:
+def _checkpoint_torch(learner: Callable[..., Any], ddp: ModuleType) -> str:
+    if ddp.group_exists():
+        raise Mismatch(
+            "a process group already exists in this kernel (from an earlier cell?): run "
+            "`torch.distributed.destroy_process_group()` and then this check again"
+        )
+    with ddp.model_in_ddp(seed=7) as model, tempfile.TemporaryDirectory() as scratch:
+        expected = ddp.state_of(model.module)
+        path = _written_once(learner, model, Path(scratch), "model.pt", "rank")
+        try:
+            state = ddp.read_checkpoint(path)
+        except Exception:
+            raise Mismatch(
+                "torch.load(path, weights_only=True) cannot read your file: it holds more than "
+                "tensors (the whole module, pickled?); save the model's state_dict"
+            ) from None
+        if not ddp.is_state_dict(state):
+            raise Mismatch(f"your file holds a {type(state).__name__}, not a state_dict")
+        if any(key.startswith("module.") for key in state):
+            raise Mismatch(
+                "the keys of your state_dict start with `module.`: that is DDP's own state_dict, "
+                "which a plain model refuses under load_state_dict(strict=True); save the state "
+                "of the model inside DDP"
+            )
+        plain = ddp.plain_twin(model)
+        try:
+            ddp.load_strict(plain, state)
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()[0]
+            raise Mismatch(f"a plain model refuses your state_dict: {first}") from None
+        _model_unchanged(ddp.state_of(model.module), expected)
+        _same_weights(ddp.state_of(plain), expected)
+    return "rank 0 alone writes a state_dict that a plain model loads strictly, bit for bit"
+
+
+def _checkpoint_keras(learner: Callable[..., Any], mirrored: ModuleType) -> str:
     strategy = _two_replicas(mirrored)
-    X, y = _data("all-reduce")
-    weights = initial.mlp([5, 4, 3], seed=5, dtype=np.float64)
-    gradients = mirrored.replica_gradients(strategy, X, y, weights)
-    result = by_hand(
-        lambda: learner(strategy, gradients.per_replica),
-        mirrored.reduce_shortcuts(strategy),
-        reason="add the replicas' gradients up yourself",
-    )
-    got = as_numpy(result, "the averaged gradient")
-    _name_the_average(got, gradients.engine, gradients.local)
-    expect_array(
-        got, gradients.engine, what="your average, against strategy.reduce(MEAN)", atol=1e-12
-    )
-    expect_array(
-        got, gradients.whole, what="your average, against the global batch's gradient", atol=1e-12
-    )
-    return "equals the strategy's all-reduce (MEAN) and the global batch's gradient"
+    model = mirrored.trained_model(strategy, seed=7)
+    expected = mirrored.weights_of(model)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = _written_once(learner, model, Path(scratch), "model.weights.h5", "worker")
+        plain = mirrored.plain_model()
+        try:
+            plain.load_weights(path)
+        except Exception as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise Mismatch(
+                f"a plain model cannot load your file ({type(error).__name__}: {first}): write "
+                "the model's weights"
+            ) from None
+        _model_unchanged(mirrored.weights_of(model), expected)
+        _same_weights(mirrored.weights_of(plain), expected)
+    return "the chief alone writes the weights, and a plain model loads them bit for bit"
+
+
+def _same_weights(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+    for name, value in expected.items():
+        if name not in got or not np.array_equal(got[name], value):
+            raise Mismatch(
+                f"the weights loaded from your file differ from the model's ({name}): save them "
+                "as they are, not a copy made before training or converted to another dtype"
+            )
+
+
+def _model_unchanged(now: dict[str, np.ndarray], before: dict[str, np.ndarray]) -> None:
+    for name, value in before.items():
+        if not np.array_equal(now[name], value):
+            raise Mismatch(f"your function changed the model's weights ({name})")
