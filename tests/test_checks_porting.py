@@ -51,6 +51,12 @@ def flatten_width_first(kernel, feature_map):
     return rows.reshape(channels * height * width, -1).T
 
 
+def flatten_width_first_into_keras(weight, feature_map):
+    channels, height, width = feature_map
+    rows = weight.T.reshape(channels, height, width, -1).transpose(2, 1, 0, 3)  # (W, H, C, out)
+    return rows.reshape(channels * height * width, -1)
+
+
 # --------------------------------------------------------------------------- exercise 3
 
 
@@ -84,6 +90,44 @@ def batch_norm_statistics_swapped(weights, config):
     return state, options
 
 
+def into_keras_as(wrong_into_torch):
+    """A wrong BatchNorm port into PyTorch, made into Keras: the same arrays in the same wrong
+    places, the momentum as wrong."""
+
+    def port(state, options):
+        names = ("weight", "bias", "running_mean", "running_var")
+        weights = [state[name] for name in names]
+        wrong_state, wrong_options = wrong_into_torch(
+            weights, {"epsilon": options["eps"], "momentum": 1 - options["momentum"]}
+        )
+        turned = np.isclose(wrong_options["momentum"], options["momentum"])  # PyTorch's again
+        return [wrong_state[name] for name in names], {
+            "epsilon": wrong_options["eps"],
+            "momentum": 1 - options["momentum"] if turned else options["momentum"],
+        }
+
+    port.__name__ = wrong_into_torch.__name__
+    return port
+
+
+def batch_norm_scale_and_shift_swapped(weights, config):
+    state, options = batch_norm_into_torch(weights, config)
+    state["weight"], state["bias"] = state["bias"], state["weight"]
+    return state, options
+
+
+def batch_norm_standard_deviation(weights, config):
+    state, options = batch_norm_into_torch(weights, config)
+    return {**state, "running_var": np.sqrt(state["running_var"])}, options
+
+
+def batch_norm_rotated(weights, config):
+    """γ's place gets β, β's the mean, the mean's γ: no pair is swapped."""
+    state, options = batch_norm_into_torch(weights, config)
+    gamma, beta, mean = state["weight"], state["bias"], state["running_mean"]
+    return {**state, "weight": beta, "bias": mean, "running_mean": gamma}, options
+
+
 def batch_norm_with_step_count(state, options):
     weights, config = batch_norm_into_keras(state, options)
     return [*weights, state["num_batches_tracked"]], config
@@ -112,12 +156,14 @@ def cnn_into_torch(weights, *, conv_axes=(3, 2, 0, 1), reorder=True):
     return state
 
 
-def cnn_into_keras(state, *, conv_axes=(2, 3, 1, 0)):
+def cnn_into_keras(state, *, conv_axes=(2, 3, 1, 0), reorder=True):
     weights = []
     for i in (1, 2):
         weights += [np.transpose(state[f"conv{i}.weight"], conv_axes), state[f"conv{i}.bias"]]
         weights += [state[f"bn{i}.{n}"] for n in ("weight", "bias", "running_mean", "running_var")]
-    rows = state["dense.weight"].T.reshape(16, 2, 2, 10).transpose(1, 2, 0, 3).reshape(64, 10)
+    rows = state["dense.weight"].T
+    if reorder:
+        rows = rows.reshape(16, 2, 2, 10).transpose(1, 2, 0, 3).reshape(64, 10)
     return [*weights, rows, state["dense.bias"]]
 
 
@@ -133,12 +179,61 @@ RIGHT = [
     (porting_checks.whole_model, cnn_into_keras, tensorflow),
 ]
 
-WRONG = [
+#: the typical wrong answers of exercises 1-4 made in both frameworks, each with its hint's words
+WRONG_IN_BOTH = [
     (
         porting_checks.dense_layer,
-        lambda kernel, bias: {"weight": kernel.reshape(3, 5), "bias": bias},
-        pytorch,
+        {
+            pytorch: lambda kernel, bias: {"weight": kernel.reshape(3, 5), "bias": bias},
+            tensorflow: lambda weight, bias: [tf.reshape(weight, weight.shape[::-1]), bias],
+        },
         "a reshape keeps them in their order",
+    ),
+    (
+        porting_checks.flatten_order,
+        {pytorch: flatten_width_first, tensorflow: flatten_width_first_into_keras},
+        "your rows follow the flatten order",
+    ),
+    (porting_checks.batch_norm, batch_norm_momentum_copied, "momentum copied as it is"),
+    (
+        porting_checks.batch_norm,
+        batch_norm_statistics_swapped,
+        "the running mean and variance are swapped",
+    ),
+    (porting_checks.batch_norm, batch_norm_scale_and_shift_swapped, "γ and β are swapped"),
+    (porting_checks.batch_norm, batch_norm_standard_deviation, "as a standard deviation"),
+    (porting_checks.batch_norm, batch_norm_rotated, "where γ belongs, you put β"),
+    (
+        porting_checks.whole_model,
+        {
+            pytorch: lambda w: cnn_into_torch(w, reorder=False),
+            tensorflow: lambda s: cnn_into_keras(s, reorder=False),
+        },
+        "the flatten trap",
+    ),
+    (
+        porting_checks.whole_model,
+        {
+            pytorch: lambda w: cnn_into_torch(w, conv_axes=(3, 2, 1, 0)),  # the broken port: .T
+            tensorflow: lambda s: cnn_into_keras(s, conv_axes=(3, 2, 1, 0)),
+        },
+        "height and width swapped",
+    ),
+]
+
+
+def _in_both(learners):
+    """A wrong BatchNorm port written once, into PyTorch, and made into Keras too."""
+    if isinstance(learners, dict):
+        return learners
+    return {pytorch: learners, tensorflow: into_keras_as(learners)}
+
+
+WRONG = [
+    *(
+        (check, learner, adapter, named)
+        for check, learners, named in WRONG_IN_BOTH
+        for adapter, learner in _in_both(learners).items()
     ),
     (
         porting_checks.dense_layer,
@@ -149,12 +244,16 @@ WRONG = [
     (porting_checks.dense_layer, lambda w, b: (w, b), pytorch, "return a dict"),
     (porting_checks.dense_layer, lambda w, b: {"weight": w.T}, pytorch, "lacks 'bias'"),
     (porting_checks.dense_layer, lambda w, b: [w, b], tensorflow, "in features and out features"),
+    (porting_checks.flatten_order, flatten_width_first, pytorch, "flatten order (C, W, H)"),
+    (
+        porting_checks.flatten_order,
+        flatten_width_first_into_keras,
+        tensorflow,
+        "flatten order (W, H, C); Keras' Flatten goes in the order (H, W, C)",
+    ),
     (porting_checks.flatten_order, lambda k, fm: k.T, pytorch, "the flatten trap"),
     (porting_checks.flatten_order, lambda w, fm: tf.transpose(w), tensorflow, "the flatten trap"),
-    (porting_checks.flatten_order, flatten_width_first, pytorch, "flatten order (C, W, H)"),
-    (porting_checks.batch_norm, batch_norm_momentum_copied, pytorch, "momentum copied"),
     (porting_checks.batch_norm, batch_norm_default_eps, pytorch, "ε was left at PyTorch's default"),
-    (porting_checks.batch_norm, batch_norm_statistics_swapped, pytorch, "mean and variance are"),
     (porting_checks.batch_norm, batch_norm_with_step_count, tensorflow, "step count"),
     (
         porting_checks.batch_norm,
@@ -162,25 +261,33 @@ WRONG = [
         tensorflow,
         "ε was left at Keras' default",
     ),
-    (
-        porting_checks.whole_model,
-        lambda w: cnn_into_torch(w, conv_axes=(3, 2, 1, 0)),  # the exercise's broken port: .T
-        pytorch,
-        "height and width swapped",
-    ),
-    (
-        porting_checks.whole_model,
-        lambda w: cnn_into_torch(w, reorder=False),
-        pytorch,
-        "flatten trap",
-    ),
-    (
-        porting_checks.whole_model,
-        lambda s: cnn_into_keras(s, conv_axes=(3, 2, 1, 0)),
-        tensorflow,
-        "height and width swapped",
-    ),
 ]
+
+
+def test_every_wrong_answer_of_exercises_1_to_4_is_tested_in_both_frameworks():
+    """Each typical mistake made in both frameworks; only the shape of the answer differs (a dict
+    for PyTorch's load_state_dict, a list for Keras' set_weights, a step count Keras has no place
+    for), and each framework's ε default and axis names are its own."""
+    by_hint = {}
+    for check, _, adapter, named in WRONG:
+        by_hint.setdefault((check.__name__, named), set()).add(adapter.NAME)
+    one_framework = {
+        ("dense_layer", "return a dict"): {"PyTorch"},
+        ("dense_layer", "lacks 'bias'"): {"PyTorch"},
+        ("dense_layer", "out features and in features swapped"): {"PyTorch"},
+        ("dense_layer", "in features and out features"): {"TensorFlow"},
+        ("flatten_order", "flatten order (C, W, H)"): {"PyTorch"},
+        ("flatten_order", "flatten order (W, H, C); Keras' Flatten goes in the order (H, W, C)"): {
+            "TensorFlow"
+        },
+        ("flatten_order", "the flatten trap"): {"PyTorch", "TensorFlow"},
+        ("batch_norm", "ε was left at PyTorch's default"): {"PyTorch"},
+        ("batch_norm", "ε was left at Keras' default"): {"TensorFlow"},
+        ("batch_norm", "step count"): {"TensorFlow"},
+    }
+    for key, frameworks in one_framework.items():
+        assert by_hint.pop(key) == frameworks, key
+    assert all(frameworks == {"PyTorch", "TensorFlow"} for frameworks in by_hint.values()), by_hint
 
 
 @pytest.mark.parametrize("check, learner, adapter", RIGHT, ids=[case_id(c) for c in RIGHT])
@@ -308,6 +415,13 @@ def keras_activations(model, images, **call):
 def keras_in_training_mode(model, images):
     """training=True: BatchNorm uses the batch's statistics, and moves its moving ones too."""
     return keras_activations(model, images, training=True)
+
+
+def keras_single_input(model, images):
+    """``model.input``, as most Keras tutorials print it: a Keras 3 Sequential raises."""
+    probe = keras.Model(model.input, [layer.output for layer in model.layers])
+    outputs = probe(images)
+    return {layer.name: output.numpy() for layer, output in zip(model.layers, outputs, strict=True)}
 
 
 def keras_predicted(model, images):
@@ -448,6 +562,12 @@ WRONG_RULES = [
 FIRST_WRONG = [
     (porting_checks.first_wrong_layer, without_eval, pytorch, "training mode"),
     (porting_checks.first_wrong_layer, hooks_kept, pytorch, "hooks are still on the model"),
+    (
+        porting_checks.first_wrong_layer,
+        RIGHT_ANSWER(keras_single_input),
+        tensorflow,
+        "take `model.inputs`",
+    ),
     *(
         (
             porting_checks.first_wrong_layer,
@@ -471,6 +591,7 @@ def test_every_named_mistake_of_exercise_5_is_tested_in_both_frameworks():
     for _, _, adapter, named in FIRST_WRONG:
         by_hint.setdefault(named, set()).add(adapter.NAME)
     assert by_hint.pop("hooks are still on the model") == {"PyTorch"}
+    assert by_hint.pop("take `model.inputs`") == {"TensorFlow"}  # PyTorch has no model.input
     assert all(frameworks == {"PyTorch", "TensorFlow"} for frameworks in by_hint.values()), by_hint
 
 

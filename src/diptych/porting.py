@@ -427,6 +427,11 @@ def attention_to_keras(layer: Mapping[str, Any], *, num_heads: int) -> list[np.n
 
     The kernels are the dense kernels (in, out) with the out axis split into (heads, head_dim):
     a reshape, since both frameworks give head h the consecutive columns of its slice.
+
+    Build the Keras layer with ``key_dim = E // num_heads`` (and ``value_dim`` left to default
+    to it): Keras scales the scores by 1/sqrt(key_dim), as PyTorch does by 1/sqrt(E / heads).
+    A Keras layer with another ``key_dim`` has no ``nn.MultiheadAttention`` counterpart, and
+    ``set_weights`` refuses these arrays in words about shapes, not about heads.
     """
     arrays = _attention_arrays(layer)
     embed = arrays["Wq"].shape[0]

@@ -505,7 +505,7 @@ def first_wrong_layer(learner: Callable[..., Any], adapter: Any) -> str:
             expected = {name: _rounded(value, rng) for name, value in expected.items()}
         given = {name: value.copy() for name, value in expected.items()}
         before = snapshot(*given.values())
-        got = learner(model, companion.inputs(shown), given, port.tolerance)
+        got = _called(learner, model, companion.inputs(shown), given, port.tolerance)
         expect_unchanged(before, list(given.values()), [f"expected['{n}']" for n in given])
         if getattr(companion, "hooks_left", None) and companion.hooks_left(model):
             raise Mismatch(
@@ -520,6 +520,24 @@ def first_wrong_layer(learner: Callable[..., Any], adapter: Any) -> str:
         "the first layer that differs, in ports broken in one place, in two, behind a ReLU "
         "that hides it, and in none, at any scale and at tolerance 0"
     )
+
+
+#: the words of Keras 3's AttributeError on ``model.input`` of a Sequential built from a list
+NO_DEFINED_INPUT = "has never been called and thus has no defined input"
+
+
+def _called(learner: Callable[..., Any], *args: Any) -> Any:
+    """The learner's answer; Keras 3's error on ``model.input`` becomes a named mistake."""
+    try:
+        return learner(*args)
+    except AttributeError as error:
+        if NO_DEFINED_INPUT not in str(error):
+            raise
+        raise Mismatch(
+            "Keras raised AttributeError on `model.input`: a Keras 3 Sequential has no single "
+            "`model.input` (it says it has never been called, even after a call); take "
+            "`model.inputs`, the list of its input tensors"
+        ) from error
 
 
 def _rounded(value: np.ndarray, rng: np.random.Generator) -> np.ndarray:
