@@ -212,6 +212,45 @@ def sgd_uphill(theta, X, y, lr):
     return variable + lr * tape.gradient(loss, variable)
 
 
+def sgd_summed_loss(theta, X, y, lr):  # the batch loss as a sum: a step b times too large
+    theta = theta.detach().clone().requires_grad_(True)
+    torch.sum((X @ theta - y) ** 2).backward()
+    return (theta - lr * theta.grad).detach()
+
+
+def sgd_summed_loss_tf(theta, X, y, lr):
+    variable = tf.Variable(theta)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum((tf.linalg.matvec(X, variable) - y) ** 2)
+    return variable - lr * tape.gradient(loss, variable)
+
+
+def sgd_unwatched(theta, X, y, lr):  # a plain tensor, never watched: the tape returns None
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((tf.linalg.matvec(X, theta) - y) ** 2)
+    return theta - lr * tape.gradient(loss, theta)
+
+
+def sgd_keras_unwatched(theta, X, y, lr):  # the same with a Keras optimizer and a fresh variable
+    variable = tf.Variable(theta)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((tf.linalg.matvec(X, theta) - y) ** 2)
+    keras.optimizers.SGD(learning_rate=lr).apply_gradients(
+        [(tape.gradient(loss, variable), variable)]
+    )
+    return variable
+
+
+def fastest_second_eigenvalue(X):  # right for d = 2 only: index 1 is λ_max only there
+    e = torch.linalg.eigvalsh(2 / len(X) * X.T @ X)
+    return 2 / (e[0] + e[1]), (e[1] - e[0]) / (e[1] + e[0])
+
+
+def fastest_second_eigenvalue_tf(X):
+    e = tf.linalg.eigvalsh(2 / X.shape[0] * tf.matmul(X, X, transpose_a=True))
+    return 2 / (e[0] + e[1]), (e[1] - e[0]) / (e[1] + e[0])
+
+
 def momentum_pytorch_form(theta, velocity, gradient, lr, momentum):
     velocity = momentum * velocity + gradient
     return theta - lr * velocity, velocity
@@ -662,6 +701,22 @@ WRONG = [
     (gradient_descent.sgd_step, sgd_leaking, pytorch, "step 1 is right, but step 2"),
     (gradient_descent.sgd_step, sgd_in_place, pytorch, "changed its input `theta` in place"),
     (gradient_descent.sgd_step, sgd_uphill, tensorflow, "uphill"),
+    (gradient_descent.sgd_step, sgd_summed_loss, pytorch, "b = 4 times too large"),
+    (gradient_descent.sgd_step, sgd_summed_loss_tf, tensorflow, "b = 4 times too large"),
+    (gradient_descent.sgd_step, sgd_unwatched, tensorflow, "a tape watches only variables"),
+    (gradient_descent.sgd_step, sgd_keras_unwatched, tensorflow, "a tape watches only variables"),
+    (
+        gradient_descent.fastest_learning_rate,
+        fastest_second_eigenvalue,
+        pytorch,
+        "second eigenvalue as λ_max",
+    ),
+    (
+        gradient_descent.fastest_learning_rate,
+        fastest_second_eigenvalue_tf,
+        tensorflow,
+        "second eigenvalue as λ_max",
+    ),
     (gradient_descent.momentum_step, momentum_keras_form, pytorch, "Keras' form of the velocity"),
     (
         gradient_descent.momentum_step,

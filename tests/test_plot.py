@@ -73,6 +73,20 @@ def test_loss_contour_checks_the_grid_shape_and_draws_paths():
         plot.loss_contour(losses.T, w=w, b=b, paths={}, title="t")
 
 
+def test_loss_contour_puts_the_legend_inside_by_default_or_below_the_plot():
+    w, b = np.linspace(0, 1, 4), np.linspace(0, 1, 3)
+    losses = np.add.outer(b, w) + 1
+    paths = {"NumPy": np.zeros((5, 2)), "full-batch GD": np.ones((5, 2))}
+    inside = plot.loss_contour(losses, w=w, b=b, paths=paths, title="t")
+    assert inside.axes[0].get_legend() is not None and not inside.legends
+    below = plot.loss_contour(losses, w=w, b=b, paths=paths, title="t", legend="below")
+    assert below.axes[0].get_legend() is None
+    (legend,) = below.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["NumPy", "full-batch GD"]
+    with pytest.raises(ValueError, match="inside"):
+        plot.loss_contour(losses, w=w, b=b, paths=paths, title="t", legend="above")
+
+
 def test_image_grid_captions_and_validation():
     figure = plot.image_grid(np.zeros((3, 8, 8)), labels=["0", "1", "2"], ncols=2, title="digits")
     assert figure.get_suptitle() == "digits"

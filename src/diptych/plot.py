@@ -102,17 +102,22 @@ def loss_contour(
     paths: Mapping[str, np.ndarray],
     title: str,
     optimum: np.ndarray | None = None,
+    legend: str = "inside",
 ) -> Any:
     """Contours of ``losses`` (nb, nw) over the (w, b) grid, with optimisation paths (T, 2).
 
     Both axes share one scale, so a gradient step meets the contours at a right angle as it
-    does in the maths, and a narrow valley looks as narrow as it is.
+    does in the maths, and a narrow valley looks as narrow as it is. ``legend="inside"`` puts
+    the legend in the lower left corner of the plot; ``legend="below"`` puts it under the plot,
+    off the contours and paths.
     """
     losses = np.asarray(losses)
     if losses.shape != (len(b), len(w)):
         raise ValueError(
             f"losses must have shape (len(b), len(w)) = {(len(b), len(w))}, got {losses.shape}"
         )
+    if legend not in ("inside", "below"):
+        raise ValueError(f'legend must be "inside" or "below", got {legend!r}')
     figure, ax = _figure(width=6.5, height=5.0)
     levels = np.geomspace(losses.min() + 1e-3, losses.max(), 20)
     contour = ax.contour(w, b, losses, levels=levels, cmap="viridis", linewidths=0.8)
@@ -132,7 +137,10 @@ def loss_contour(
     if optimum is not None:
         ax.plot(*optimum, "k*", markersize=14, label="least-squares optimum")
     ax.set(title=title, xlabel="slope w", ylabel="intercept b", aspect="equal")
-    ax.legend(loc="lower left")
+    if legend == "below":
+        figure.legend(loc="outside lower center", ncol=2, frameon=False)
+    else:
+        ax.legend(loc="lower left")
     return figure
 
 

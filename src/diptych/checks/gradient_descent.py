@@ -107,11 +107,17 @@ def sgd_step(learner: Callable[..., Any], adapter: Any) -> str:
     current = adapter.from_numpy(theta)
     first_input, before = current, snapshot(current)
     for step, batch in enumerate(batches):
-        got = learner(current, adapter.from_numpy(X[batch]), adapter.from_numpy(y[batch]), lr=lr)
+        X_batch, y_batch = adapter.from_numpy(X[batch]), adapter.from_numpy(y[batch])
+        got = _one_sgd_step(learner, adapter, current, X_batch, y_batch, lr)
         got_array = np.array(as_numpy(got, "sgd_step"), copy=True)
         change = path[step + 1] - path[step]
         if matches(got_array, path[step] - change, atol=1e-9):
             raise Mismatch("you stepped uphill: the loss grows along the gradient")
+        if matches(got_array, path[step] + len(batch) * change, atol=_step_atol(change)):
+            raise Mismatch(
+                f"your step is b = {len(batch)} times too large: the batch loss is a mean over "
+                "the batch, not a sum"
+            )
         if step > 0 and not matches(got_array, path[step + 1], atol=_step_atol(change)):
             raise Mismatch(
                 f"step 1 is right, but step {step + 1} of a loop that feeds each result back is "
@@ -128,6 +134,33 @@ def sgd_step(learner: Callable[..., Any], adapter: Any) -> str:
         current = got
     expect_unchanged(before, [first_input], ["theta"])
     return "three steps in a loop land where the reference does, and θ is left as it was"
+
+
+def _one_sgd_step(
+    learner: Callable[..., Any], adapter: Any, theta: Any, X: Any, y: Any, lr: float
+) -> Any:
+    """Call exercise 2's function once; name a gradient that autograd never computed (None)."""
+    try:
+        got = learner(theta, X, y, lr=lr)
+    except (TypeError, ValueError) as error:
+        if "NoneType" not in str(error) and "No gradients" not in str(error):
+            raise
+        framework = idiom(adapter).framework
+        hint = _NO_GRADIENT.get(framework, f"{framework} gave no gradient (None)")
+        raise Mismatch(hint) from error
+    if got is None:
+        raise Mismatch("your function returns None: return the new θ")
+    return got
+
+
+#: exercise 2's commonest mistake per framework: a gradient that is None
+_NO_GRADIENT = {
+    "TensorFlow": "the tape returned no gradient for θ (None): a tape watches only variables. "
+    "Make θ a `tf.Variable(theta)` or call `tape.watch(theta)` inside the `with` block "
+    "(lesson 01)",
+    "PyTorch": "the gradient of θ is None: autograd fills `.grad` only for a leaf tensor with "
+    "`requires_grad=True`, and only after `backward()` (lesson 01)",
+}
 
 
 def _step_atol(change: np.ndarray) -> float:
@@ -234,6 +267,12 @@ def fastest_learning_rate(learner: Callable[[Any], Any], adapter: Any) -> str:
         eigenvalues = np.linalg.eigvalsh(2 / len(X) * X.T @ X)
         low, high = float(eigenvalues.min()), float(eigenvalues.max())
         _fastest_mistakes(lr, rate, low, high, len(X))
+        second = 2 / (eigenvalues[0] + eigenvalues[1])  # right only when λ₁ is λ_max, for d = 2
+        if len(eigenvalues) > 2 and np.isclose(lr, second, rtol=1e-9):
+            raise Mismatch(
+                f"that uses the second eigenvalue as λ_max: with {len(eigenvalues)} features the "
+                "largest is the last of `eigvalsh`'s ascending ones, not index 1"
+            )
         expect_array(lr, 2 / (low + high), what="the learning rate", atol=0, rtol=1e-9)
         expect_array(rate, (high - low) / (high + low), what="the rate", atol=0, rtol=1e-9)
     best = np.linalg.eigvalsh(2 / len(X_line) * X_line.T @ X_line)
