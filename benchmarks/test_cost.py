@@ -4,6 +4,10 @@ seconds per consumer.
     python benchmarks/test_cost.py                      # runs `make test` once, then prints
     python benchmarks/test_cost.py --command "python -m pytest notebooks/01_tensors"
     python benchmarks/test_cost.py --json cost.json
+    python benchmarks/test_cost.py --report cost.json          # print a saved report again
+
+In a fresh clone, run it with any Python 3 (the command makes the virtual environment): the run
+needs only the standard library, the tables need tabulate, from the virtual environment.
 
 The command runs once, in this checkout, with two additions that change nothing it does: a private
 IPYTHONDIR whose startup file writes one line per IPython kernel that starts (the test that
@@ -28,8 +32,6 @@ import xml.etree.ElementTree as ElementTree
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from tabulate import tabulate
-
 REPO = Path(__file__).resolve().parents[1]
 LOG_ENV = "DIPTYCH_KERNEL_LOG"
 #: runs in every IPython kernel the command starts, before its first cell
@@ -50,7 +52,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--command", default="make test", help="what to run (default: make test)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--report", type=Path, help="only print a report saved by --json")
     args = parser.parse_args()
+    if args.report:
+        print_report(json.loads(args.report.read_text(encoding="utf-8")))
+        return 0
     with tempfile.TemporaryDirectory(prefix="diptych-cost-") as scratch:
         folder = Path(scratch)
         startup = folder / "ipython" / "profile_default" / "startup"
@@ -81,9 +87,9 @@ def main() -> int:
         "executions": executions(kernels),
         "seconds_by_consumer": seconds,
     }
-    print_report(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
+    print_report(report)
     return finished.returncode
 
 
@@ -132,6 +138,14 @@ def consumer_seconds(junit: Path) -> dict[str, float]:
 
 
 def print_report(report: dict) -> None:
+    try:
+        from tabulate import tabulate
+    except ImportError:  # a fresh clone's first run, under a Python without the lock's packages
+        print(
+            f"\ntabulate is missing here: print the tables with .venv/bin/python {__file__} "
+            "--report JSON (the run's figures are in the file --json named)"
+        )
+        return
     load = ", ".join(f"{x:.1f}" for x in report["load_average"])
     print(
         f"\n{report['command']}: exit {report['exit_status']}, {report['wall_seconds']} s wall on "
