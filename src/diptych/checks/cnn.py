@@ -1,14 +1,22 @@
-"""Self-checks for lesson 06's exercises (convolutional networks)."""
+"""Self-checks for lesson 07's exercises (a convolutional network).
+
+The framework code these checks run (a small trained CNN, outputs in either mode, a short
+training run) lives in the adapters' companions for this lesson, ``adapters.pytorch_cnn`` and
+``adapters.tensorflow_cnn``; a check picks its companion by ``idiom(adapter).form``.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib
+from collections import Counter
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from diptych import initial, layouts
+from diptych import data
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -21,186 +29,27 @@ from diptych.checks import (
     matches,
     snapshot,
 )
+from diptych.checks.convolution import (
+    COMPANIONS,
+    _batch_name,
+    _in_framework_layout,
+    _to_framework_images,
+)
 from diptych.reference import conv
 
-#: (n, kernel, stride, padding) settings: odd and even kernels, strides 1 to 3, every padding
-SIZE_CASES: list[tuple[int, int, int, int | str]] = [
-    (8, 3, 1, 0),
-    (8, 3, 1, 1),
-    (8, 3, 2, 1),
-    (28, 5, 2, 2),
-    (7, 2, 2, 0),
-    (7, 2, 1, 1),
-    (8, 3, 2, "same"),
-    (7, 3, 2, "same"),
-    (8, 4, 1, "same"),
-    (9, 2, 1, "same"),
-    (10, 4, 3, "same"),
-    (9, 4, 3, "valid"),
-    (32, 3, 1, "same"),
-]
+
+def companion(adapter: Any) -> ModuleType:
+    """The companion of ``adapter`` holding this lesson's framework code; imported on first
+    use, so a check imports one framework."""
+    return importlib.import_module(COMPANIONS[idiom(adapter).form])
 
 
-def _symmetric_same(n: int, kernel: int, stride: int) -> int:
-    """'same' taken as (k − 1)//2 on each side: right for odd kernels, one short for even ones."""
-    return conv.output_size(n, kernel=kernel, stride=stride, padding=(kernel - 1) // 2)
-
-
-@exercise("Output sizes")
-def output_size(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 1: output length for integer padding, 'valid' and TensorFlow's 'same'."""
-    for n, kernel, stride, padding in SIZE_CASES:
-        got = learner(n, kernel=kernel, stride=stride, padding=padding)
-        want = conv.padded_output_size(n, kernel=kernel, stride=stride, padding=padding)
-        if got == want:
-            continue
-        setting = f"n={n}, kernel={kernel}, stride={stride}, padding={padding!r}"
-        if padding == "same" and kernel % 2 == 0 and got == _symmetric_same(n, kernel, stride):
-            raise Mismatch(
-                f"for {setting} you return {got}, expected {want}: you padded 'same' by the same "
-                "amount on both sides, which cannot work for an even kernel; 'same' pads as much "
-                "as its output length needs, the odd pixel on one side"
-            )
-        hint = (
-            "'same' is defined by its output length, whatever the kernel"
-            if padding == "same"
-            else "a window that does not fit at the end is not counted"
-        )
-        raise Mismatch(f"for {setting} you return {got}, expected {want} — {hint}")
-    return f"right for {len(SIZE_CASES)} settings, even kernels with 'same' included"
-
-
-def _to_framework_images(adapter: Any, images_nchw: np.ndarray) -> Any:
-    channels_last = idiom(adapter).channels_last
-    return adapter.from_numpy(images_nchw.transpose(0, 2, 3, 1) if channels_last else images_nchw)
-
-
-def _in_framework_layout(adapter: Any, nchw: np.ndarray) -> np.ndarray:
-    return nchw.transpose(0, 2, 3, 1) if idiom(adapter).channels_last else nchw
-
-
-def _batch_name(adapter: Any, nchw_shape: tuple[int, ...]) -> str:
-    """An NCHW shape as the learner was given it: "2×3×7×6 (NCHW)" or "2×7×6×3 (NHWC)"."""
-    if idiom(adapter).channels_last:
-        n, c, h, w = nchw_shape
-        return f"{n}×{h}×{w}×{c} (NHWC)"
-    return f"{'×'.join(map(str, nchw_shape))} (NCHW)"
-
-
-@exercise("Convolution by im2col")
-def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
-    """Exercise 2: convolution (stride 1, no padding) as im2col and one matrix product, by hand."""
-    fw = idiom(adapter)
-    rng = fresh_rng("im2col")
-    for shape, filters, k in (((2, 3, 7, 6), 5, 3), ((1, 2, 5, 8), 3, 2)):
-        x = rng.normal(size=shape)
-        layer = initial.conv2d(shape[1], filters, k, seed=4, dtype=np.float64)
-        layer["b"] = rng.normal(size=filters)
-        kernel = layouts.conv_to_keras(layer["W"]) if fw.channels_last else layer["W"]
-        tensors = [
-            _to_framework_images(adapter, x),
-            adapter.from_numpy(kernel),
-            adapter.from_numpy(layer["b"]),
-        ]
-        before = snapshot(*tensors)
-        got = by_hand(
-            functools.partial(learner, *tensors),
-            fw.convolution(),
-            reason="gather the windows and do one matrix product yourself",
-        )
-        got = as_numpy(got, "conv2d")
-        expect_unchanged(before, tensors, ["x", "kernel", "bias"])
-        expected = _in_framework_layout(adapter, conv.conv2d(x, layer["W"], layer["b"]))
-        flipped = _in_framework_layout(
-            adapter, conv.conv2d(x, layer["W"][:, :, ::-1, ::-1], layer["b"])
-        )
-        unbiased = _in_framework_layout(adapter, conv.conv2d(x, layer["W"], 0 * layer["b"]))
-        if matches(got, flipped) and not matches(got, expected):
-            raise Mismatch(
-                "you flipped the kernel (the textbook convolution); deep-learning frameworks "
-                "compute cross-correlation, the kernel as it is"
-            )
-        if matches(got, unbiased):
-            raise Mismatch("the bias is missing")
-        expect_array(
-            got,
-            expected,
-            what=f"the convolution of a {_batch_name(adapter, shape)} batch with {filters} {k}×{k} "
-            "filters",
-            atol=1e-10,
-            axes=fw.image_axes,
-            hint="does the order of each window's entries match the order of the flattened kernel's?",
-        )
-    return "matches the reference on 7×6 images with 3×3 filters and 5×8 images with 2×2 filters"
-
-
-@exercise("The backward pass of max-pooling")
-def max_pool_backward(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
-    """Exercise 3: route each upstream gradient to the maximum of its 2×2 window, by hand."""
-    fw = idiom(adapter)
-    rng = fresh_rng("pool")
-    for shape in ((2, 3, 6, 4), (1, 2, 2, 8)):
-        x = rng.normal(size=shape)
-        upstream = rng.normal(size=(shape[0], shape[1], shape[2] // 2, shape[3] // 2))
-        tensors = [_to_framework_images(adapter, x), _to_framework_images(adapter, upstream)]
-        before = snapshot(*tensors)
-        got = by_hand(
-            functools.partial(learner, *tensors),
-            fw.autograd(),
-            reason="route the gradient yourself",
-        )
-        got = as_numpy(got, "max_pool_backward")
-        expect_unchanged(before, tensors, ["x", "grad_out"])
-        average = np.repeat(np.repeat(upstream, 2, axis=2), 2, axis=3) / 4
-        if matches(got, _in_framework_layout(adapter, average)):
-            raise Mismatch(
-                "that spreads the gradient evenly, as average pooling would; max-pooling passed "
-                "on only one entry of each window"
-            )
-        expect_array(
-            got,
-            _in_framework_layout(adapter, conv.max_pool2d_backward(x, upstream)),
-            what=f"the input gradient for a {_batch_name(adapter, shape)} input",
-            atol=1e-12,
-            axes=fw.image_axes,
-            hint="which entry of each window did the forward pass let through?",
-        )
-    return "each window's gradient lands on its maximum, on 6×4 and 2×8 inputs"
-
-
-@exercise("Porting a kernel")
-def convert_kernel(learner: Callable[[np.ndarray], Any], adapter: Any) -> str:
-    """Exercise 4: port a kernel from the other framework's layout into this one's."""
-    fw = idiom(adapter)
-    oihw = fresh_rng("kernel").normal(size=(6, 3, 5, 4)).astype(np.float32)  # every axis differs
-    source = oihw if fw.channels_last else layouts.conv_to_keras(oihw)
-    expected = layouts.conv_to_keras(oihw) if fw.channels_last else oihw
-    given = source.copy()
-    got = as_numpy(learner(given), "the converted kernel")
-    if given.shape != source.shape or not np.array_equal(given, source):
-        raise Mismatch("your function changed the kernel it was given")
-    axes = (
-        ("height", "width", "in channels", "out channels")
-        if fw.channels_last
-        else ("out channels", "in channels", "height", "width")
-    )
-    if (
-        got.shape == expected.shape
-        and not np.array_equal(got, expected)
-        and np.array_equal(np.sort(got, axis=None), np.sort(expected, axis=None))
-        and np.array_equal(got.reshape(-1), source.reshape(-1))
-    ):
-        raise Mismatch(
-            f"the shape {got.shape} is right but the weights are shuffled: a reshape keeps the "
-            "numbers in their order; the axes themselves must move"
-        )
-    expect_array(got, expected, what="the converted kernel", atol=0, axes=axes)
-    return f"{source.shape} becomes {expected.shape} with every weight in its place"
+# --------------------------------------------------------------------------- exercise 1
 
 
 @exercise("BatchNorm in training mode")
 def batch_norm(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 5: BatchNorm's training-mode output. Each channel is standardised by its own mean
+    """Exercise 1: BatchNorm's training-mode output. Each channel is standardised by its own mean
     and (biased) variance over the batch and both image axes, then scaled by γ and shifted by β."""
     fw = idiom(adapter)
     rng = fresh_rng("batch_norm")
@@ -278,3 +127,222 @@ def _batch_norm_mistakes(
         ),
         (normalised(every), "the values are standardised, but γ and β are not applied"),
     ]
+
+
+# --------------------------------------------------------------------------- exercise 2
+
+#: exercise 2's calls: how many test digits, the batch size passed (None: the default, 64), and
+#: whether the model comes in training mode (where a framework has modes)
+EVALUATIONS = ((450, None, True), (300, 128, False))
+
+
+@exercise("Evaluating a model with BatchNorm")
+def evaluation(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 2 (find the bug): the test accuracy of a trained CNN with BatchNorm, computed
+    batch by batch, with BatchNorm in inference mode, the model's mode and statistics left as
+    they were, and every digit counted once."""
+    fw = idiom(adapter)
+    engine = companion(adapter)
+    digits = data.digits()
+    for count, batch_size, training in EVALUATIONS:
+        images = digits.X_test[:count].reshape(-1, 1, 8, 8)
+        labels = digits.y_test[:count]
+        model = engine.trained_cnn()
+        engine.set_training_mode(model, training)
+        mode = engine.training_mode(model)
+        statistics = engine.batch_norm_statistics(model)
+        expected = engine.accuracy(model, images, labels)
+        size = 64 if batch_size is None else batch_size
+        averaged = engine.batchwise_accuracy(model, images, labels, batch_size=size)
+        on = engine.device_of(model)  # the model's device: the CPU, where it was made
+        inputs = [
+            adapter.from_numpy(_in_framework_layout(adapter, images), on=on),
+            adapter.from_numpy(labels, on=on),
+        ]
+        before = snapshot(*inputs)
+        keywords = {} if batch_size is None else {"batch_size": batch_size}
+        result, recorded = engine.records_gradients(
+            model, functools.partial(learner, model, *inputs, **keywords)
+        )
+        expect_unchanged(before, inputs, ["images", "labels"])
+        changed = [
+            not np.array_equal(now, then, equal_nan=True)
+            for now, then in zip(engine.batch_norm_statistics(model), statistics, strict=True)
+        ]
+        if any(changed):
+            raise Mismatch(
+                "BatchNorm's running statistics changed while your function ran: the model "
+                "ran in training mode, so each batch was normalised with its own statistics "
+                "(and the averages kept for inference were updated); evaluate in inference "
+                "mode"
+            )
+        now = engine.training_mode(model)
+        if mode is not None and now != mode:
+            state = "training" if mode else "evaluation"
+            raise Mismatch(
+                f"the model came in {state} mode and your function left it in "
+                f"{'training' if now else 'evaluation'} mode: leave it in the mode you found it "
+                "in (model.training says which), so that the code around it runs as before"
+            )
+        if engine.has_gradients(model):
+            raise Mismatch(
+                "your function left gradients in the model's parameters: evaluating needs no "
+                "backward pass"
+            )
+        if recorded:
+            raise Mismatch(
+                "autograd recorded the forward pass, building a graph for gradients nobody "
+                "asks for: evaluate under torch.no_grad()"
+            )
+        answer = as_numpy(result, "accuracy")
+        if answer.size != 1:
+            raise Mismatch(
+                f"accuracy returned {answer.size} numbers; return one, the fraction of digits "
+                "read correctly"
+            )
+        got = float(answer.reshape(()))
+        where = f"on {count} test digits in batches of {size}"
+        if np.isclose(got, 100 * expected) and expected > 0:
+            raise Mismatch(f"{where} you return {got:g}, a percentage: return a fraction")
+        if np.isclose(got, round(expected * count)) and count > 1:
+            raise Mismatch(
+                f"{where} you return {got:g}, the number of digits read correctly: return the "
+                "fraction"
+            )
+        if np.isclose(got, averaged, rtol=0, atol=1e-9) and not np.isclose(
+            averaged, expected, rtol=0, atol=1e-9
+        ):
+            raise Mismatch(
+                f"{where} you return {got:.6f}, the mean of the batches' accuracies: the last "
+                f"batch holds only {count % size} digits and counts as much as a full one; "
+                "count the digits read correctly over all batches, then divide once"
+            )
+        if not np.isclose(got, expected, rtol=0, atol=1e-6):
+            raise Mismatch(
+                f"{where} you return {got:.6f}, but the model reads {expected:.6f} of them "
+                "correctly in inference mode"
+            )
+    checked = "statistics and mode unchanged" if fw.form == "pytorch" else "statistics unchanged"
+    return f"the right accuracy on 450 and 300 test digits, in uneven batches, {checked}"
+
+
+# --------------------------------------------------------------------------- exercise 3
+
+#: exercise 3's network: (trainable shapes, NCHW/OIHW/(out, in) layouts), from the input on
+CNN_SHAPES = [(8, 1, 3, 3), (8,), (8,), (16, 8, 3, 3), (16,), (16,), (10, 64), (10,)]
+#: validation digits exercise 3's model must classify after the lesson's training
+TRAIN_EPOCHS, AT_LEAST = 5, 0.90
+
+
+def _framework_shapes(adapter: Any) -> list[tuple[int, ...]]:
+    """CNN_SHAPES in the framework's own layouts (Keras: HWIO kernels, dense (in, out))."""
+    if not idiom(adapter).channels_last:
+        return list(CNN_SHAPES)
+    keras_shape = {4: lambda s: (s[2], s[3], s[1], s[0]), 2: lambda s: (s[1], s[0])}
+    return [keras_shape.get(len(s), lambda s: s)(s) for s in CNN_SHAPES]
+
+
+@exercise("A CNN as practitioners write it")
+def cnn_model(learner: Callable[[], Any], adapter: Any) -> str:
+    """Exercise 3: the described network, built as the lesson builds its own (an nn.Module
+    subclass; a functional keras.Model), and trained by the lesson's recipe."""
+    fw = idiom(adapter)
+    engine = companion(adapter)
+    own = "an nn.Module subclass" if fw.form == "pytorch" else "a functional keras.Model"
+    engine.seed(0)
+    model = learner()
+    if model is None:
+        raise Mismatch("it returned None: did you forget the `return`?")
+    if not engine.is_model(model):
+        raise Mismatch(f"that gives a {type(model).__name__}; build {own}, as the lesson does")
+    if engine.is_sequential(model):
+        raise Mismatch(
+            f"that is a Sequential model; write {own}, as the lesson does (a Sequential "
+            "cannot branch, and the lesson's form is the one every larger model uses)"
+        )
+    digits = data.digits()
+    X_fit, y_fit, X_val, y_val = data.holdout(digits.X_train, digits.y_train, seed=0)
+    batch = X_fit[:32].reshape(-1, 1, 8, 8)
+    evaluated = engine.outputs(model, batch, training=False)
+    if evaluated.shape != (32, 10):
+        raise Mismatch(
+            f"its output for a {_batch_name(adapter, batch.shape)} batch has the shape "
+            f"{evaluated.shape}, expected (32, 10): ten logits, one per class, for every image"
+        )
+    _expect_described_layers(engine.trainable_shapes(model), _framework_shapes(adapter))
+    if np.allclose(evaluated.sum(axis=1), 1) and (evaluated >= 0).all():
+        raise Mismatch(
+            "its outputs are probabilities (each row sums to 1): the network ends in a softmax; "
+            "end it with the dense layer's logits, which the loss turns into probabilities "
+            "itself"
+        )
+    if np.allclose(engine.outputs(model, batch, training=True), evaluated, atol=1e-6):
+        raise Mismatch(
+            "its outputs are the same in training and in inference mode, so BatchNorm never "
+            "acts: is it called in the forward pass, after each convolution?"
+        )
+    _expect_momentum(engine.batch_norm_momenta(model), fw.form)
+    engine.train(model, X_fit.reshape(-1, 1, 8, 8), y_fit, epochs=TRAIN_EPOCHS)
+    accuracy = engine.accuracy(model, X_val.reshape(-1, 1, 8, 8), y_val)
+    if accuracy < AT_LEAST:
+        raise Mismatch(
+            f"after {TRAIN_EPOCHS} epochs of the lesson's training it reads {accuracy:.1%} of "
+            f"{len(y_val)} validation digits, below {AT_LEAST:.0%}: compare it with the "
+            "description, the order of its layers (convolution, BatchNorm, ReLU, pooling, "
+            "twice) and a flatten that keeps each image's features to itself"
+        )
+    return (
+        f"{sum(int(np.prod(s)) for s in CNN_SHAPES):,} trainable parameters, logits, BatchNorm "
+        f"active; after {TRAIN_EPOCHS} epochs it reads at least {AT_LEAST:.0%} of {len(y_val)} "
+        "validation digits"
+    )
+
+
+def _expect_described_layers(got: list[tuple[int, ...]], expected: list[tuple[int, ...]]) -> None:
+    """Mismatch naming what differs between the trainable shapes and the described network's."""
+    have, want = Counter(got), Counter(expected)
+    if have == want:
+        return
+    count = sum(int(np.prod(s)) for s in got)
+    described = sum(int(np.prod(s)) for s in expected)
+    vectors = [s for s in expected if len(s) == 1]  # BatchNorm's γ and β, and the dense bias
+    extra, missing = have - want, want - have
+    if missing and set(missing) <= set(vectors) and not extra:
+        raise Mismatch(
+            f"it has {count:,} trainable parameters, {described:,} described: BatchNorm layers "
+            "are missing (each holds a γ and a β per channel)"
+        )
+    if extra and all(len(s) == 1 for s in extra) and not missing:
+        raise Mismatch(
+            f"it has {count:,} trainable parameters, {described:,} described: the convolutions "
+            "keep their bias; BatchNorm subtracts each channel's mean right after, bias "
+            "included, so leave the bias out (BatchNorm's β plays its part)"
+        )
+    dense = [s for s in got if len(s) == 2]
+    if len(dense) == 1 and dense[0] not in want:
+        raise Mismatch(
+            f"its dense layer's weights have the shape {dense[0]}: after two 2×2 poolings the "
+            "last block hands it 16 channels of 2×2, flattened"
+        )
+    raise Mismatch(
+        f"it has trainable weights of shapes {sorted(got)}, the described network "
+        f"{sorted(expected)}: compare its layers with the description"
+    )
+
+
+def _expect_momentum(momenta: list[float], form: str) -> None:
+    """Mismatch when a BatchNorm keeps its running averages too long for a small dataset:
+    Keras' default momentum (0.99), or Keras' 0.9 given to PyTorch."""
+    if form == "keras" and any(m > 0.95 for m in momenta):
+        raise Mismatch(
+            "a BatchNormalization keeps Keras' default momentum 0.99: each step changes its "
+            "moving averages by 1%, so after this short training they still hold much of their "
+            "start (mean 0, variance 1) and inference mode reads the digits with the wrong "
+            "statistics; give it the momentum the exercise asks for"
+        )
+    if form == "pytorch" and any(m > 0.5 for m in momenta):
+        raise Mismatch(
+            "a BatchNorm has a momentum above 0.5: PyTorch's momentum is the weight of the new "
+            "batch (Keras' is the weight of the old average), so its running averages barely "
+            "move; keep PyTorch's default"
+        )

@@ -7,10 +7,21 @@ on a wrong answer is caught too. One module per topic:
 * ``regression``  — lesson 02: least squares, gradient descent, SGD and momentum trajectories
 * ``classification`` — lesson 03: softmax, cross-entropy on logits, SGD and Adam steps
 * ``mlp``         — lesson 04: a ReLU MLP's forward, backward and momentum-SGD training
-* ``conv``        — lesson 06: convolution forward and backward, padding, pooling, batch norm
+* ``conv``        — lessons 06 and 07: convolution forward and backward, padding, pooling
+  (06); batch norm (07)
 * ``porting``     — lesson 08: the curriculum's CNN at inference, from neutral-layout layers
+* ``attention``   — lesson 11: attention, heads, LayerNorm, GELU, a pre-norm block and a tiny GPT,
+  forward and backward, and SGD on it
 """
 
-from diptych.reference import calculus, classification, conv, mlp, porting, regression
+from diptych.reference import (
+    attention,
+    calculus,
+    classification,
+    conv,
+    mlp,
+    porting,
+    regression,
+)
 
-__all__ = ["calculus", "classification", "conv", "mlp", "porting", "regression"]
+__all__ = ["attention", "calculus", "classification", "conv", "mlp", "porting", "regression"]

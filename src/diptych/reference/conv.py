@@ -1,4 +1,5 @@
-"""Lesson 06's reference: 2-D convolution forward and backward, max-pooling, batch norm.
+"""Lessons 06 and 07's reference: 2-D convolution forward and backward, padding, max-pooling and
+its gradient (06), batch norm in training and inference mode (07).
 
 Layouts are PyTorch's: images NCHW (n, c, h, w), kernels OIHW (out, in, kh, kw). Like both
 frameworks, "convolution" here is cross-correlation: the kernel is not flipped.
