@@ -174,6 +174,75 @@ def test_settings_refuse_what_a_framework_cannot_run():
         benchmark.Settings("jax", ("eager",))
     with pytest.raises(ValueError, match="must be positive"):
         benchmark.Settings("pytorch", ("eager",), batch_sizes=(0,))
+    with pytest.raises(ValueError, match="unknown configuration"):
+        benchmark.Settings("pytorch", ("eager",), configuration="fast")
+
+
+def test_the_configuration_reaches_every_process_the_header_and_the_json(
+    measured, tmp_path, capsys
+):
+    args = ["bench", "--rounds", "1", "--steps", "1", "--batch-sizes", "4"]
+    assert main([*args, "--json", str(tmp_path / "d.json")]) == 0
+    assert {s.configuration for s in measured} == {"default"}
+    assert "; default configuration;" in capsys.readouterr().out
+    assert json.loads((tmp_path / "d.json").read_text())["configuration"] == "default"
+    measured.clear()
+    assert main([*args, "--configuration", "parity", "--json", str(tmp_path / "p.json")]) == 0
+    assert {s.configuration for s in measured} == {"parity"}
+    assert json.loads((tmp_path / "p.json").read_text())["configuration"] == "parity"
+
+
+@pytest.mark.parametrize(("load", "busy"), [(1.99, False), (2.0, True), (5.5, True)])
+def test_the_header_calls_a_load_of_at_least_the_cpu_count_busy(monkeypatch, load, busy):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(timing, "load_average", lambda: (load, 1.0, 1.0))
+    text = bench.header((0.5, 0.5, 0.5), [])
+    assert ("a busy machine" in text) is busy
+    assert f"{load:.2f} after" in text
+
+
+def test_a_measuring_process_gets_tensorflows_onednn_as_its_configuration_asks(monkeypatch):
+    seen = []
+
+    def fake(command, **options):
+        seen.append(options["env"]["TF_ENABLE_ONEDNN_OPTS"])
+        return subprocess.CompletedProcess(command, 0, stdout="[]", stderr="")
+
+    monkeypatch.setattr(subprocess, "run", fake)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    for configuration in ("default", "parity"):
+        settings = benchmark.Settings("tensorflow", ("eager",), configuration=configuration)
+        assert benchmark.run(settings) == []
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # an imitated CPU: oneDNN stays off
+    assert benchmark.run(benchmark.Settings("tensorflow", ("eager",))) == []
+    assert seen == ["1", "0", "0"]
+
+
+def test_tensorflow_as_shipped_turns_onednn_on_before_the_import_and_not_under_a_cap(monkeypatch):
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert benchmark.tensorflow_as_shipped() is True
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "SSE41")
+    assert benchmark.tensorflow_as_shipped() is False
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0"
+
+
+def test_quiet_stderr_silences_file_descriptor_2_and_restores_it(capfd):
+    with benchmark.quiet_stderr():
+        os.write(2, b"from C++\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"
+
+
+def test_slow_digits_is_a_dataset_whose_examples_cost_their_time():
+    import numpy as np
+
+    X, y = np.arange(12.0).reshape(6, 2), np.arange(6)
+    slow = benchmark.SlowDigits(X, y, cost=0.0)
+    assert len(slow) == 6
+    assert [int(v) for v in slow[4][0]] == [8, 9] and slow[4][1] == 4
 
 
 def test_the_table_orders_frameworks_variants_threads_and_sizes():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import case_id, verdict
-from diptych import checks
+from diptych import checks, timing
 from diptych.checks import performance
 
 torch = pytest.importorskip("torch")
@@ -175,6 +175,25 @@ def unfair_says_false(a, b):
     return unfair_right(a, b) or False
 
 
+def unfair_greater_than(a, b):
+    """Busy only above the CPU count: "at least" read as "more than"."""
+    reason = unfair_right(a, b)
+    if reason != "busy":
+        return reason
+    loads = [t.conditions.load_average for t in (a, b)]
+    cpus = [t.conditions.cpus for t in (a, b)]
+    return "busy" if any(lo and lo[0] > c for lo, c in zip(loads, cpus, strict=True)) else None
+
+
+def unfair_five_too_few(a, b):
+    """Five blocks counted as too few: "fewer than 5" read as "at most 5"."""
+    if unfair_right(a, b) in ("clock", "threads"):
+        return unfair_right(a, b)
+    if min(len(a.per_step), len(b.per_step)) <= 5:
+        return "samples"
+    return unfair_right(a, b)
+
+
 # --------------------------------------------------------------------------- exercise 3
 
 
@@ -221,6 +240,20 @@ def break_even_fastest(eager, compiled):
     )
 
 
+def break_even_strictly_less(eager, compiled):
+    """The first step at which compiled has cost strictly less: "no more" read as "less"."""
+    if compiled.median >= eager.median:
+        return math.inf
+    n, total_eager, total_compiled = 1, eager.first_call, compiled.first_call
+    while total_compiled >= total_eager:
+        n, total_eager, total_compiled = (
+            n + 1,
+            total_eager + eager.median,
+            total_compiled + compiled.median,
+        )
+    return n
+
+
 def break_even_never_says_never(eager, compiled):
     saved = eager.median - compiled.median
     return 1 + math.ceil((compiled.first_call - eager.first_call) / saved) if saved else 10**9
@@ -259,6 +292,137 @@ def threads_torch_constant(n):
     torch.set_num_interop_threads(1)
 
 
+# --------------------------------------------------------------------------- exercise 5
+
+
+def clipped_clamp(w, grad, max_norm):
+    return w - 0.1 * grad * torch.clamp(max_norm / grad.norm(), max=1.0)
+
+
+def clipped_where(w, grad, max_norm):
+    norm = torch.linalg.vector_norm(grad)
+    return w - 0.1 * torch.where(norm > max_norm, grad * (max_norm / norm), grad)
+
+
+def clipped_epsilon(w, grad, max_norm):
+    """As torch.nn.utils.clip_grad_norm_ does it: an epsilon in the denominator."""
+    scale = torch.clamp(max_norm / (grad.norm() + 1e-6), max=1.0)
+    return w - 0.1 * grad * scale
+
+
+def clipped_item(w, grad, max_norm):
+    norm = grad.norm()
+    if norm.item() > max_norm:
+        grad = grad * (max_norm / norm)
+    return w - 0.1 * grad
+
+
+def clipped_tensor_if(w, grad, max_norm):
+    norm = grad.norm()
+    if norm > max_norm:
+        grad = grad * (max_norm / norm)
+    return w - 0.1 * grad
+
+
+def clipped_always(w, grad, max_norm):
+    norm = grad.norm()
+    scale = torch.where(norm > 0, max_norm / norm, torch.ones_like(norm))
+    return w - 0.1 * grad * scale
+
+
+def clipped_by_value(w, grad, max_norm):
+    return w - 0.1 * torch.clamp(grad, -max_norm, max_norm)
+
+
+def clipped_nan(w, grad, max_norm):
+    norm = grad.norm()
+    return w - 0.1 * grad / norm * torch.minimum(norm, torch.tensor(max_norm))
+
+
+SPEC = [tf.TensorSpec([None], tf.float32)] * 2 + [tf.TensorSpec([], tf.float32)]
+
+
+def make_tf_clip_by_norm():
+    @tf.function(input_signature=SPEC)
+    def clipped_update(w, grad, max_norm):
+        return w - 0.1 * tf.clip_by_norm(grad, max_norm)
+
+    return clipped_update
+
+
+def make_tf_autograph_if():
+    @tf.function(input_signature=SPEC)
+    def clipped_update(w, grad, max_norm):
+        norm = tf.norm(grad)
+        if norm > max_norm:  # autograph makes it a tf.cond
+            grad = grad * (max_norm / norm)
+        return w - 0.1 * grad
+
+    return clipped_update
+
+
+def make_tf_minimum():
+    def clipped_update(w, grad, max_norm):
+        return w - 0.1 * grad * tf.minimum(1.0, max_norm / tf.norm(grad))
+
+    return tf.function(clipped_update, input_signature=SPEC)
+
+
+def make_tf_plain():
+    return tf.function(lambda w, grad, max_norm: w - 0.1 * tf.clip_by_norm(grad, max_norm))
+
+
+def make_tf_reduce_retracing():
+    return tf.function(
+        lambda w, grad, max_norm: w - 0.1 * tf.clip_by_norm(grad, max_norm), reduce_retracing=True
+    )
+
+
+def make_tf_python():
+    return lambda w, grad, max_norm: w - 0.1 * tf.clip_by_norm(grad, max_norm)
+
+
+def make_tf_numpy():
+    @tf.function(input_signature=SPEC)
+    def clipped_update(w, grad, max_norm):
+        norm = tf.norm(grad)
+        if norm.numpy() > max_norm:
+            grad = grad * (max_norm / norm)
+        return w - 0.1 * grad
+
+    return clipped_update
+
+
+def make_tf_always():
+    @tf.function(input_signature=SPEC)
+    def clipped_update(w, grad, max_norm):
+        norm = tf.norm(grad)
+        return w - 0.1 * grad * tf.where(norm > 0, max_norm / norm, 1.0)
+
+    return clipped_update
+
+
+def make_tf_by_value():
+    @tf.function(input_signature=SPEC)
+    def clipped_update(w, grad, max_norm):
+        return w - 0.1 * tf.clip_by_value(grad, -max_norm, max_norm)
+
+    return clipped_update
+
+
+def make_tf_nan():
+    @tf.function(input_signature=SPEC)
+    def clipped_update(w, grad, max_norm):
+        norm = tf.norm(grad)
+        return w - 0.1 * grad / norm * tf.minimum(norm, max_norm)
+
+    return clipped_update
+
+
+def make_tf_forgot_return():
+    tf.function(make_tf_plain())
+
+
 RIGHT = [
     (performance.time_per_step, harness, pytorch),
     (performance.time_per_step, harness_statistics, tensorflow),
@@ -269,6 +433,12 @@ RIGHT = [
     (performance.break_even_steps, break_even_loop, tensorflow),
     (performance.use_threads, threads_torch, pytorch),
     (performance.use_threads, threads_tf, tensorflow),
+    (performance.clipped_update, clipped_clamp, pytorch),
+    (performance.clipped_update, clipped_where, pytorch),
+    (performance.clipped_update, clipped_epsilon, pytorch),
+    (performance.clipped_update, make_tf_clip_by_norm, tensorflow),
+    (performance.clipped_update, make_tf_autograph_if, tensorflow),
+    (performance.clipped_update, make_tf_minimum, tensorflow),
 ]
 
 WRONG = [
@@ -300,6 +470,22 @@ WRONG = [
     (performance.use_threads, threads_tf_swapped, tensorflow, "intra-op and inter-op are swapped"),
     (performance.use_threads, threads_environment, tensorflow, "changes the environment"),
     (performance.use_threads, threads_torch_constant, pytorch, "use_threads(3) sets"),
+    (performance.unfair_comparison, unfair_greater_than, pytorch, "includes equal to it"),
+    (performance.unfair_comparison, unfair_five_too_few, tensorflow, "not fewer than 5"),
+    (performance.break_even_steps, break_even_strictly_less, pytorch, "includes the same"),
+    (performance.clipped_update, clipped_item, pytorch, "cannot capture it in one graph"),
+    (performance.clipped_update, clipped_tensor_if, pytorch, "cannot capture it in one graph"),
+    (performance.clipped_update, clipped_always, pytorch, "scales the gradient up"),
+    (performance.clipped_update, clipped_by_value, pytorch, "clips each element"),
+    (performance.clipped_update, clipped_nan, pytorch, "holds NaN"),
+    (performance.clipped_update, make_tf_plain, tensorflow, "traced 4 times"),
+    (performance.clipped_update, make_tf_reduce_retracing, tensorflow, "input_signature"),
+    (performance.clipped_update, make_tf_python, tensorflow, "plain Python function"),
+    (performance.clipped_update, make_tf_numpy, tensorflow, "asks a tensor for its value"),
+    (performance.clipped_update, make_tf_always, tensorflow, "scales the gradient up"),
+    (performance.clipped_update, make_tf_by_value, tensorflow, "clips each element"),
+    (performance.clipped_update, make_tf_nan, tensorflow, "holds NaN"),
+    (performance.clipped_update, make_tf_forgot_return, tensorflow, "forget the `return`"),
 ]
 
 
@@ -318,7 +504,7 @@ def test_a_typical_wrong_answer_fails_with_its_named_hint(check, learner, adapte
 
 def test_every_exercise_has_a_right_answer_per_framework_and_a_wrong_one():
     items = checks.exercises_of("performance")
-    assert [item.number for item in items] == [1, 2, 3, 4]
+    assert [item.number for item in items] == [1, 2, 3, 4, 5]
     assert items[0].heading == "Exercise 1: Warm-up and median"
     for item in items:
         right = {a.NAME for c, _, a in RIGHT if c.__name__ == item.check}
@@ -365,3 +551,29 @@ def test_the_harness_check_reads_no_real_clock(outcomes, monkeypatch):
         monkeypatch.setattr(time, name, no_real_clock)
     outcome = verdict(performance.time_per_step, harness_library, pytorch, outcomes)
     assert outcome.status == checks.PASSED, outcome.message
+
+
+def test_the_boundaries_the_exercise_texts_state_are_among_the_cases():
+    """Exercise 2: exactly 5 blocks are enough, a load equal to the CPU count is busy; exercise
+    3: totals equal at a whole step are "no more"."""
+    blocks = {
+        (len(a.per_step), len(b.per_step)): expected
+        for a, b, expected, *_ in performance.COMPARISON_CASES
+    }
+    assert blocks[5, 5] is None and blocks[4, 5] == "samples"
+    assert any(
+        a.conditions.load_average and a.conditions.load_average[0] == a.conditions.cpus
+        for a, *_ in performance.COMPARISON_CASES
+    )
+    assert any(
+        performance._ties_at(timing.break_even(e, c), e, c)
+        for e, c, _ in performance.BREAK_EVEN_CASES
+    )
+
+
+def test_the_clipping_cases_hold_a_long_a_short_an_exact_and_a_zero_gradient():
+    norms = [
+        (float(np.linalg.norm(grad)), max_norm) for _, grad, max_norm in performance._clip_cases()
+    ]
+    assert norms[0][0] > norms[0][1] and norms[1][0] < norms[1][1]
+    assert norms[2][0] == norms[2][1] and norms[3][0] == 0

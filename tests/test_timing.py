@@ -231,3 +231,108 @@ def test_a_known_cost_refuses_negative_costs_and_a_fake_clock_refuses_to_go_back
         KnownCost(step=-1.0)
     with pytest.raises(ValueError, match="cannot go back"):
         FakeClock().advance(-1e-3)
+
+
+# --------------------------------------------------------------------------- the decision rule
+
+
+def sampled(per_step, *, name="x", load=(0.5, 0.5, 0.5), cpus=2, threads=1):
+    return Timing(name, 0.1, tuple(per_step), 20, 2, Conditions(threads, cpus, load, "fake"))
+
+
+SPREAD = (1.00, 1.04, 0.97, 1.10, 0.95, 1.02, 0.99, 1.30, 1.01)  # one slow block
+
+
+@pytest.mark.parametrize(
+    ("factor", "verdict"), [(0.7, "faster"), (1.0, "cannot tell"), (1.4, "slower")]
+)
+def test_compare_decides_by_the_interval_of_the_ratio_of_medians(factor, verdict):
+    baseline = sampled([1e-3 * s for s in SPREAD], name="eager")
+    candidate = sampled([1e-3 * factor * s for s in reversed(SPREAD)], name="compiled")
+    found = timing.compare(baseline, candidate)
+    assert found.verdict == verdict
+    assert found.ratio == pytest.approx(candidate.median / baseline.median)
+    assert found.low <= found.ratio <= found.high
+    assert (found.high < 1) == (verdict == "faster") and (found.low > 1) == (verdict == "slower")
+
+
+def test_an_a_a_comparison_cannot_tell_even_with_different_medians():
+    """The same step measured twice: medians differ by chance, the rule must not call it."""
+    rng = np.random.default_rng(3)
+    a = sampled(1e-3 * rng.lognormal(0, 0.2, 9), name="a")
+    b = sampled(1e-3 * rng.lognormal(0, 0.2, 9), name="b")
+    assert a.median != b.median
+    assert timing.compare(a, b).verdict == "cannot tell"
+
+
+def test_compare_is_reproducible_and_its_interval_widens_with_confidence():
+    a, b = sampled([1e-3 * s for s in SPREAD]), sampled([0.9e-3 * s for s in SPREAD[::-1]])
+    assert timing.compare(a, b) == timing.compare(a, b)
+    narrow, wide = timing.compare(a, b, confidence=0.5), timing.compare(a, b, confidence=0.99)
+    assert wide.low <= narrow.low <= narrow.high <= wide.high
+
+
+def test_one_measurement_is_resampled_in_pairs_and_separate_ones_are_not():
+    a, b = sampled(SPREAD, name="a"), sampled(SPREAD, name="b")
+    assert timing.compare(a, b).paired
+    assert (timing.compare(a, b).low, timing.compare(a, b).high) == (1.0, 1.0)
+    other = sampled(SPREAD, load=(0.6, 0.5, 0.5))
+    found = timing.compare(a, other)
+    assert not found.paired and found.low < 1 < found.high
+    assert "one after the other, not interleaved" in found.describe()
+
+
+@pytest.mark.parametrize(
+    ("load", "cpus", "busy"),
+    [((1.99, 0, 0), 2, False), ((2.0, 0, 0), 2, True), ((9.0, 0, 0), 8, True), (None, 2, None)],
+)
+def test_a_machine_is_busy_from_a_one_minute_load_of_its_cpu_count(load, cpus, busy):
+    conditions = Conditions(1, cpus, load, "perf_counter")
+    assert conditions.busy is busy
+    assert conditions.describe().endswith("(busy)") is bool(busy)
+
+
+def test_a_comparison_on_a_busy_machine_says_it_is_not_comparable():
+    quiet = sampled([1e-3 * s for s in SPREAD], name="eager")
+    loaded = sampled([2e-3 * s for s in SPREAD], name="busy", load=(3.5, 2.0, 1.0))
+    found = timing.compare(quiet, loaded)
+    assert found.busy and found.verdict == "slower"
+    text = found.describe()
+    assert text.startswith("busy is slower than eager")
+    assert "busy machine (load 3.50 on 2 CPUs): not comparable" in text
+    assert not timing.compare(quiet, quiet).busy
+
+
+def test_the_sentence_names_the_verdict_and_the_interval():
+    a = sampled([1e-3 * s for s in SPREAD], name="eager")
+    same = timing.compare(a, sampled([1e-3 * s for s in SPREAD[::-1]], name="again"))
+    assert same.describe().startswith("cannot tell again from eager here: its median step")
+    assert "contains 1×" in same.describe()
+    faster = timing.compare(a, sampled([0.5e-3 * s for s in SPREAD], name="compiled"))
+    assert faster.describe().startswith(
+        "compiled is faster than eager: its median step takes 0.50×"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"confidence": 1.0}, "confidence"), ({"resamples": 10}, "resamples")],
+)
+def test_compare_refuses_options_that_decide_nothing(options, message):
+    a = sampled(SPREAD)
+    with pytest.raises(ValueError, match=message):
+        timing.compare(a, a, **options)
+
+
+def test_each_variant_can_carry_its_own_thread_count_and_still_pairs():
+    clock = FakeClock()
+    variants = {
+        "one": KnownCost(step=2e-3, clock=clock),
+        "two": KnownCost(step=1e-3, clock=clock),
+    }
+    found = timing.measure(
+        variants, threads={"one": 1, "two": 2}, rounds=5, steps=2, warmup=0, clock=clock
+    )
+    assert (found["one"].conditions.threads, found["two"].conditions.threads) == (1, 2)
+    comparison = timing.compare(found["one"], found["two"])
+    assert comparison.paired and comparison.ratio == pytest.approx(0.5)

@@ -9,10 +9,15 @@ stdout. ``diptych bench`` and lesson 09's comparison of the two frameworks both 
 
 The step measured: one plain SGD step (learning rate 0.1, cross-entropy on logits) of the 64-128-10
 ReLU MLP from the shared initial weights (``diptych.initial``), on a fixed float32 batch of
-digits (the data pipeline is not part of it), on the device the framework's adapter picks. Like
-the lessons, it runs after ``adapter.setup()`` (deterministic kernels; TensorFlow without
-oneDNN's reordering kernels). The framework code (the model, its step in each variant, the
-thread pools) is in the adapters: ``benchmark_steps``, ``set_threads``, ``version``.
+digits (the data pipeline is not part of it), on the device the framework's adapter picks.
+
+Each framework runs in one of two configurations (``Settings.configuration``): ``"default"``,
+as it ships (TensorFlow with oneDNN's kernels, no deterministic-kernel switches: what a training
+script gets), or ``"parity"``, the lessons' setup for comparing numbers (``adapter.setup()``:
+deterministic kernels, TF32 off on a GPU, TensorFlow without oneDNN). The framework code (the
+model, its step in each variant, the thread pools) is in the adapters: ``benchmark_steps``,
+``set_threads``, ``version``. PyTorch's ``compiled`` variant compiles the whole step (forward,
+loss, backward and the optimizer's update) with ``torch.compile``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +44,8 @@ SIZES = (64, 128, 10)
 LEARNING_RATE = 0.1
 #: what each framework can run, in the order a table shows them
 VARIANTS = {"pytorch": ("eager", "compiled"), "tensorflow": ("eager", "function", "xla")}
+#: the configurations a measuring process can run in (see the module docstring)
+CONFIGURATIONS = ("default", "parity")
 #: how each variant is written in its framework, for tables and legends
 IDIOMS = {
     ("pytorch", "eager"): "eager",
@@ -63,6 +72,7 @@ class Settings:
     steps: int = 20
     warmup: int = 2
     compile_backend: str = "inductor"  # torch.compile's backend for the "compiled" variant
+    configuration: str = "default"  # "default" (as the framework ships) or "parity"
 
     def __post_init__(self) -> None:
         if self.framework not in VARIANTS:
@@ -74,6 +84,10 @@ class Settings:
             )
         if not self.batch_sizes or min(self.batch_sizes) < 1 or self.threads < 1:
             raise ValueError("batch sizes and the thread count must be positive")
+        if self.configuration not in CONFIGURATIONS:
+            raise ValueError(
+                f"unknown configuration {self.configuration!r}; one of {CONFIGURATIONS}"
+            )
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,13 @@ def run(settings: Settings, *, timeout: float = 600) -> list[Result]:
     env = {
         **os.environ,
         **QUIET_TENSORFLOW,
+        # oneDNN is TensorFlow's default on x86 CPUs; the parity setup switches it off, and so does
+        # an imitated CPU (see tensorflow_as_shipped)
+        "TF_ENABLE_ONEDNN_OPTS": (
+            "1"
+            if settings.configuration == "default" and not os.environ.get("ONEDNN_MAX_CPU_ISA")
+            else "0"
+        ),
         **thread_limits(settings.threads),
         "PYTHONPATH": os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")])),
     }
@@ -157,6 +178,59 @@ def batch(size: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return digits.X_train[order], digits.y_train[order]
 
 
+def tensorflow_as_shipped() -> bool:
+    """Ask for TensorFlow as it ships, before it is imported: with oneDNN's kernels, its default
+    on x86 CPUs, which importing ``diptych.adapters.tensorflow`` otherwise switches off for the
+    lessons' exact sums (``optional.QUIET_TENSORFLOW``). Returns whether oneDNN will be on.
+
+    TensorFlow reads the setting once, at import: if it is already imported, nothing changes. Under
+    an imitated CPU (``diptych run --cpu``, which caps oneDNN with ``ONEDNN_MAX_CPU_ISA`` below
+    what TensorFlow itself detects, a pair no real CPU presents) oneDNN stays off: there TensorFlow
+    would pick bfloat16 kernels that the capped oneDNN refuses, and abort.
+    """
+    if "tensorflow" in sys.modules:
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1"
+    if os.environ.get("ONEDNN_MAX_CPU_ISA"):
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+        return False
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
+    return True
+
+
+@contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """While open, what C and C++ libraries write straight to this process's stderr (file
+    descriptor 2) goes nowhere: PyTorch's profiler library logs two lines at every run, and
+    TensorFlow with oneDNN a notice at import, through loggers no setting silences. Python's own
+    ``sys.stderr`` (warnings, tracebacks) is not touched."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class SlowDigits:
+    """Examples ``X[i], y[i]`` as a map-style dataset (``len``, ``[i]``) in which every example
+    costs ``cost`` seconds to load: a stand-in for reading and decoding a file. It sleeps, so the
+    cost is waiting, not arithmetic, and it is plain Python, so PyTorch's ``DataLoader`` takes it.
+    It lives in a module because DataLoader's worker processes import it where they start afresh
+    (macOS, Windows) instead of forking this one."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, *, cost: float) -> None:
+        self.X, self.y, self.cost = X, y, cost
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        time.sleep(self.cost)  # reading and decoding, imitated
+        return self.X[index], self.y[index]
+
+
 def cxx_compiler() -> str | None:
     """The C++ compiler torch.compile's default backend (Inductor) would use; None if there is
     none or PyTorch is not installed. (Asked of Inductor by the PyTorch adapter.)"""
@@ -171,7 +245,12 @@ def measure(settings: Settings) -> list[Result]:
     """Measure in this process (which must not have started the framework's runtime yet)."""
     adapter = importlib.import_module(BY_KEY[settings.framework].adapter)
     threads = adapter.set_threads(settings.threads)  # before the runtime's first operation
-    adapter.setup(seed=0)
+    if settings.configuration == "parity":
+        adapter.setup(seed=0)  # deterministic kernels, TF32 off: the lessons' setup
+    else:
+        from diptych.seeding import seed_everything
+
+        seed_everything(0)  # the framework as it ships, seeded
     steps, sync, notes = adapter.benchmark_steps(settings)
     if not steps:
         raise RuntimeError(f"nothing to measure: {'; '.join(notes)}")
@@ -206,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         steps=given["steps"],
         warmup=given["warmup"],
         compile_backend=given["compile_backend"],
+        configuration=given.get("configuration", "default"),
     )
     print(json.dumps([result.to_dict() for result in measure(settings)]))
     return 0

@@ -10,7 +10,11 @@ machine that is doing other things at the same time:
 * each block gives one sample, its time divided by N; the result is the **median** per step,
   with the **IQR** (the spread of the middle half of the samples) and the **minimum**;
 * the framework's **thread count**, the CPU count and the machine's **load average** are kept
-  with every result: a time without them cannot be compared with another.
+  with every result: a time without them cannot be compared with another. A machine whose
+  1-minute load average is at least its CPU count is **busy** (a program was waiting for a CPU);
+* two results are compared by one stated rule, ``compare``: a bootstrap interval on the ratio of
+  their medians decides "faster", "slower" or "cannot tell"; a comparison made on a busy machine
+  says so.
 
 The clock is injectable: tests and the exercises' checks drive the harness with a ``FakeClock``
 and a ``KnownCost`` step, so that nothing checked depends on this machine's speed or load.
@@ -26,7 +30,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 Clock = Callable[[], float]
@@ -55,13 +59,25 @@ class Conditions:
     def now(cls, *, threads: int | None, clock: Clock = time.perf_counter) -> Conditions:
         return cls(threads, os.cpu_count(), load_average(), clock_name(clock))
 
+    @property
+    def busy(self) -> bool | None:
+        """True when the 1-minute load average was at least the CPU count: on average a program
+        was running or waiting for every CPU, so a time taken then includes waiting. None where
+        the system keeps no load average (Windows) or the CPU count is unknown."""
+        if self.load_average is None or not self.cpus:
+            return None
+        return self.load_average[0] >= self.cpus
+
     def describe(self) -> str:
-        """``1 thread, 2 CPUs, load 0.63`` (the 1-minute load average)."""
+        """``1 thread, 2 CPUs, load 0.63`` (the 1-minute load average), and ``(busy)`` when that
+        load is at least the CPU count."""
         threads = "threads not given" if self.threads is None else _plural(self.threads, "thread")
         load = (
             "no load average" if self.load_average is None else f"load {self.load_average[0]:.2f}"
         )
-        return f"{threads}, {_plural(self.cpus or 0, 'CPU')}, {load}"
+        return f"{threads}, {_plural(self.cpus or 0, 'CPU')}, {load}" + (
+            " (busy)" if self.busy else ""
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Conditions:
@@ -136,7 +152,7 @@ class Timing:
 def measure(
     variants: Mapping[str, Callable[[], Any]],
     *,
-    threads: int | None,
+    threads: int | Mapping[str, int | None] | None,
     rounds: int = 15,
     steps: int = 50,
     warmup: int = 3,
@@ -149,7 +165,8 @@ def measure(
     ``rounds`` rounds, each timing one block of ``steps`` calls of every variant, the order
     rotated from round to round. ``sync(result)``, when given, runs after a block's last step
     and after the first call, before the clock is read (a GPU's work is asynchronous).
-    ``threads`` is recorded, not set: set a framework's threads before its runtime starts.
+    ``threads`` is recorded, not set: set a framework's threads before its runtime starts (or,
+    where a framework allows it, inside the variant); a mapping gives each variant its own count.
     """
     if not variants:
         raise ValueError("measure needs at least one variant to time")
@@ -172,9 +189,17 @@ def measure(
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
             samples[name].append(_block(variants[name], steps, clock, finish))
-    conditions = Conditions.now(threads=threads, clock=clock)
+    conditions = Conditions.now(threads=None, clock=clock)
+    counts = threads if isinstance(threads, Mapping) else dict.fromkeys(names, threads)
     return {
-        name: Timing(name, first[name], tuple(samples[name]), steps, warmup, conditions)
+        name: Timing(
+            name,
+            first[name],
+            tuple(samples[name]),
+            steps,
+            warmup,
+            replace(conditions, threads=counts.get(name)),
+        )
         for name in names
     }
 
@@ -192,6 +217,118 @@ def _block(
 
 def _nothing(result: Any) -> None:
     del result
+
+
+#: what ``compare`` can conclude about a candidate against a baseline
+VERDICTS = ("faster", "slower", "cannot tell")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``candidate`` against ``baseline``: the ratio of their medians (candidate / baseline, so
+    below 1 is faster), its bootstrap interval, and the verdict the rule gives.
+
+    The rule: ``"faster"`` when the whole interval lies below 1, ``"slower"`` when it lies above
+    1, ``"cannot tell"`` when it contains 1. ``busy`` says that either result was measured on a
+    busy machine (see ``Conditions.busy``); ``paired`` that the two came from one interleaved
+    measurement (the same load, CPUs and clock, as many blocks) and were resampled round by round.
+    """
+
+    baseline: str
+    candidate: str
+    ratio: float
+    low: float
+    high: float
+    confidence: float
+    verdict: str
+    busy: bool
+    paired: bool
+    load: float | None = None  # the higher 1-minute load average of the two, where known
+    cpus: int | None = None
+
+    def describe(self) -> str:
+        """One sentence: the verdict, the ratio and its interval, and a busy machine named."""
+        ratio = f"its median step takes {_times(self.ratio)} as long"
+        interval = f"{self.confidence:.0%} interval {_times(self.low)} to {_times(self.high)}"
+        if self.verdict == "cannot tell":
+            text = (
+                f"cannot tell {self.candidate} from {self.baseline} here: {ratio}, but the "
+                f"{interval} contains 1×"
+            )
+        else:
+            text = f"{self.candidate} is {self.verdict} than {self.baseline}: {ratio} ({interval})"
+        if not self.paired:
+            text += "; measured one after the other, not interleaved"
+        if self.busy:
+            where = "" if self.load is None else f" (load {self.load:.2f} on {self.cpus} CPUs)"
+            text += (
+                f"; measured on a busy machine{where}: not comparable with times taken elsewhere"
+            )
+        return text
+
+
+def compare(
+    baseline: Timing,
+    candidate: Timing,
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Comparison:
+    """Decide whether ``candidate`` is faster or slower than ``baseline``, or whether this
+    measurement cannot tell: a bootstrap interval on the ratio of their medians.
+
+    The blocks of each are resampled with replacement ``resamples`` times (with a fixed
+    ``seed``, so the same results give the same verdict); the ratio of the resampled medians
+    spreads over an interval whose central ``confidence`` part decides the verdict (see
+    ``Comparison``). Results of one interleaved measurement (equal conditions, as many blocks)
+    are resampled in pairs, round by round, so that a slow round counts against both alike.
+    """
+    import numpy as np
+
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie between 0 and 1, got {confidence!r}")
+    if not isinstance(resamples, int) or resamples < 100:
+        raise ValueError(f"resamples must be a whole number, at least 100; got {resamples!r}")
+    a, b = np.asarray(baseline.per_step, float), np.asarray(candidate.per_step, float)
+    same, other = baseline.conditions, candidate.conditions
+    paired = len(a) == len(b) and (same.load_average, same.cpus, same.clock) == (
+        other.load_average,
+        other.cpus,
+        other.clock,
+    )
+    rng = np.random.default_rng(seed)
+    picks_a = rng.integers(0, len(a), size=(resamples, len(a)))
+    picks_b = picks_a if paired else rng.integers(0, len(b), size=(resamples, len(b)))
+    ratios = np.median(b[picks_b], axis=1) / np.median(a[picks_a], axis=1)
+    low, high = (
+        float(q) for q in np.quantile(ratios, [(1 - confidence) / 2, (1 + confidence) / 2])
+    )
+    verdict = "faster" if high < 1 else "slower" if low > 1 else "cannot tell"
+    loads = [
+        (t.conditions.load_average[0], t.conditions.cpus)
+        for t in (baseline, candidate)
+        if t.conditions.load_average is not None
+    ]
+    load, cpus = max(loads) if loads else (None, baseline.conditions.cpus)
+    return Comparison(
+        baseline=baseline.name,
+        candidate=candidate.name,
+        ratio=candidate.median / baseline.median,
+        low=low,
+        high=high,
+        confidence=confidence,
+        verdict=verdict,
+        busy=bool(baseline.conditions.busy or candidate.conditions.busy),
+        paired=paired,
+        load=load,
+        cpus=cpus,
+    )
+
+
+def _times(ratio: float) -> str:
+    """A ratio as a person reads it: ``0.81×``, ``1.3×``, ``12×``."""
+    return f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.0f}×"
 
 
 def break_even(baseline: Timing, candidate: Timing) -> float:

@@ -240,7 +240,9 @@ def cxx_compiler() -> str | None:
 
 def benchmark_steps(settings: Any) -> tuple[dict[str, Callable[[], Any]], Any, list[str]]:
     """(``"variant size"`` -> one training step, sync, notes) for ``diptych.benchmark``: one
-    model per variant (``settings.variants``: eager, compiled), stepped at every batch size."""
+    model per variant (``settings.variants``: eager, compiled), stepped at every batch size.
+    ``compiled`` is ``torch.compile`` of the whole step (forward, loss, backward, update), with
+    ``settings.compile_backend`` (Inductor, its default, unless told otherwise)."""
     from diptych.benchmark import LEARNING_RATE, SIZES, batch
 
     target, notes = device(), []
@@ -261,20 +263,17 @@ def benchmark_steps(settings: Any) -> tuple[dict[str, Callable[[], Any]], Any, l
         weights = initial.mlp(list(SIZES), seed=0)
         load_dense(model[0], weights[0])
         load_dense(model[2], weights[1])
-        forward = (
-            torch.compile(model, backend=settings.compile_backend)
-            if variant == "compiled"
-            else model
-        )
         optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
 
-        def step(X: Any, y: Any, forward: Any = forward, optimizer: Any = optimizer) -> Any:
+        def step(X: Any, y: Any, model: Any = model, optimizer: Any = optimizer) -> Any:
             optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(forward(X), y)
+            loss = torch.nn.functional.cross_entropy(model(X), y)
             loss.backward()
             optimizer.step()
             return loss
 
+        if variant == "compiled":
+            step = torch.compile(step, backend=settings.compile_backend)
         for size, (X, y) in data.items():
             steps[f"{variant} {size}"] = functools.partial(step, X, y)
     sync = (lambda _: torch.cuda.synchronize()) if target.type == "cuda" else None

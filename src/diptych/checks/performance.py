@@ -3,17 +3,23 @@
 No check reads a real clock or depends on this machine's speed or load: the learner's harness is
 driven by a ``timing.FakeClock`` and steps of known cost (``timing.KnownCost``), comparisons are
 judged from recorded results, and thread settings are checked by recording the calls the learner's
-code makes (nothing is changed in the running framework).
+code makes (nothing is changed in the running framework). Exercise 5 runs the learner's update in
+the framework, through this lesson's companions (``adapters.pytorch_performance``: captured by
+``torch.compile(fullgraph=True)``; ``adapters.tensorflow_performance``: traces counted).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
+
+import numpy as np
 
 from diptych import timing
 from diptych.checks import Mismatch, exercise, idiom
@@ -183,6 +189,20 @@ COMPARISON_CASES: tuple[tuple[Timing, Timing, str | None, str, str], ...] = (
     ),
     (_timing(), _timing(blocks=3), "samples", "a timing of three blocks", ""),
     (
+        _timing(blocks=4),
+        _timing(blocks=5),
+        "samples",
+        "timings of four and five blocks",
+        "four is fewer than 5",
+    ),
+    (
+        _timing(blocks=5),
+        _timing(blocks=5),
+        None,
+        "two timings of exactly five blocks",
+        "five blocks are not fewer than 5",
+    ),
+    (
         _timing(),
         _timing(load=(9.5, 9.0, 8.0)),
         "busy",
@@ -198,11 +218,25 @@ COMPARISON_CASES: tuple[tuple[Timing, Timing, str | None, str, str], ...] = (
         "came before it",
     ),
     (
+        _timing(cpus=2, load=(2.0, 2.0, 2.0)),
+        _timing(cpus=2, load=(1.0, 1.0, 1.0)),
+        "busy",
+        "a load of exactly 2 on 2 CPUs",
+        "at least its CPU count includes equal to it",
+    ),
+    (
         _timing(load=(1.5, 1.2, 1.0)),
         _timing(load=(3.0, 2.0, 1.0)),
         None,
         "loads of 1.5 and 3 on 8 CPUs",
         "compare the load average with the CPU count: 3 runnable programs on 8 CPUs leave 5 free",
+    ),
+    (
+        _timing(cpus=2, load=(1.99, 2.5, 3.0)),
+        _timing(cpus=2, load=(0.5, 0.5, 0.5)),
+        None,
+        "a 1-minute load of 1.99 on 2 CPUs, higher before",
+        "the 1-minute average covers the measurement; below the CPU count is not busy",
     ),
     (
         _timing(load=None),
@@ -245,7 +279,7 @@ def unfair_comparison(learner: Callable[[Timing, Timing], Any], adapter: Any) ->
         raise Mismatch(
             f"for {about} you return {said}, expected {wanted}" + (f": {hint}" if hint else "")
         )
-    return f"right on {2 * len(COMPARISON_CASES)} pairs, each tried in both orders"
+    return f"right on {len(COMPARISON_CASES)} pairs, each tried in both orders"
 
 
 def _timed(first: float, median: float, *, fastest: float | None = None) -> Timing:
@@ -262,6 +296,8 @@ BREAK_EVEN_CASES = (
     (_timed(0.01, 1e-3), _timed(0.5, 1e-3), "a compiled step no faster than eager"),
     (_timed(0.01, 1e-3), _timed(0.5, 2e-3, fastest=0.5e-3), "a compiled step slower than eager"),
     (_timed(0.5, 5e-3), _timed(0.1, 4e-3), "a compilation cheaper from the first call on"),
+    # exact in binary: the two totals are equal at step 5 (0 + 4 × 0.25 = 0.5 + 4 × 0.125)
+    (_timed(0.0, 0.25), _timed(0.5, 0.125), "totals that are equal at a whole step"),
 )
 
 
@@ -297,12 +333,25 @@ def _break_even_hint(got: Any, expected: float, about: str, eager: Timing, compi
         return f"{base}: this compiled step is faster per step, so it does catch up"
     if got == expected - 1:
         return f"{base}: count steps from 1 — the first calls belong to step 1 of each run"
+    if got == expected + 1 and _ties_at(expected, eager, compiled):
+        return (
+            f"{base}: at step {expected} the two runs have cost the same, and 'no more time' "
+            "includes the same"
+        )
     if got != int(got):
         return f"{base}: a whole number of steps, rounded up"
     saved = eager.median - compiled.median
     if saved > 0 and got == 1 + math.ceil(compiled.first_call / saved):
         return f"{base}: the eager run pays a first call too"
     return base
+
+
+def _ties_at(n: float, eager: Timing, compiled: Timing) -> bool:
+    """True when the two runs' totals are equal after ``n`` steps."""
+    if n == math.inf:
+        return False
+    total = lambda t: t.first_call + (n - 1) * t.median  # noqa: E731
+    return total(eager) == total(compiled)
 
 
 def _pools(adapter: Any) -> tuple[Any, dict[str, str], str, int]:
@@ -399,3 +448,118 @@ def use_threads(learner: Callable[[int], Any], adapter: Any) -> str:
                 f"{state['inter']!r}; expected {n} and 1"
             )
     return f"{where}.{intra}(n) and {where}.{inter}(1), in the framework's own calls"
+
+
+#: each form's companion for exercise 5: the framework code that runs the learner's update
+ENGINES = {
+    "pytorch": "diptych.adapters.pytorch_performance",
+    "keras": "diptych.adapters.tensorflow_performance",
+}
+LEARNING_RATE = 0.1
+
+
+def _engine(adapter: Any) -> ModuleType:
+    return importlib.import_module(ENGINES[idiom(adapter).form])
+
+
+def _clip_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """(w, grad, max_norm), float32: a long gradient (scaled), a short one (left as it is), one
+    exactly as long as ``max_norm`` (the boundary: left as it is) and a zero one."""
+    rng = np.random.default_rng(9)
+    f32 = np.float32
+    return [
+        (rng.normal(size=5).astype(f32), (3 * rng.normal(size=5)).astype(f32), 1.0),
+        (rng.normal(size=7).astype(f32), (0.1 * rng.normal(size=7)).astype(f32), 2.5),
+        (rng.normal(size=2).astype(f32), np.array([3.0, 4.0], f32), 5.0),
+        (rng.normal(size=3).astype(f32), np.zeros(3, f32), 1.0),
+    ]
+
+
+def _clipped(
+    w: np.ndarray, grad: np.ndarray, max_norm: float, *, always: bool = False
+) -> np.ndarray:
+    """The update, in float64: grad scaled to ``max_norm`` when longer (``always``: scaled to it
+    whatever its length, the usual mistake)."""
+    norm = float(np.linalg.norm(grad.astype(np.float64)))
+    scale = 1.0 if norm == 0 else max_norm / norm
+    return w - LEARNING_RATE * grad * (scale if always else min(1.0, scale))
+
+
+def _judge_clipped(
+    results: list[np.ndarray], cases: list[tuple[np.ndarray, np.ndarray, float]]
+) -> None:
+    names = (
+        "a gradient longer than max_norm",
+        "a gradient shorter than max_norm",
+        "a gradient exactly as long as max_norm",
+        "a zero gradient",
+    )
+    for got, (w, grad, max_norm), about in zip(results, cases, names, strict=True):
+        got = np.asarray(got, dtype=np.float64)
+        if got.shape != w.shape:
+            raise Mismatch(
+                f"for {about} the result has shape {got.shape}, expected {w.shape} (the new w)"
+            )
+        if np.isnan(got).any():
+            raise Mismatch(
+                f"for {about} the result holds NaN: a division by a zero norm reached the output; "
+                "make a zero gradient come out unscaled"
+            )
+        if np.allclose(got, _clipped(w, grad, max_norm), rtol=1e-5, atol=1e-6):
+            continue
+        if np.allclose(got, _clipped(w, grad, max_norm, always=True), rtol=1e-5, atol=1e-6):
+            raise Mismatch(
+                f"for {about} your update scales the gradient up to max_norm: only a gradient "
+                "longer than max_norm is scaled down; a shorter one is left as it is"
+            )
+        if np.allclose(
+            got, w - LEARNING_RATE * np.clip(grad, -max_norm, max_norm), rtol=1e-5, atol=1e-6
+        ):
+            raise Mismatch(
+                f"for {about} your update clips each element to ±max_norm: the exercise clips the "
+                "gradient's norm, its length as a whole vector"
+            )
+        raise Mismatch(f"for {about} the new w differs from w - 0.1 · (the clipped gradient)")
+
+
+@exercise("A clipped update in one graph")
+def clipped_update(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 5: the update with its gradient clipped to a norm, written so that the framework
+    compiles it whole: captured in one graph by ``torch.compile(fullgraph=True)`` (PyTorch), or a
+    ``tf.function`` traced once for every call (TensorFlow)."""
+    engine, cases = _engine(adapter), _clip_cases()
+    if idiom(adapter).form == "pytorch":
+        results, why = engine.capture_whole(learner, cases)
+        if why is not None:
+            raise Mismatch(
+                "torch.compile(clipped_update, fullgraph=True) cannot capture it in one graph: "
+                "it turns a tensor into a Python value (.item(), float(), an if on a tensor), "
+                "which leaves the graph; keep the choice inside tensor operations. "
+                f"TorchDynamo said: {why[:160]}"
+            )
+        _judge_clipped(results, cases)
+        return "captured whole by torch.compile(fullgraph=True), and right on 4 gradients"
+    function = learner()
+    if function is None:
+        raise Mismatch("make_clipped_update returned None: did you forget the `return`?")
+    try:
+        results, traces = engine.traced_calls(function, cases)
+    except Exception as error:
+        if engine.is_symbolic_tensor_error(error):
+            raise Mismatch(
+                "while tracing, your function asks a tensor for its value (.numpy()): in a graph "
+                "that value does not exist yet; keep the choice inside tensor operations"
+            ) from None
+        raise
+    _judge_clipped(results, cases)
+    if traces is None:
+        raise Mismatch(
+            "make_clipped_update returns a plain Python function: return a tf.function, which "
+            "traces the update into a graph"
+        )
+    if traces > 1:
+        raise Mismatch(
+            f"your tf.function traced {traces} times in {len(cases)} calls: each new vector "
+            "length or Python value traced it again; declare its inputs once (input_signature)"
+        )
+    return "a tf.function traced once for 4 calls of different lengths, and right on 4 gradients"

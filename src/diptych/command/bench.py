@@ -68,6 +68,13 @@ def add_parser(commands: Any) -> None:
     bench.add_argument(
         "--steps", type=positive_int, default=50, metavar="N", help="steps per block (50)"
     )
+    bench.add_argument(
+        "--configuration",
+        choices=benchmark.CONFIGURATIONS,
+        default="default",
+        help="default: each framework as it ships (TensorFlow with oneDNN, no deterministic "
+        "kernels); parity: the lessons' setup (deterministic kernels, TF32 and oneDNN off)",
+    )
     bench.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     bench.add_argument(
         "--plot", type=Path, metavar="PATH", help="also draw step time against batch size (PNG)"
@@ -136,6 +143,7 @@ def plan(args: argparse.Namespace) -> Plan:
                 threads=threads,
                 rounds=args.rounds,
                 steps=args.steps,
+                configuration=getattr(args, "configuration", "default"),
             )
             for threads in args.threads
         ]
@@ -169,7 +177,8 @@ def bench(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     threads = sorted({s.threads for s in checked.settings})
-    print(header(before, results), end="\n\n")
+    configuration = checked.settings[0].configuration
+    print(header(before, results, configuration=configuration), end="\n\n")
     if results:
         print(table(results), end="\n\n")
     for note in sorted({note for result in results for note in result.notes}):
@@ -177,7 +186,7 @@ def bench(args: argparse.Namespace) -> int:
     for failure in failures:
         print(f"failed: {failure}")
     if checked.json_path is not None:
-        write_json(checked.json_path, results, before=before)
+        write_json(checked.json_path, results, before=before, configuration=configuration)
         print(f"results in {checked.json_path}")
     if checked.plot_path is not None and results:
         write_plot(checked.plot_path, results, threads=threads)
@@ -185,8 +194,14 @@ def bench(args: argparse.Namespace) -> int:
     return exit_status.of(bool(failures))
 
 
-def header(before: tuple[float, float, float] | None, results: list[benchmark.Result]) -> str:
-    """One line about the machine: CPUs, versions, load average before and after measuring."""
+def header(
+    before: tuple[float, float, float] | None,
+    results: list[benchmark.Result],
+    *,
+    configuration: str = "default",
+) -> str:
+    """One line about the machine: CPUs, versions, the frameworks' configuration, and the load
+    average before and after measuring, with a warning when it was at least the CPU count."""
     import os
     import platform
 
@@ -196,12 +211,21 @@ def header(before: tuple[float, float, float] | None, results: list[benchmark.Re
     versions = {
         f"{BY_KEY[r.framework].name} {r.version}": None for r in sorted(results, key=_order)
     }
+    after = timing.load_average()
+    cpus = os.cpu_count() or 1
+    busy = any(average is not None and average[0] >= cpus for average in (before, after))
     return (
-        f"diptych bench on {platform.machine() or 'this machine'} with {os.cpu_count()} CPUs, "
+        f"diptych bench on {platform.machine() or 'this machine'} with {cpus} CPUs, "
         f"Python {platform.python_version()}"
         + "".join(f", {version}" for version in versions)
-        + f"; load average {load(before)} before, "
-        f"{load(timing.load_average())} after (times taken under load are slower and noisier)"
+        + f"; {configuration} configuration"
+        + f"; load average {load(before)} before, {load(after)} after"
+        + (
+            f" (at least {cpus}: a busy machine, whose times are slower, noisier and not "
+            "comparable with a quiet machine's)"
+            if busy
+            else " (times taken under load are slower and noisier)"
+        )
     )
 
 
@@ -237,7 +261,9 @@ def table(results: list[benchmark.Result]) -> str:
     return tabulate(rows, headers=headers, disable_numparse=True)
 
 
-def write_json(path: Path, results: list[benchmark.Result], *, before: Any) -> None:
+def write_json(
+    path: Path, results: list[benchmark.Result], *, before: Any, configuration: str = "default"
+) -> None:
     import os
     import platform
 
@@ -253,6 +279,7 @@ def write_json(path: Path, results: list[benchmark.Result], *, before: Any) -> N
             "load_average_after": timing.load_average(),
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
+        "configuration": configuration,
         "step": f"one SGD step (lr {benchmark.LEARNING_RATE}) of the "
         f"{'-'.join(map(str, benchmark.SIZES))} MLP on digits, float32",
         "results": [r.to_dict() for r in sorted(results, key=_order)],
