@@ -13,7 +13,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.diptych-installed
 LOCK   ?= cpu
-PIP    := $(BIN)/python -m pip install -qq --disable-pip-version-check
+# --no-compile: pip would byte-compile every file of the lock (37 s of one core in CI's set-up);
+# Python compiles what a process imports, once, on its first import
+PIP    := $(BIN)/python -m pip install -qq --disable-pip-version-check --no-compile
 
 .PHONY: run test unit lint lock-check clean-venv
 # the stamp names the lock installed (an empty one is from before there was a choice: cpu)
