@@ -213,9 +213,28 @@ def test_a_measuring_process_gets_tensorflows_onednn_as_its_configuration_asks(m
     for configuration in ("default", "parity"):
         settings = benchmark.Settings("tensorflow", ("eager",), configuration=configuration)
         assert benchmark.run(settings) == []
+    assert benchmark.run(benchmark.Settings("tensorflow", ("eager",), onednn=False)) == []
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # an imitated CPU: oneDNN stays off
     assert benchmark.run(benchmark.Settings("tensorflow", ("eager",))) == []
-    assert seen == ["1", "0", "0"]
+    assert seen == ["1", "0", "0", "0"]
+
+
+def test_inductor_settings_keep_a_cache_per_instruction_set_and_respect_given_ones(
+    monkeypatch, tmp_path
+):
+    for name in (
+        "TORCHINDUCTOR_CACHE_DIR",
+        "TORCHINDUCTOR_COMPILE_THREADS",
+        "TORCHINDUCTOR_CPP_CACHE_PRECOMPILE_HEADERS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    folder = benchmark.inductor_settings("AVX2")
+    assert folder == tmp_path / ".cache" / "torchinductor" / "AVX2"
+    assert os.environ["TORCHINDUCTOR_COMPILE_THREADS"] == "1"
+    assert os.environ["TORCHINDUCTOR_CPP_CACHE_PRECOMPILE_HEADERS"] == "0"
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
+    assert benchmark.inductor_settings("AVX512") == tmp_path / "mine"
 
 
 def test_tensorflow_as_shipped_turns_onednn_on_before_the_import_and_not_under_a_cap(monkeypatch):

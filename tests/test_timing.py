@@ -3,6 +3,7 @@ here on any machine under any load. No wall-clock time of real work is asserted 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
@@ -236,8 +237,19 @@ def test_a_known_cost_refuses_negative_costs_and_a_fake_clock_refuses_to_go_back
 # --------------------------------------------------------------------------- the decision rule
 
 
-def sampled(per_step, *, name="x", load=(0.5, 0.5, 0.5), cpus=2, threads=1):
-    return Timing(name, 0.1, tuple(per_step), 20, 2, Conditions(threads, cpus, load, "fake"))
+def sampled(
+    per_step, *, name="x", load=(0.5, 0.5, 0.5), cpus=2, threads=1, measurement="m", cpu=None
+):
+    return Timing(
+        name,
+        0.1,
+        tuple(per_step),
+        20,
+        2,
+        Conditions(threads, cpus, load, "fake"),
+        cpu_per_step=None if cpu is None else tuple(cpu),
+        measurement=measurement,
+    )
 
 
 SPREAD = (1.00, 1.04, 0.97, 1.10, 0.95, 1.02, 0.99, 1.30, 1.01)  # one slow block
@@ -276,10 +288,71 @@ def test_one_measurement_is_resampled_in_pairs_and_separate_ones_are_not():
     a, b = sampled(SPREAD, name="a"), sampled(SPREAD, name="b")
     assert timing.compare(a, b).paired
     assert (timing.compare(a, b).low, timing.compare(a, b).high) == (1.0, 1.0)
-    other = sampled(SPREAD, load=(0.6, 0.5, 0.5))
+    other = sampled(SPREAD, measurement="another")  # the same load, CPUs, clock and blocks
     found = timing.compare(a, other)
     assert not found.paired and found.low < 1 < found.high
     assert "one after the other, not interleaved" in found.describe()
+    assert not timing.compare(sampled(SPREAD, measurement=None), sampled(SPREAD)).paired
+
+
+def test_two_measure_calls_are_never_paired_even_with_equal_loads(monkeypatch):
+    monkeypatch.setattr(timing, "load_average", lambda: (1.0, 1.0, 1.0))
+    clock = FakeClock()
+    first = timing.measure(
+        {"a": KnownCost(step=1e-3, clock=clock)}, threads=1, rounds=5, clock=clock
+    )
+    second = timing.measure(
+        {"b": KnownCost(step=1e-3, clock=clock)}, threads=1, rounds=5, clock=clock
+    )
+    assert first["a"].conditions == second["b"].conditions
+    assert first["a"].measurement != second["b"].measurement
+    assert not timing.compare(first["a"], second["b"]).paired
+    again = Timing.from_dict(first["a"].to_dict())
+    assert again == first["a"] and timing.compare(first["a"], again).paired
+
+
+def test_the_wall_clock_keeps_the_process_cpu_time_per_block():
+    found = timing.measure(
+        {"burn": lambda: timing.burn(2e-3)}, threads=1, rounds=3, steps=2, warmup=0
+    )["burn"]
+    assert found.cpu_per_step is not None and len(found.cpu_per_step) == 3
+    assert min(found.cpu_per_step) >= 2e-3  # a burn spends its cost on the CPU, at least
+    assert Timing.from_dict(found.to_dict()).cpu_per_step == found.cpu_per_step
+    slept = timing.measure(
+        {"sleep": lambda: time.sleep(2e-3)}, threads=1, rounds=3, steps=2, warmup=0
+    )["sleep"]
+    assert slept.waited and slept.busy and slept.on_cpu < 0.7  # a sleep is all waiting
+    clock = FakeClock()
+    fake = timing.measure(
+        {"k": KnownCost(step=1e-3, clock=clock)}, threads=1, rounds=3, clock=clock
+    )
+    assert fake["k"].cpu_per_step is None and fake["k"].on_cpu is None and fake["k"].waited is None
+
+
+@pytest.mark.parametrize(
+    ("cpu", "waited"), [(0.95e-3, False), (0.7e-3, False), (0.69e-3, True), (0.5e-3, True)]
+)
+def test_a_step_that_had_a_cpu_under_70_percent_of_its_time_waited(cpu, waited):
+    quiet = sampled([1e-3] * 9, name="eager", cpu=[0.97e-3] * 9)
+    found = sampled([1e-3] * 9, name="loaded", cpu=[cpu] * 9)  # load 0.5 on 2 CPUs: not busy
+    assert found.waited is waited and found.busy is waited
+    comparison = timing.compare(quiet, found)
+    assert comparison.busy is waited
+    text = comparison.describe()
+    assert (f"the step had a CPU {cpu / 1e-3:.0%} of the time" in text) is waited
+    assert ("not comparable" in text) is waited
+
+
+@pytest.mark.parametrize(
+    ("load", "own", "free"),
+    [(1.01, 1.0, 1.99), (1.01, 0.0, 0.99), (3.0, 1.0, 0.0), (0.5, 1.0, 2.0)],
+)
+def test_free_cpus_leave_out_the_process_own_load(load, own, free):
+    """Load 1.01 on 2 CPUs while this process keeps one CPU busy: nearly two CPUs are free of
+    other programs, so a second thread had one; that is not oversubscription."""
+    conditions = Conditions(2, 2, (load, 1.0, 1.0), "perf_counter")
+    assert conditions.free_cpus(own) == pytest.approx(free)
+    assert Conditions(2, 2, None, "perf_counter").free_cpus(1.0) is None
 
 
 @pytest.mark.parametrize(
@@ -336,3 +409,95 @@ def test_each_variant_can_carry_its_own_thread_count_and_still_pairs():
     assert (found["one"].conditions.threads, found["two"].conditions.threads) == (1, 2)
     comparison = timing.compare(found["one"], found["two"])
     assert comparison.paired and comparison.ratio == pytest.approx(0.5)
+
+
+def sweep(*, load, one_cpu, two_cpu, factors):
+    """One thread against two at batch 64 and 1024, ``factors`` the two-thread time ratios."""
+    one, two = {}, {}
+    for size, factor in zip((64, 1024), factors, strict=True):
+        base = [1e-3 * s for s in SPREAD]
+        one[size] = sampled(base, name=f"{size}, 1", load=load, cpu=[one_cpu * t for t in base])
+        two[size] = sampled(
+            [factor * t for t in base],
+            name=f"{size}, 2",
+            load=load,
+            threads=2,
+            cpu=[two_cpu * factor * t for t in base],
+        )
+    return one, two
+
+
+def test_a_load_of_one_on_two_cpus_from_this_process_alone_is_not_oversubscription():
+    one, two = sweep(load=(1.01, 1.0, 1.0), one_cpu=1.0, two_cpu=1.0, factors=(1.25, 0.8))
+    text = timing.second_thread(one, two)
+    assert "batch 64 slower (1.25×), batch 1024 faster (0.80×)" in text
+    assert "this process kept 1.00 busy itself, so other programs left it 1.99 CPUs" in text
+    assert "oversubscription" not in text and "handing work to a thread" in text
+    assert "did not help" not in text and "busy machine" not in text
+
+
+def test_a_step_that_waited_names_oversubscription_and_the_missing_help():
+    one, two = sweep(load=(1.2, 1.0, 1.0), one_cpu=0.6, two_cpu=0.7, factors=(1.3, 1.2))
+    text = timing.second_thread(one, two)
+    assert "the step had a CPU only 60% of the time" in text
+    assert "because the second waited for a CPU that other programs held (oversubscription)" in text
+    assert "did not help" not in text  # the oversubscription sentence has said why
+    assert text.endswith("A busy machine: not comparable with times taken elsewhere.")
+
+
+def test_a_high_load_from_other_programs_is_oversubscription_even_without_waiting():
+    one, two = sweep(load=(3.0, 1.0, 1.0), one_cpu=0.9, two_cpu=1.1, factors=(1.3, 1.0))
+    text = timing.second_thread(one, two)
+    assert "other programs left it 0.00 CPUs" in text and "(oversubscription)" in text
+
+
+def test_a_measurement_on_linux_says_what_other_programs_kept_busy():
+    found = timing.measure(
+        {"burn": lambda: timing.burn(5e-3)}, threads=1, rounds=10, steps=5, warmup=0
+    )["burn"]
+    if timing.busy_cpu_seconds() is None:
+        assert found.conditions.others is None
+    else:
+        assert found.conditions.others is not None and found.conditions.others >= 0
+    assert Timing.from_dict(found.to_dict()) == found
+    share, others = timing.probe(0.05)
+    assert 0 < share <= 1.05 and (others is None or others >= 0)
+
+
+@pytest.mark.parametrize(
+    ("others", "busy"), [(None, False), (0.3, False), (0.5, True), (1.4, True)]
+)
+def test_other_programs_keeping_half_a_cpu_busy_make_a_result_busy(others, busy):
+    quiet = sampled([1e-3 * s for s in SPREAD], name="eager")
+    found = Timing(
+        "loaded",
+        0.1,
+        tuple(1e-3 * s for s in SPREAD),
+        20,
+        2,
+        Conditions(1, 2, (0.5, 0.5, 0.5), "perf_counter", others=others),
+    )
+    assert found.busy is busy
+    text = timing.compare(quiet, found).describe()
+    assert (f"other programs kept {others or 0:.2f} CPUs busy" in text) is busy
+
+
+def test_the_thread_reading_uses_what_other_programs_kept_busy_where_measured():
+    one, two = sweep(load=(1.33, 1.0, 1.0), one_cpu=1.1, two_cpu=1.0, factors=(1.3, 1.0))
+    two = {
+        n: dataclasses.replace(t, conditions=dataclasses.replace(t.conditions, others=1.3))
+        for n, t in two.items()
+    }
+    text = timing.second_thread(one, two)
+    assert "other programs kept up to 1.30 CPUs busy" in text and "leaving it 0.70 of 2" in text
+    assert "(oversubscription)" in text and "left too little CPU" in text
+
+
+def test_busy_now_reads_the_machine_by_the_same_rules(monkeypatch):
+    monkeypatch.setattr(timing, "probe", lambda seconds=0.2: (0.97, 0.1))
+    monkeypatch.setattr(timing, "load_average", lambda: (0.4, 0.4, 0.4))
+    assert timing.busy_now() == (False, "a CPU 97% of the time, other programs 0.10 CPUs")
+    monkeypatch.setattr(timing, "probe", lambda seconds=0.2: (0.6, None))
+    assert timing.busy_now() == (True, "a CPU 60% of the time")
+    monkeypatch.setattr(timing, "probe", lambda seconds=0.2: (0.97, 0.5))
+    assert timing.busy_now()[0]

@@ -73,6 +73,7 @@ class Settings:
     warmup: int = 2
     compile_backend: str = "inductor"  # torch.compile's backend for the "compiled" variant
     configuration: str = "default"  # "default" (as the framework ships) or "parity"
+    onednn: bool = True  # TensorFlow's oneDNN kernels in the default configuration (off: parity)
 
     def __post_init__(self) -> None:
         if self.framework not in VARIANTS:
@@ -145,7 +146,9 @@ def run(settings: Settings, *, timeout: float = 600) -> list[Result]:
         # an imitated CPU (see tensorflow_as_shipped)
         "TF_ENABLE_ONEDNN_OPTS": (
             "1"
-            if settings.configuration == "default" and not os.environ.get("ONEDNN_MAX_CPU_ISA")
+            if settings.configuration == "default"
+            and settings.onednn
+            and not os.environ.get("ONEDNN_MAX_CPU_ISA")
             else "0"
         ),
         **thread_limits(settings.threads),
@@ -195,6 +198,23 @@ def tensorflow_as_shipped() -> bool:
         return False
     os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
     return True
+
+
+def inductor_settings(capability: str) -> Path:
+    """Three of ``torch.compile``'s Inductor settings, before its first compile (environment
+    variables, each only where not set already): ``TORCHINDUCTOR_CACHE_DIR``, a folder that
+    outlives the run, one per instruction set ``capability`` (``torch.backends.cpu.
+    get_cpu_capability()``: Inductor's cache does not tell them apart), so that a later run loads
+    what this one compiled; ``TORCHINDUCTOR_COMPILE_THREADS=1``, compiling in this process (a
+    pool of compiling processes costs more than it saves for a small step); and
+    ``TORCHINDUCTOR_CPP_CACHE_PRECOMPILE_HEADERS=0``, no precompiled C++ header (Inductor keeps it
+    in the temporary folder and rebuilds it, slowly, wherever that is fresh). Returns the folder.
+    """
+    folder = Path.home() / ".cache" / "torchinductor" / capability
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(folder))
+    os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+    os.environ.setdefault("TORCHINDUCTOR_CPP_CACHE_PRECOMPILE_HEADERS", "0")
+    return Path(os.environ["TORCHINDUCTOR_CACHE_DIR"])
 
 
 @contextmanager
@@ -286,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warmup=given["warmup"],
         compile_backend=given["compile_backend"],
         configuration=given.get("configuration", "default"),
+        onednn=given.get("onednn", True),
     )
     print(json.dumps([result.to_dict() for result in measure(settings)]))
     return 0

@@ -11,7 +11,15 @@ machine that is doing other things at the same time:
   with the **IQR** (the spread of the middle half of the samples) and the **minimum**;
 * the framework's **thread count**, the CPU count and the machine's **load average** are kept
   with every result: a time without them cannot be compared with another. A machine whose
-  1-minute load average is at least its CPU count is **busy** (a program was waiting for a CPU);
+  1-minute load average is at least its CPU count is **busy** (every CPU had a task);
+* on the wall clock, the process's **CPU time** is kept per block too: a step that had a CPU for
+  under 70% of its wall time **waited** (for a CPU, or for a sleep, a disk, a GPU), which the
+  1-minute load average, a damped mean updated every 5 s, can miss;
+* on Linux, the CPU time the whole machine spent busy is read too, so that what **other
+  programs** kept busy during a measurement is measured directly (the machine's busy CPU time
+  less this process's, over the wall time); at half a CPU or more the result is busy;
+* each ``measure`` call stamps its results with one **measurement id**: only results of one
+  interleaved measurement are compared round by round;
 * two results are compared by one stated rule, ``compare``: a bootstrap interval on the ratio of
   their medians decides "faster", "slower" or "cannot tell"; a comparison made on a busy machine
   says so.
@@ -25,6 +33,7 @@ work, not when it was handed the work.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import statistics
@@ -54,6 +63,7 @@ class Conditions:
     cpus: int | None  # logical CPUs the operating system reports
     load_average: tuple[float, float, float] | None  # at the end of the measurement
     clock: str  # which clock: "perf_counter" (wall), "thread_time" (CPU), or a fake one
+    others: float | None = None  # CPUs other programs kept busy during the measurement (Linux)
 
     @classmethod
     def now(cls, *, threads: int | None, clock: Clock = time.perf_counter) -> Conditions:
@@ -61,12 +71,21 @@ class Conditions:
 
     @property
     def busy(self) -> bool | None:
-        """True when the 1-minute load average was at least the CPU count: on average a program
-        was running or waiting for every CPU, so a time taken then includes waiting. None where
-        the system keeps no load average (Windows) or the CPU count is unknown."""
+        """True when the 1-minute load average was at least the CPU count: on average every CPU
+        had a task (a running or runnable thread, or one in uninterruptible I/O), so a time taken
+        then may include waiting. None where the system keeps no load average (Windows) or the
+        CPU count is unknown."""
         if self.load_average is None or not self.cpus:
             return None
         return self.load_average[0] >= self.cpus
+
+    def free_cpus(self, own: float) -> float | None:
+        """CPUs that other programs left free on average: the CPU count less the 1-minute load
+        that is not this process's own ``own`` CPUs (its busy threads count in the load too).
+        None where the load average or the CPU count is unknown."""
+        if self.load_average is None or not self.cpus:
+            return None
+        return self.cpus - max(0.0, self.load_average[0] - own)
 
     def describe(self) -> str:
         """``1 thread, 2 CPUs, load 0.63`` (the 1-minute load average), and ``(busy)`` when that
@@ -87,6 +106,7 @@ class Conditions:
             cpus=data.get("cpus"),
             load_average=None if average is None else (average[0], average[1], average[2]),
             clock=str(data.get("clock", "")),
+            others=data.get("others"),
         )
 
 
@@ -100,6 +120,32 @@ class Timing:
     steps: int  # steps per block
     warmup: int  # untimed calls after the first
     conditions: Conditions
+    cpu_per_step: tuple[float, ...] | None = None  # the process's CPU seconds per step, per block
+    measurement: str | None = None  # the id of the ``measure`` call that made it
+
+    @property
+    def on_cpu(self) -> float | None:
+        """CPUs the process kept busy while this variant ran: its CPU time over the wall time
+        (1.0: one CPU throughout; 2.0: two). None where no CPU time was kept (a fake clock)."""
+        if not self.cpu_per_step:
+            return None
+        wall = sum(self.per_step)
+        return sum(self.cpu_per_step) / wall if wall > 0 else None
+
+    @property
+    def waited(self) -> bool | None:
+        """True when the process had a CPU for under 70% of the wall time: a CPU-bound step then
+        waited for a CPU (other programs had it), whatever the load average says. (A step that
+        sleeps, reads a disk or waits for a GPU shows the same: this is for CPU-bound steps.)"""
+        share = self.on_cpu
+        return None if share is None else share < WAITED
+
+    @property
+    def busy(self) -> bool:
+        """Measured busy: the load average says so (``Conditions.busy``), the step waited, or
+        other programs kept at least half a CPU busy while it was measured."""
+        others = self.conditions.others
+        return bool(self.conditions.busy or self.waited or (others is not None and others >= 0.5))
 
     @property
     def median(self) -> float:
@@ -134,6 +180,7 @@ class Timing:
         """Plain JSON-able data; ``median``, ``iqr`` and ``minimum`` are added for readers."""
         data = asdict(self)
         data["per_step"] = list(self.per_step)
+        data["cpu_per_step"] = None if self.cpu_per_step is None else list(self.cpu_per_step)
         data.update(median=self.median, iqr=self.iqr, minimum=self.minimum)
         return data
 
@@ -146,7 +193,32 @@ class Timing:
             steps=int(data["steps"]),
             warmup=int(data["warmup"]),
             conditions=Conditions.from_dict(data["conditions"]),
+            cpu_per_step=None
+            if data.get("cpu_per_step") is None
+            else tuple(float(t) for t in data["cpu_per_step"]),
+            measurement=data.get("measurement"),
         )
+
+
+#: a CPU-bound step that had a CPU for less than this share of its wall time waited for one
+WAITED = 0.7
+
+_ids = itertools.count(1)
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since it started (every CPU, every program:
+    Linux's ``/proc/stat``); None where the system does not say."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / ticks
 
 
 def measure(
@@ -167,6 +239,8 @@ def measure(
     and after the first call, before the clock is read (a GPU's work is asynchronous).
     ``threads`` is recorded, not set: set a framework's threads before its runtime starts (or,
     where a framework allows it, inside the variant); a mapping gives each variant its own count.
+    On the wall clock (``time.perf_counter``) the process's CPU time (``time.process_time``, all
+    its threads) is kept per block beside it; every result carries this call's measurement id.
     """
     if not variants:
         raise ValueError("measure needs at least one variant to time")
@@ -185,11 +259,24 @@ def measure(
             finish(step())
     names = list(variants)
     samples: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    on_wall = clock is time.perf_counter
+    if on_wall:
+        machine, own, wall = busy_cpu_seconds(), time.process_time(), time.perf_counter()
     for round_ in range(rounds):
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
+            before = time.process_time() if on_wall else 0.0  # no real clock beside a fake one
             samples[name].append(_block(variants[name], steps, clock, finish))
+            if on_wall:
+                cpu[name].append((time.process_time() - before) / steps)
     conditions = Conditions.now(threads=None, clock=clock)
+    if on_wall and machine is not None and (now := busy_cpu_seconds()) is not None:
+        elapsed = time.perf_counter() - wall
+        if elapsed >= 0.2:  # the machine's counters tick every 10 ms: too coarse for less
+            others = (now - machine - (time.process_time() - own)) / elapsed
+            conditions = replace(conditions, others=round(max(0.0, others), 3))
+    stamp = f"{os.getpid()}-{next(_ids)}"
     counts = threads if isinstance(threads, Mapping) else dict.fromkeys(names, threads)
     return {
         name: Timing(
@@ -199,6 +286,8 @@ def measure(
             steps,
             warmup,
             replace(conditions, threads=counts.get(name)),
+            tuple(cpu[name]) if on_wall else None,
+            stamp,
         )
         for name in names
     }
@@ -230,8 +319,10 @@ class Comparison:
 
     The rule: ``"faster"`` when the whole interval lies below 1, ``"slower"`` when it lies above
     1, ``"cannot tell"`` when it contains 1. ``busy`` says that either result was measured on a
-    busy machine (see ``Conditions.busy``); ``paired`` that the two came from one interleaved
-    measurement (the same load, CPUs and clock, as many blocks) and were resampled round by round.
+    busy machine (see ``Timing.busy``: the load average, or a step that waited); ``paired`` that
+    the two came from one interleaved measurement (the same measurement id, as many blocks) and
+    were resampled round by round. The interval covers the noise between the blocks of these
+    measurements, not between one measurement and the next: a repeat can land outside it.
     """
 
     baseline: str
@@ -245,6 +336,8 @@ class Comparison:
     paired: bool
     load: float | None = None  # the higher 1-minute load average of the two, where known
     cpus: int | None = None
+    on_cpu: float | None = None  # the lower CPU share of the two (see ``Timing.on_cpu``)
+    others: float | None = None  # the more CPUs other programs kept busy, of the two
 
     def describe(self) -> str:
         """One sentence: the verdict, the ratio and its interval, and a busy machine named."""
@@ -260,7 +353,12 @@ class Comparison:
         if not self.paired:
             text += "; measured one after the other, not interleaved"
         if self.busy:
-            where = "" if self.load is None else f" (load {self.load:.2f} on {self.cpus} CPUs)"
+            notes = [] if self.load is None else [f"load {self.load:.2f} on {self.cpus} CPUs"]
+            if self.others is not None and self.others >= 0.5:
+                notes.append(f"other programs kept {self.others:.2f} CPUs busy")
+            if self.on_cpu is not None and self.on_cpu < WAITED:
+                notes.append(f"the step had a CPU {self.on_cpu:.0%} of the time")
+            where = f" ({'; '.join(notes)})" if notes else ""
             text += (
                 f"; measured on a busy machine{where}: not comparable with times taken elsewhere"
             )
@@ -281,8 +379,9 @@ def compare(
     The blocks of each are resampled with replacement ``resamples`` times (with a fixed
     ``seed``, so the same results give the same verdict); the ratio of the resampled medians
     spreads over an interval whose central ``confidence`` part decides the verdict (see
-    ``Comparison``). Results of one interleaved measurement (equal conditions, as many blocks)
-    are resampled in pairs, round by round, so that a slow round counts against both alike.
+    ``Comparison``). Results of one interleaved measurement (the same measurement id, as many
+    blocks) are resampled in pairs, round by round, so that a slow round counts against both
+    alike; results of separate measurements are resampled each on its own.
     """
     import numpy as np
 
@@ -291,11 +390,10 @@ def compare(
     if not isinstance(resamples, int) or resamples < 100:
         raise ValueError(f"resamples must be a whole number, at least 100; got {resamples!r}")
     a, b = np.asarray(baseline.per_step, float), np.asarray(candidate.per_step, float)
-    same, other = baseline.conditions, candidate.conditions
-    paired = len(a) == len(b) and (same.load_average, same.cpus, same.clock) == (
-        other.load_average,
-        other.cpus,
-        other.clock,
+    paired = (
+        len(a) == len(b)
+        and baseline.measurement is not None
+        and baseline.measurement == candidate.measurement
     )
     rng = np.random.default_rng(seed)
     picks_a = rng.integers(0, len(a), size=(resamples, len(a)))
@@ -311,6 +409,8 @@ def compare(
         if t.conditions.load_average is not None
     ]
     load, cpus = max(loads) if loads else (None, baseline.conditions.cpus)
+    shares = [t.on_cpu for t in (baseline, candidate) if t.on_cpu is not None]
+    others = [t.conditions.others for t in (baseline, candidate) if t.conditions.others is not None]
     return Comparison(
         baseline=baseline.name,
         candidate=candidate.name,
@@ -319,11 +419,121 @@ def compare(
         high=high,
         confidence=confidence,
         verdict=verdict,
-        busy=bool(baseline.conditions.busy or candidate.conditions.busy),
+        busy=baseline.busy or candidate.busy,
         paired=paired,
         load=load,
         cpus=cpus,
+        on_cpu=min(shares) if shares else None,
+        others=max(others) if others else None,
     )
+
+
+def probe(seconds: float = 0.2) -> tuple[float, float | None]:
+    """Keep this thread busy for ``seconds`` of wall time: the share of it the thread had a CPU
+    (near 1 with a CPU free; lower when other programs took it), and the CPUs other programs kept
+    busy meanwhile (None where the system does not say). A reading of the machine now, cheaper
+    than waiting for the 1-minute load average to catch up."""
+    machine, own = busy_cpu_seconds(), time.process_time()
+    start, cpu = time.perf_counter(), time.thread_time()
+    while time.perf_counter() - start < seconds:
+        pass
+    elapsed, share = time.perf_counter() - start, (time.thread_time() - cpu)
+    now = busy_cpu_seconds()
+    others = None
+    if machine is not None and now is not None:
+        others = round(max(0.0, (now - machine - (time.process_time() - own)) / elapsed), 3)
+    return share / elapsed, others
+
+
+def busy_now(seconds: float = 0.2) -> tuple[bool, str]:
+    """Is the machine busy now, by this module's rules? The 1-minute load at least the CPU count,
+    or a ``probe`` of ``seconds`` in which this thread had a CPU under 70% of the time or other
+    programs kept half a CPU busy. Returns the answer and what the probe saw, in words."""
+    conditions = Conditions.now(threads=None)
+    share, others = probe(seconds)
+    busy = bool(conditions.busy or share < WAITED or (others is not None and others >= 0.5))
+    seen = f"a CPU {share:.0%} of the time" + (
+        "" if others is None else f", other programs {others:.2f} CPUs"
+    )
+    return busy, seen
+
+
+def second_thread(one: Mapping[int, Timing], two: Mapping[int, Timing]) -> str:
+    """Read a sweep of one thread against two, by batch size, in printed sentences: each size's
+    verdict, then why two threads lost or did not help where they did.
+
+    Oversubscription is named only with evidence that the second thread waited for a CPU other
+    programs held: a one-thread step that ``waited``, or fewer than 1.5 CPUs left free for this
+    process by other programs while two threads ran. What other programs kept busy is measured
+    where the system says (``Conditions.others``); elsewhere it is the 1-minute load less the
+    CPUs this process kept busy itself (its ``on_cpu``, averaged over the sweep), so a load of
+    1.01 on 2 CPUs from this process alone leaves the second thread a CPU. Without such
+    evidence, a loss is the cost of handing small work to a thread.
+    """
+    sizes = sorted(one)
+    verdicts = {n: compare(one[n], two[n]) for n in sizes}
+    text = [
+        "Two threads against one: "
+        + ", ".join(f"batch {n} {c.verdict} ({c.ratio:.2f}×)" for n, c in verdicts.items())
+        + "."
+    ]
+    shares = [t.on_cpu for t in (*one.values(), *two.values()) if t.on_cpu is not None]
+    own = sum(shares) / len(shares) if shares else None
+    largest = two[sizes[-1]].conditions
+    measured = [t.conditions.others for t in two.values() if t.conditions.others is not None]
+    free = None if own is None else largest.free_cpus(own)
+    waited = [n for n in sizes if one[n].waited]
+    if measured and largest.cpus:
+        free = largest.cpus - max(measured)
+        text.append(
+            f"While two threads ran, other programs kept up to {max(measured):.2f} CPUs busy "
+            f"(the machine's busy CPU time less this process's), leaving it {free:.2f} of "
+            f"{largest.cpus}."
+        )
+    elif free is not None and largest.load_average is not None:
+        text.append(
+            f"While they ran: load {largest.load_average[0]:.2f} on {largest.cpus} CPUs, of which "
+            f"this process kept {own:.2f} busy itself, so other programs left it {free:.2f} CPUs."
+        )
+    if waited:
+        least = min(waited, key=lambda n: one[n].on_cpu or 0.0)
+        text.append(
+            f"With one thread, the step had a CPU only {one[least].on_cpu or 0:.0%} of the time "
+            f"(batch {least}): other programs held it."
+        )
+    crowded = bool(waited) or (free is not None and free < 1.5)
+    slower = [str(n) for n, c in verdicts.items() if c.verdict == "slower"]
+    if slower and crowded:
+        text.append(
+            f"So two threads lost at batch {', '.join(slower)} because the second waited for a CPU "
+            "that other programs held (oversubscription)."
+        )
+    elif slower:
+        text.append(
+            f"Two threads lost at batch {', '.join(slower)} with a CPU free for the second: handing "
+            "work to a thread cost more than it saved at that size."
+        )
+    else:
+        text.append("By the rule, two threads were slower at no batch size here.")
+    top = verdicts[sizes[-1]]
+    if top.verdict == "cannot tell":  # a loss there is read above
+        text.append(
+            f"Two threads did not help even at batch {sizes[-1]} ({top.verdict}, {top.ratio:.2f}×): "
+            + (
+                "other programs left too little CPU for the second (see above)."
+                if crowded
+                else "even there the products split across threads are small beside the rest of "
+                "the step, which runs on one thread."
+            )
+        )
+    if not all(c.paired for c in verdicts.values()):
+        text.append(
+            "One and two threads were measured separately, not interleaved: part of any difference "
+            "is the moment, or the process, each ran in."
+        )
+    if any(c.busy for c in verdicts.values()):
+        text.append("A busy machine: not comparable with times taken elsewhere.")
+    return "\n".join(text)
 
 
 def _times(ratio: float) -> str:
@@ -348,7 +558,8 @@ def break_even(baseline: Timing, candidate: Timing) -> float:
 
 
 def table(timings: Iterable[Timing]) -> str:
-    """A plain-text table: median, IQR and minimum per step, first call, threads and load."""
+    """A plain-text table: median, IQR and minimum per step, first call, threads, the CPUs the
+    process kept busy (``on CPU``: under 0.7 for one thread means it waited) and the load."""
     from tabulate import tabulate
 
     rows = [
@@ -360,11 +571,22 @@ def table(timings: Iterable[Timing]) -> str:
             seconds(t.first_call),
             f"{len(t.per_step)}×{t.steps}",
             "?" if t.conditions.threads is None else t.conditions.threads,
+            "?" if t.on_cpu is None else f"{t.on_cpu:.2f}",
             "?" if t.conditions.load_average is None else f"{t.conditions.load_average[0]:.2f}",
         ]
         for t in timings
     ]
-    headers = ["variant", "median/step", "IQR", "min", "first call", "blocks", "threads", "load"]
+    headers = [
+        "variant",
+        "median/step",
+        "IQR",
+        "min",
+        "first call",
+        "blocks",
+        "threads",
+        "on CPU",
+        "load",
+    ]
     return tabulate(rows, headers=headers, disable_numparse=True)
 
 
