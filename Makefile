@@ -13,9 +13,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.diptych-installed
 LOCK   ?= cpu
-# --no-compile: pip would byte-compile every file of the lock (37 s of one core in CI's set-up);
-# Python compiles what a process imports, once, on its first import
-PIP    := $(BIN)/python -m pip install -qq --disable-pip-version-check --no-compile
+PIP    := $(BIN)/python -m pip install -qq --disable-pip-version-check
 
 .PHONY: run test unit lint lock-check clean-venv
 # the stamp names the lock installed (an empty one is from before there was a choice: cpu)

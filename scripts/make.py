@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 STAMP = VENV / ".diptych-installed"
-PIP = ["-m", "pip", "install", "-qq", "--disable-pip-version-check", "--no-compile"]
+PIP = ["-m", "pip", "install", "-qq", "--disable-pip-version-check"]
 
 # what each target runs inside .venv, in order (the Makefile's recipes; `test` runs `lint` first)
 LINT = [
