@@ -5,9 +5,7 @@
   call hands out a fresh model with the same weights, in training mode as a training loop
   leaves it.
 * **The shortcut lesson 06's im2col exercise switches off** (``patch_extraction``): PyTorch's own
-  gathering of windows, which the lesson shows and the exercise asks to do by hand. The same
-  exercise counts its slices (``counting_slices``), to tell a gather by kernel offsets from a
-  loop over output positions.
+  gathering of windows, which the lesson shows and the exercise asks to do by hand.
 * **What the checks look at**: BatchNorm's running statistics, the training mode, whether
   autograd recorded a forward pass, a model's outputs in either mode without changing it, its
   trainable parameters' shapes; and a short training run (``train``) that exercise 3's model
@@ -20,10 +18,9 @@ importing it imports PyTorch.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -198,21 +195,3 @@ def patch_extraction() -> list[Target]:
     """PyTorch's own im2col, switched off where lesson 06's exercise 2 asks for it by hand."""
     functional = torch.nn.functional
     return [(functional, "unfold", "torch.nn.functional.unfold (or nn.Unfold)")]
-
-
-@contextlib.contextmanager
-def counting_slices() -> Iterator[list[int]]:
-    """Count the slices (``x[...]``) taken of PyTorch tensors while the block runs: lesson 06's
-    exercise 2 tells a gather by kernel offsets (k² slices) from a loop over output positions."""
-    count = [0]
-    original = torch.Tensor.__getitem__
-
-    def counted(self: Any, index: Any) -> Any:
-        count[0] += 1
-        return original(self, index)
-
-    torch.Tensor.__getitem__ = counted
-    try:
-        yield count
-    finally:
-        torch.Tensor.__getitem__ = original

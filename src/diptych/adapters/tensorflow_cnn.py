@@ -5,9 +5,7 @@
   once for two epochs on the digits and kept as arrays, so that every call hands out a fresh
   model with the same weights.
 * **The shortcut lesson 06's im2col exercise switches off** (``patch_extraction``): TensorFlow's
-  own gathering of windows, which the lesson shows and the exercise asks to do by hand. The same
-  exercise counts its slices (``counting_slices``), to tell a gather by kernel offsets from a
-  loop over output positions.
+  own gathering of windows, which the lesson shows and the exercise asks to do by hand.
 * **What the checks look at**: BatchNorm's moving statistics, a model's outputs with
   ``training=True`` or ``False`` without changing it, its trainable weights' shapes; and a short
   training run (``train``: ``compile`` and ``fit``) that exercise 3's model must learn from.
@@ -19,9 +17,8 @@ judge, this module only runs Keras and hands back plain values. A framework comp
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -199,21 +196,3 @@ def has_gradients(model: Any) -> bool:
 def patch_extraction() -> list[Target]:
     """TensorFlow's own im2col, switched off where lesson 06's exercise 2 asks for it by hand."""
     return [(tf.image, "extract_patches", "tf.image.extract_patches")]
-
-
-@contextlib.contextmanager
-def counting_slices() -> Iterator[list[int]]:
-    """Count the slices (``x[...]``) taken of TensorFlow tensors while the block runs: lesson 06's
-    exercise 2 tells a gather by kernel offsets (k² slices) from a loop over output positions."""
-    count = [0]
-    original = tf.Tensor.__getitem__
-
-    def counted(self: Any, index: Any) -> Any:
-        count[0] += 1
-        return original(self, index)
-
-    tf.Tensor.__getitem__ = counted
-    try:
-        yield count
-    finally:
-        tf.Tensor.__getitem__ = original

@@ -65,6 +65,28 @@ def switched_off(targets: list[Target], *, reason: str) -> Iterator[list[str]]:
                 setattr(owner, name, original)
 
 
+@contextmanager
+def counting(owner: Any, name: str) -> Iterator[list[int]]:
+    """Count the calls of ``owner.name`` while the block runs (``count[0]``), then restore it as
+    ``switched_off`` does: an exercise's rule on how often a learner's code calls something (lesson
+    06's exercise 2 counts ``Tensor.__getitem__``, to tell a loop over output positions)."""
+    count = [0]
+    saved, wrapped = vars(owner).get(name), getattr(owner, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        return wrapped(*args, **kwargs)
+
+    setattr(owner, name, counted)
+    try:
+        yield count
+    finally:
+        if saved is None:  # an inherited method is un-shadowed, not copied
+            delattr(owner, name)
+        else:
+            setattr(owner, name, saved)
+
+
 def by_hand(call: Callable[[], Any], targets: list[Target], *, reason: str) -> Any:
     """``call()`` with ``targets`` switched off; Mismatch naming the shortcut if it used one."""
     with switched_off(targets, reason=reason) as used:
