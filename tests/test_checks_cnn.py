@@ -412,7 +412,9 @@ def test_the_mistakes_exercise_2_names_really_change_the_answer():
         images, labels = digits.X_test[:count].reshape(-1, 1, 8, 8), digits.y_test[:count]
         model = engine.trained_cnn()
         right = engine.accuracy(model, images, labels)
-        averaged = engine.batchwise_accuracy(model, images, labels, batch_size=batch_size or 64)
+        averaged = cnn.batchwise_accuracy(
+            engine, model, images, labels, batch_size=batch_size or 64
+        )
         assert right > 0.9 and averaged != right
         wrong = buggy_torch(
             model, torch.from_numpy(images), torch.from_numpy(labels), batch_size or 64

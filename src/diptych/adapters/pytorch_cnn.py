@@ -140,19 +140,8 @@ def set_training_mode(model: Any, training: bool) -> None:
 def accuracy(model: Any, images: np.ndarray, labels: np.ndarray) -> float:
     """The share of ``images`` the model classifies as ``labels``, in evaluation mode; the model
     is left as it was."""
-    return batchwise_accuracy(model, images, labels, batch_size=len(labels))
-
-
-def batchwise_accuracy(
-    model: Any, images: np.ndarray, labels: np.ndarray, *, batch_size: int
-) -> float:
-    """The mean of the accuracies of consecutive batches (the last one may be short), in
-    evaluation mode: what an evaluation that averages batch means reports."""
-    scores = []
-    for start in range(0, len(labels), batch_size):
-        logits = outputs(model, images[start : start + batch_size], training=False)
-        scores.append(float(np.mean(logits.argmax(axis=1) == labels[start : start + batch_size])))
-    return float(np.mean(scores))
+    logits = outputs(model, images, training=False)
+    return float(np.mean(logits.argmax(axis=1) == labels))
 
 
 def outputs(model: Any, images: np.ndarray, *, training: bool) -> np.ndarray:

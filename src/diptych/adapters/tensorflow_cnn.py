@@ -133,18 +133,6 @@ def accuracy(model: Any, images: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(logits.argmax(axis=1) == labels))
 
 
-def batchwise_accuracy(
-    model: Any, images: np.ndarray, labels: np.ndarray, *, batch_size: int
-) -> float:
-    """The mean of the accuracies of consecutive batches (the last one may be short), with
-    ``training=False``: what an evaluation that averages batch means reports."""
-    scores = []
-    for start in range(0, len(labels), batch_size):
-        logits = outputs(model, images[start : start + batch_size], training=False)
-        scores.append(float(np.mean(logits.argmax(axis=1) == labels[start : start + batch_size])))
-    return float(np.mean(scores))
-
-
 def outputs(model: Any, images: np.ndarray, *, training: bool) -> np.ndarray:
     """The model's outputs with ``training=``; BatchNorm's moving statistics, which a training
     call updates, are put back afterwards."""

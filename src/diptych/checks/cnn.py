@@ -136,6 +136,19 @@ def _batch_norm_mistakes(
 EVALUATIONS = ((450, None, True), (300, 128, False))
 
 
+def batchwise_accuracy(
+    engine: ModuleType, model: Any, images: np.ndarray, labels: np.ndarray, *, batch_size: int
+) -> float:
+    """The mean of the accuracies of consecutive batches (the last one may be short), in
+    evaluation mode: what an evaluation that averages batch means reports, through a
+    framework's companion (``engine.outputs``)."""
+    scores = []
+    for start in range(0, len(labels), batch_size):
+        logits = engine.outputs(model, images[start : start + batch_size], training=False)
+        scores.append(float(np.mean(logits.argmax(axis=1) == labels[start : start + batch_size])))
+    return float(np.mean(scores))
+
+
 @exercise("Evaluating a model with BatchNorm")
 def evaluation(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 2 (find the bug): the test accuracy of a trained CNN with BatchNorm, computed
@@ -153,7 +166,7 @@ def evaluation(learner: Callable[..., Any], adapter: Any) -> str:
         statistics = engine.batch_norm_statistics(model)
         expected = engine.accuracy(model, images, labels)
         size = 64 if batch_size is None else batch_size
-        averaged = engine.batchwise_accuracy(model, images, labels, batch_size=size)
+        averaged = batchwise_accuracy(engine, model, images, labels, batch_size=size)
         on = engine.device_of(model)  # the model's device: the CPU, where it was made
         inputs = [
             adapter.from_numpy(_in_framework_layout(adapter, images), on=on),
