@@ -14,8 +14,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.diptych-installed
 LOCK   ?= cpu
 PIP    := $(BIN)/python -m pip install -qq --disable-pip-version-check
+# two jobs at once: `make test` installs the site's browser (apt-get: network and disk) while pip
+# makes .venv and the linters run (CPU)
+MAKEFLAGS += --jobs=2
 
-.PHONY: run test unit lint lock-check clean-venv
+.PHONY: run test unit lint browser lock-check clean-venv
 # the stamp names the lock installed (an empty one is from before there was a choice: cpu)
 ifneq ($(LOCK),$(or $(shell cat $(STAMP) 2>/dev/null),cpu))
 .PHONY: $(STAMP)
@@ -24,9 +27,12 @@ endif
 run: $(STAMP)
 	$(BIN)/diptych run
 
-test: lint
-	$(BIN)/python scripts/chromium.py --install
+test: lint browser
 	$(BIN)/python -m pytest
+
+# standard library only, so it needs no .venv and runs beside the set-up
+browser:
+	$(PYTHON) scripts/chromium.py --install
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not slow and not lock" -q

@@ -7,8 +7,7 @@ cells' outputs are not). This plugin decides what runs where and what else reads
 
 * **Configurations.** Every lesson notebook runs under each configuration of
   ``LESSON_CONFIGURATIONS``: this machine as it is, and an imitated other CPU
-  (``diptych.command.configurations``), except the lessons of ``DEFAULT_ONLY``, whose float64
-  values must then keep 100x the bar here; every solution under this machine's. ``diptych run
+  (``diptych.command.configurations``); every solution under this machine's. ``diptych run
   --matrix`` adds the rest.
 * **Recording.** Each kernel starts with ``$DIPTYCH_RECORD_DIR`` pointing at a folder of its own,
   so the values the notebook records for ``diptych run`` (``parity.matches_reference``,
@@ -30,9 +29,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import pytest
@@ -53,27 +54,11 @@ LESSON_CONFIGURATIONS = tuple(
 )
 #: a solution's checks do not depend on the CPU (they compare with tolerances), so once
 SOLUTION_CONFIGURATIONS = (DEFAULT.name,)
-#: lessons run under this machine's configuration only, each with why. Every value they record
-#: is a float64 computation whose headroom here is at least ``FLOAT64_MARGIN`` (checked by their
-#: comparison in every run), so another CPU's rounding would have to be 100 times worse than this
-#: one's to reach the 10x bar. Eleven lessons under two configurations take CI past ten minutes
-#: on 2 cores; these three cost the most for the least (``diptych run --matrix`` runs them all).
-DEFAULT_ONLY = {
-    "01_tensors": "float64 gradients and finite differences",
-    "02_gradient_descent": "float64 trajectories",
-    "09_performance": "float64 parity runs; Inductor compiles its step again for each CPU",
-}
-#: the headroom every value of a DEFAULT_ONLY lesson keeps on this machine
-FLOAT64_MARGIN = 100 * MIN_HEADROOM
 
 
-def configurations_of(kind: str, lesson: str) -> tuple[str, ...]:
-    """The configurations one lesson or solution notebook runs under in this suite."""
-    if kind != "notebooks":
-        return SOLUTION_CONFIGURATIONS
-    if lesson in DEFAULT_ONLY:
-        return tuple(c for c in LESSON_CONFIGURATIONS if c == DEFAULT.name)
-    return LESSON_CONFIGURATIONS
+def configurations_of(kind: str) -> tuple[str, ...]:
+    """The configurations a lesson (``kind`` "notebooks") or solution notebook runs under here."""
+    return LESSON_CONFIGURATIONS if kind == "notebooks" else SOLUTION_CONFIGURATIONS
 
 
 #: written in a run's record folder just before its kernel starts
@@ -105,7 +90,7 @@ class NotebookFile(pytest.File):
         self.kind, self.lesson, self.framework = kind, lesson, framework
 
     def collect(self) -> Iterator[NotebookRun]:
-        for configuration in configurations_of(self.kind, self.lesson.name):
+        for configuration in configurations_of(self.kind):
             yield NotebookRun.from_parent(
                 self,
                 path=self.path,
@@ -197,6 +182,7 @@ class NotebookRun(IPyNbFile):
         changes = {RECORD_ENV: str(folder), **CONFIGURATIONS[self.configuration].env}
         with environment(changes):
             super().setup()
+        watch_for_death(self.kernel)
 
     def collect(self) -> Iterator[pytest.Item]:
         items = list(super().collect())
@@ -205,6 +191,39 @@ class NotebookRun(IPyNbFile):
         elif self.framework == list(self.lesson.notebooks)[-1] and len(self.lesson.notebooks) > 1:
             items.append(TwinsAgree.from_parent(self, name="the twins agree"))
         yield from items
+
+
+#: how often a wait for a kernel's reply checks that the kernel is still alive, in seconds
+ALIVE_EVERY = 2.0
+
+
+def watch_for_death(kernel: Any) -> None:
+    """Make the waits of nbval's ``RunningKernel`` for its kernel's messages fail at once when the
+    kernel process has died (a crash, the out-of-memory killer) instead of after the cell timeout
+    (nbval's default is 2,000 s per cell, and it does not look): the wait is cut into slices, and
+    the kernel's process is checked between them, as nbclient does (``DeadKernelError``)."""
+    wait = kernel.get_message
+
+    def get_message(stream: str, timeout: float | None = None) -> Any:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = ALIVE_EVERY if deadline is None else deadline - time.monotonic()
+            try:
+                return wait(stream, timeout=max(0.0, min(ALIVE_EVERY, left)))
+            except Empty:
+                if not kernel.is_alive():
+                    raise RuntimeError(f"the kernel died{_exit_status(kernel)}") from None
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    kernel.get_message = get_message
+
+
+def _exit_status(kernel: Any) -> str:
+    """ ", exit status -11" (a negative status is the signal that ended it), where known."""
+    process = getattr(getattr(kernel.km, "provisioner", None), "process", None)
+    status = getattr(process, "returncode", None)
+    return f", exit status {status}" if status is not None else ""
 
 
 class TwinsAgree(pytest.Item):
@@ -228,13 +247,6 @@ class TwinsAgree(pytest.Item):
         )
         for check in EXTRA_CHECKS.get(lesson.name, []):
             check(report)
-        if lesson.name in DEFAULT_ONLY:
-            thin = [row.name for row in report.rows if not _float64_margin(row)]
-            assert not thin, (
-                f"{lesson.name} runs under one configuration only ({DEFAULT_ONLY[lesson.name]}), "
-                f"which needs {FLOAT64_MARGIN:g}x headroom here: {', '.join(thin)} have less; "
-                "take it out of DEFAULT_ONLY"
-            )
 
     def _run(self, framework: str) -> Execution:
         parent = self.parent
@@ -268,15 +280,6 @@ class SolutionPassed(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"{self.parent.lesson.name}: every exercise passed"
-
-
-def _float64_margin(row: Any) -> bool:
-    """A value compared with at least FLOAT64_MARGIN to spare (or a bar, or identical values),
-    against the other framework and against the reference."""
-    if row.at_least is not None:
-        return True
-    margins = [row.headroom, *row.reference_headroom.values()]
-    return all(h is None or h >= FLOAT64_MARGIN for h in margins)
 
 
 def float64_tight(name: str, *, steps: int) -> Any:

@@ -49,12 +49,15 @@ class FillSections(SphinxPostTransform):
     default_priority = 3
 
     def run(self, **kwargs: Any) -> None:
+        doctrees: dict[str, nodes.document] = {}  # a page copies ~20 sections from each twin
         for placeholder in list(self.document.findall(diptych_section)):
             docname, index = placeholder["docname"], placeholder["index"]
             if docname not in self.env.all_docs:
                 content = _missing(f"{docname} was not built")
             else:
-                content = section_content(self.env.get_doctree(docname), index)
+                if docname not in doctrees:  # read from disk and unpickled at every call
+                    doctrees[docname] = self.env.get_doctree(docname)
+                content = section_content(doctrees[docname], index)
                 prefix = docname.rpartition("/")[2]
                 content = [_renamed(node, prefix) for node in content] or _missing(
                     f"{docname} has no section {index}"
