@@ -14,6 +14,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.diptych-installed
 LOCK   ?= cpu
 PIP    := $(BIN)/python -m pip install -qq --disable-pip-version-check
+UV     := $(BIN)/python -m uv pip install -q --python $(BIN)/python --compile-bytecode
+FALLBACK := uv could not install the lock here: pip installs it instead
 # two jobs at once: `make test` installs the site's browser (apt-get: network and disk) while pip
 # makes .venv and the linters run (CPU)
 MAKEFLAGS += --jobs=2
@@ -44,17 +46,19 @@ lint: $(STAMP)
 
 # the lock checks: every supported platform and Python version has a wheel of every pin (network)
 lock-check: $(STAMP)
-	$(PIP) uv
+	$(PIP) -r requirements/uv.txt
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m lock tests/test_lock.py
 
 # platforms.py says in one sentence, before pip starts, why this Python or machine cannot install.
-# On Linux, torch-cpu.txt puts PyTorch's CPU build in place first (PyPI's is the CUDA build).
-$(STAMP): requirements/$(LOCK).txt requirements/torch-cpu.txt pyproject.toml
+# On Linux, torch-cpu.txt puts PyTorch's CPU build in place first (PyPI's is the CUDA build). uv
+# installs the rest of the lock (requirements/uv.txt says why); pip does where uv cannot (uv reads
+# neither pip.conf nor PIP_* variables: a mirror, a wheel folder, no network).
+$(STAMP): requirements/$(LOCK).txt requirements/torch-cpu.txt requirements/uv.txt pyproject.toml
 	@$(PYTHON) src/diptych/platforms.py
 	@if [ -s $(STAMP) ] && [ "$$(cat $(STAMP))" != "$(LOCK)" ]; then rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(if $(filter cpu,$(LOCK)),$(PIP) --no-deps -r requirements/torch-cpu.txt)
-	$(PIP) -r requirements/$(LOCK).txt
+	$(PIP) -r requirements/uv.txt && $(UV) -r requirements/$(LOCK).txt || { echo "$(FALLBACK)"; $(PIP) -r requirements/$(LOCK).txt; }
 	$(PIP) --no-deps --no-build-isolation -e .
 	echo $(LOCK) > $(STAMP)
 

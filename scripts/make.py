@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 STAMP = VENV / ".diptych-installed"
 PIP = ["-m", "pip", "install", "-qq", "--disable-pip-version-check"]
+#: uv installs the lock (requirements/uv.txt says why), pip where uv cannot; after "--python VENV"
+UV = ["-m", "uv", "pip", "install", "-q", "--python", "{venv}", "--compile-bytecode"]
+FALLBACK = "uv could not install the lock here: pip installs it instead"
 
 # what each target runs inside .venv, in order (the Makefile's recipes; `test` runs `lint` first)
 LINT = [
@@ -39,13 +42,31 @@ TARGETS = {
 
 
 def pip_installs(lock: str) -> list[list[str]]:
-    """The pip install lines of the Makefile's install stamp, in order (arguments after PIP)."""
+    """The pip install lines of the Makefile's install stamp, in order (arguments after PIP); the
+    second and third are uv's own install and pip's in its place (``install_lock``)."""
     installs = [["--no-deps", "-r", "requirements/torch-cpu.txt"]] if lock == "cpu" else []
     return [
         *installs,
+        ["-r", "requirements/uv.txt"],
         ["-r", f"requirements/{lock}.txt"],
         ["--no-deps", "--no-build-isolation", "-e", "."],
     ]
+
+
+def uv_install(lock: str) -> list[str]:
+    """uv's install of the lock (arguments after the virtual environment's python)."""
+    command = [venv_python() if part == "{venv}" else part for part in UV]
+    return [*command, "-r", f"requirements/{lock}.txt"]
+
+
+def install_lock(lock: str, uv_wheel: list[str], by_pip: list[str]) -> None:
+    """The Makefile's ``$(PIP) uv && $(UV) lock || { echo; $(PIP) lock; }``."""
+    python = venv_python()
+    for command in ([python, *PIP, *uv_wheel], [python, *uv_install(lock)]):
+        if subprocess.run(command, cwd=ROOT).returncode:
+            print(FALLBACK, flush=True)
+            subprocess.run([python, *PIP, *by_pip], cwd=ROOT, check=True)
+            return
 
 
 def bin_dir() -> Path:
@@ -60,6 +81,7 @@ def install(lock: str) -> None:
     sources = [
         ROOT / "requirements" / f"{lock}.txt",
         ROOT / "requirements" / "torch-cpu.txt",
+        ROOT / "requirements" / "uv.txt",
         ROOT / "pyproject.toml",
     ]
     installed = (STAMP.read_text().strip() or "cpu") if STAMP.exists() else None
@@ -71,8 +93,11 @@ def install(lock: str) -> None:
     if installed is not None and installed != lock:
         shutil.rmtree(VENV)
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    for arguments in pip_installs(lock):
+    *first, uv_wheel, by_pip, editable = pip_installs(lock)
+    for arguments in first:
         subprocess.run([venv_python(), *PIP, *arguments], cwd=ROOT, check=True)
+    install_lock(lock, uv_wheel, by_pip)
+    subprocess.run([venv_python(), *PIP, *editable], cwd=ROOT, check=True)
     STAMP.write_text(f"{lock}\n")
 
 

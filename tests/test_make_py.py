@@ -36,9 +36,26 @@ def test_both_install_with_the_same_pip_lines(lock):
             if conditional.group(1) != lock:
                 continue
             line = conditional.group(2)
-        if line.startswith("$(PIP)"):
-            lines.append(shlex.split(line.replace("$(LOCK)", lock))[1:])
+        # the lock's line: `$(PIP) uv && $(UV) lock || { echo "$(FALLBACK)"; $(PIP) lock; }`
+        for part in re.split(r"&&|\|\||;|[{}]", line.replace("$(LOCK)", lock)):
+            if part.strip().startswith("$(PIP)"):
+                lines.append(shlex.split(part)[1:])
     assert lines == make_py().pip_installs(lock)
+
+
+def test_both_install_the_lock_with_uv_and_fall_back_to_pip_alike():
+    module = make_py()
+    uv = re.search(r"^UV\s*:=\s*\$\(BIN\)/python (.*)$", MAKEFILE, re.MULTILINE).group(1)
+    assert uv.replace("$(BIN)/python", "{venv}").split() == module.UV
+    fallback = re.search(r"^FALLBACK\s*:=\s*(.*)$", MAKEFILE, re.MULTILINE).group(1)
+    assert fallback == module.FALLBACK
+    (line,) = [line for line in recipe("$(STAMP)") if "$(UV)" in line]
+    assert line == (
+        "$(PIP) -r requirements/uv.txt && $(UV) -r requirements/$(LOCK).txt"
+        ' || { echo "$(FALLBACK)"; $(PIP) -r requirements/$(LOCK).txt; }'
+    )
+    assert "requirements/uv.txt" in re.search(r"^\$\(STAMP\):(.*)$", MAKEFILE, re.MULTILINE)[1]
+    assert re.fullmatch(r"uv==[\d.]+", (ROOT / "requirements/uv.txt").read_text().split()[-1])
 
 
 @pytest.mark.parametrize("target", ["run", "test", "lint", "unit"])
