@@ -30,6 +30,12 @@ def test_list_shows_every_lesson_with_its_run_time(capsys):
     assert main(["list"]) == 0
     output = capsys.readouterr().out
     assert "01_tensors" in output and "Gradient descent" in output and "~10 s" in output
+    # each twin's own run time, PyTorch's then TensorFlow's, as the minutes columns
+    from diptych.command.registry import lessons
+
+    (tensors,) = [lesson for lesson in lessons(REPO) if lesson.name == "01_tensors"]
+    seconds = [tensors.metadata(fw)["expected_seconds"] for fw in ("pytorch", "tensorflow")]
+    assert f"~{seconds[0]} s / ~{seconds[1]} s" in output
 
 
 def test_doctor_reports_versions_and_passes_here(capsys):

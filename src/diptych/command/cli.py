@@ -265,14 +265,15 @@ def _list(args: argparse.Namespace) -> int:
     rows = []
     for lesson in lessons(root):
         meta = lesson.metadata("pytorch") or lesson.metadata("tensorflow")
-        seconds = meta.get("expected_seconds")
+        seconds = [lesson.metadata(fw).get("expected_seconds") for fw in lesson.notebooks]
         minutes = lesson.minutes(solutions.get(lesson.name))
         rows.append(
             [
                 lesson.name,
                 str(meta.get("title", "")),
                 ", ".join(lesson.notebooks) or "none",
-                f"~{seconds} s" if isinstance(seconds, (int, float)) else "?",
+                " / ".join(f"~{s} s" if isinstance(s, (int, float)) else "?" for s in seconds)
+                or "?",
                 " / ".join(f"{m.core:.0f}" for m in minutes.values()) or "?",
                 " / ".join(f"{m.deeper:.0f}" for m in minutes.values()) or "?",
                 " / ".join(f"{m.exercises:.0f}" for m in minutes.values() if m.exercises) or "none",
