@@ -577,5 +577,16 @@ def test_one_thread_rows_kept_above_one_cpu_by_spinning_workers_are_explained():
         for n, t in one.items()
     }
     text = timing.second_thread(one, two)
-    assert "on CPU above 1 (up to 2.10) is the two-thread blocks' idle pool workers" in text
+    assert "on CPU above 1 (up to 2.10) counts the process's other threads" in text
     assert "the step had a CPU only" not in text  # the thread itself ran throughout
+
+
+def test_a_win_with_a_second_thread_that_hardly_ran_is_not_credited_to_it():
+    one, two = sweep(load=(0.9, 1.0, 1.0), one_cpu=1.0, two_cpu=1.0, factors=(0.5, 0.8))
+    two = {n: dataclasses.replace(t, measurement="another") for n, t in two.items()}
+    text = timing.second_thread(one, two)
+    assert "batch 64 faster (0.50×), batch 1024 faster (0.80×)" in text
+    assert "Two threads won at batch 64, 1024 although the second hardly ran" in text
+    assert "not the second thread's but the moment's, or the process's, each ran in." in text
+    busy_second = sweep(load=(0.9, 1.0, 1.0), one_cpu=1.0, two_cpu=1.8, factors=(0.5, 0.8))
+    assert "won at" not in timing.second_thread(*busy_second)

@@ -541,9 +541,11 @@ def second_thread(one: Mapping[int, Timing], two: Mapping[int, Timing]) -> str:
     ]
     if spinning:
         text.append(
-            f"The one-thread rows' on CPU above 1 (up to {max(spinning):.2f}) is the two-thread "
-            "blocks' idle pool workers spin-waiting on a CPU before they sleep; each one-thread "
-            "step's waiting is judged on its own thread (column thread)."
+            f"The one-thread rows' on CPU above 1 (up to {max(spinning):.2f}) counts the process's "
+            "other threads: the two-thread blocks' pool workers, which spin-wait on a CPU before "
+            "they sleep, and whose CPU time the process's clock adds in lumps (a short block can "
+            "read above the CPU count). Each one-thread step's waiting is judged on its own thread "
+            "(column thread)."
         )
     if not paired:
         text.append(
@@ -619,6 +621,13 @@ def _why(
         text.append(
             f"Two threads lost at batch {_sizes(slower)} with a CPU free for the second: handing "
             "work to a thread cost more than it saved at that size."
+        )
+    won = [n for n, c in verdicts.items() if c.verdict == "faster" and n in idle]
+    if won:
+        text.append(
+            f"Two threads won at batch {_sizes(won)} although the second hardly ran: that "
+            "difference is not the second thread's"
+            + ("." if paired else " but the moment's, or the process's, each ran in.")
         )
     if largest in slower and not crowded:
         text.append(
