@@ -3,11 +3,8 @@ and no check reads a real clock or changes the running framework's threads."""
 
 from __future__ import annotations
 
-import itertools
 import math
-import os
 import statistics
-import time
 
 import numpy as np
 import pytest
@@ -24,101 +21,6 @@ ADAPTERS = (pytorch, tensorflow)
 
 
 # --------------------------------------------------------------------------- exercise 1
-
-
-def harness(step, *, clock=time.perf_counter, rounds=7, steps=20, warmup=2, summary=np.median):
-    start = clock()
-    step()
-    first_call = clock() - start
-    for _ in range(warmup):
-        step()
-    per_step = []
-    for _ in range(rounds):
-        start = clock()
-        for _ in range(steps):
-            step()
-        per_step.append((clock() - start) / steps)
-    return first_call, summary(per_step)
-
-
-def harness_statistics(step, *, clock, rounds, steps, warmup):
-    """Another right answer: the standard library's median, warm-up folded into a loop."""
-    times = []
-    for call in range(1 + warmup + rounds * steps):
-        if call == 0 or (call >= 1 + warmup and (call - 1 - warmup) % steps == 0):
-            times.append(clock())
-        step()
-        if call == 0:
-            times.append(clock())
-    times.append(clock())
-    first = times[1] - times[0]
-    blocks = [(b - a) / steps for a, b in itertools.pairwise(times[2:])]
-    return first, statistics.median(blocks)
-
-
-def harness_library(step, *, clock, rounds, steps, warmup):
-    from diptych import timing
-
-    result = timing.measure(
-        {"step": step}, threads=1, rounds=rounds, steps=steps, warmup=warmup, clock=clock
-    )["step"]
-    return result.first_call, result.median
-
-
-def harness_mean(step, **options):
-    return harness(step, summary=np.mean, **options)
-
-
-def harness_min(step, **options):
-    return harness(step, summary=np.min, **options)
-
-
-def harness_upper_middle(step, **options):
-    return harness(step, summary=lambda x: sorted(x)[len(x) // 2], **options)
-
-
-def harness_per_block(step, *, clock, rounds, steps, warmup):
-    first, median = harness(step, clock=clock, rounds=rounds, steps=steps, warmup=warmup)
-    return first, median * steps
-
-
-def harness_without_warmup(step, *, clock, rounds, steps, warmup):
-    return harness(step, clock=clock, rounds=rounds, steps=steps, warmup=0)
-
-
-def harness_first_with_warmup(step, *, clock, rounds, steps, warmup):
-    start = clock()
-    for _ in range(1 + warmup):
-        step()
-    first = clock() - start
-    per_step = []
-    for _ in range(rounds):
-        start = clock()
-        for _ in range(steps):
-            step()
-        per_step.append((clock() - start) / steps)
-    return first, np.median(per_step)
-
-
-def harness_per_call(step, *, clock, rounds, steps, warmup):
-    start = clock()
-    step()
-    first = clock() - start
-    for _ in range(warmup):
-        step()
-    calls = []
-    for _ in range(rounds * steps):
-        start = clock()
-        step()
-        calls.append(clock() - start)
-    return first, np.median(calls)
-
-
-def harness_wall_clock(step, *, clock, rounds, steps, warmup):
-    return harness(step, clock=time.perf_counter, rounds=rounds, steps=steps, warmup=warmup)
-
-
-# --------------------------------------------------------------------------- exercise 2
 
 
 def unfair_right(a, b):
@@ -259,39 +161,6 @@ def break_even_never_says_never(eager, compiled):
     return 1 + math.ceil((compiled.first_call - eager.first_call) / saved) if saved else 10**9
 
 
-# --------------------------------------------------------------------------- exercise 4
-
-
-def threads_torch(n):
-    torch.set_num_threads(n)
-    if torch.get_num_interop_threads() != 1:  # settable once, as the lesson's setup does it
-        torch.set_num_interop_threads(1)
-
-
-def threads_tf(n):
-    tf.config.threading.set_intra_op_parallelism_threads(n)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
-def threads_torch_intra_only(n):
-    torch.set_num_threads(n)
-
-
-def threads_tf_swapped(n):
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(n)
-
-
-def threads_environment(n):
-    os.environ["OMP_NUM_THREADS"] = str(n)
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(n)
-
-
-def threads_torch_constant(n):
-    torch.set_num_threads(2)
-    torch.set_num_interop_threads(1)
-
-
 # --------------------------------------------------------------------------- exercise 5
 
 
@@ -423,33 +292,218 @@ def make_tf_forgot_return():
     tf.function(make_tf_plain())
 
 
+# --------------------------------------------------------------------------- exercise 1, waited
+
+
+def unfair_waited(a, b):
+    """The lesson's rule in full: the load, then a step that had a CPU under 70% of the time."""
+    reason = unfair_right(a, b)
+    if reason is None and any(t.on_cpu is not None and t.on_cpu < 0.7 for t in (a, b)):
+        return "waited"
+    return reason
+
+
+def unfair_waited_property(a, b):
+    """Another right answer: the library's own reading."""
+    return unfair_right(a, b) or ("waited" if a.waited or b.waited else None)
+
+
+def unfair_waited_at_most(a, b):
+    reason = unfair_right(a, b)
+    if reason is None and any(t.on_cpu is not None and t.on_cpu <= 0.7 for t in (a, b)):
+        return "waited"
+    return reason
+
+
+def unfair_waited_off_one(a, b):
+    """Waiting read as "not one whole CPU": a process on 1.6 CPUs counted too."""
+    reason = unfair_right(a, b)
+    if reason is None and any(t.on_cpu is not None and abs(t.on_cpu - 1) > 0.3 for t in (a, b)):
+        return "waited"
+    return reason
+
+
+def unfair_waited_none_counts(a, b):
+    reason = unfair_right(a, b)
+    if reason is None and any(t.on_cpu is None or t.on_cpu < 0.7 for t in (a, b)):
+        return "waited"
+    return reason
+
+
+def unfair_waited_first(a, b):
+    if any(t.on_cpu is not None and t.on_cpu < 0.7 for t in (a, b)):
+        return "waited"
+    return unfair_right(a, b)
+
+
+# --------------------------------------------------------------------------- exercise 2
+
+
+def decide_right(baseline, candidate, *, paired, resamples=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    a, b = np.asarray(baseline), np.asarray(candidate)
+    picks_a = rng.integers(0, len(a), size=(resamples, len(a)))
+    picks_b = picks_a if paired else rng.integers(0, len(b), size=(resamples, len(b)))
+    ratios = np.median(b[picks_b], axis=1) / np.median(a[picks_a], axis=1)
+    low, high = np.quantile(ratios, [0.025, 0.975])
+    return "faster" if high < 1 else "slower" if low > 1 else "cannot tell"
+
+
+def decide_python(baseline, candidate, *, paired):
+    """Another right answer: the standard library, another seed, a loop."""
+    import random
+
+    rng, ratios = random.Random(7), []
+    for _ in range(3000):
+        rounds = [rng.randrange(len(baseline)) for _ in baseline]
+        other = rounds if paired else [rng.randrange(len(candidate)) for _ in candidate]
+        ratios.append(
+            statistics.median(candidate[i] for i in other)
+            / statistics.median(baseline[i] for i in rounds)
+        )
+    ratios.sort()
+    low, high = ratios[int(0.025 * len(ratios))], ratios[int(0.975 * len(ratios)) - 1]
+    return "faster" if high < 1 else "slower" if low > 1 else "cannot tell"
+
+
+def decide_library(baseline, candidate, *, paired):
+    """Another right answer: timing.compare, pairing by one measurement id."""
+    conditions = timing.Conditions(1, 2, None, "perf_counter")
+    a, b = (
+        timing.Timing(name, 0.0, tuple(blocks), 1, 0, conditions, measurement=stamp)
+        for name, blocks, stamp in (
+            ("a", baseline, "m"),
+            ("b", candidate, "m" if paired else "other"),
+        )
+    )
+    return timing.compare(a, b, seed=3).verdict
+
+
+def decide_never_paired(baseline, candidate, *, paired):
+    return decide_right(baseline, candidate, paired=False)
+
+
+def decide_always_paired(baseline, candidate, *, paired):
+    n = min(len(baseline), len(candidate))
+    return decide_right(baseline[:n], candidate[:n], paired=True)
+
+
+def decide_by_medians(baseline, candidate, *, paired):
+    return "faster" if np.median(candidate) < np.median(baseline) else "slower"
+
+
+def decide_equal(baseline, candidate, *, paired):
+    verdict = decide_right(baseline, candidate, paired=paired)
+    return "equal" if verdict == "cannot tell" else verdict
+
+
+def decide_inverted(baseline, candidate, *, paired):
+    return decide_right(candidate, baseline, paired=paired)
+
+
+def decide_block_ratios(baseline, candidate, *, paired):
+    n = min(len(baseline), len(candidate))
+    low, high = np.quantile(np.asarray(candidate[:n]) / np.asarray(baseline[:n]), [0.025, 0.975])
+    return "faster" if high < 1 else "slower" if low > 1 else "cannot tell"
+
+
+def decide_means(baseline, candidate, *, paired):
+    rng = np.random.default_rng(0)
+    a, b = np.asarray(baseline), np.asarray(candidate)
+    picks_a = rng.integers(0, len(a), size=(2000, len(a)))
+    picks_b = picks_a if paired else rng.integers(0, len(b), size=(2000, len(b)))
+    low, high = np.quantile(b[picks_b].mean(1) / a[picks_a].mean(1), [0.025, 0.975])
+    return "faster" if high < 1 else "slower" if low > 1 else "cannot tell"
+
+
+# --------------------------------------------------------------------------- exercise 4
+
+
+def profile_right(rows, *, steps, whole, products, unprofiled):
+    step = next(total for name, _, _, total in rows if name == whole) / steps
+    arithmetic = sum(own for name, _, own, _ in rows if name in products) / steps
+    shares = arithmetic / step, arithmetic / unprofiled
+    if min(shares) >= 0.5:
+        return (*shares, "arithmetic")
+    return (*shares, "around it" if max(shares) < 0.5 else "cannot tell")
+
+
+def profile_summed(rows, *, steps, whole, products, unprofiled):
+    """Another right answer: the profiled step as the sum of every row's self time."""
+    table = {name: (calls, own, total) for name, calls, own, total in rows}
+    arithmetic = sum(table[name][1] for name in products)
+    shares = [
+        arithmetic / sum(own for _, own, _ in table.values()),
+        arithmetic / steps / unprofiled,
+    ]
+    agree = [share >= 0.5 for share in shares]
+    return (
+        *shares,
+        ("arithmetic" if agree[0] else "around it") if len(set(agree)) == 1 else "cannot tell",
+    )
+
+
+def profile_totals(rows, *, steps, whole, products, unprofiled):
+    step = next(total for name, _, _, total in rows if name == whole) / steps
+    arithmetic = sum(total for name, _, _, total in rows if name in products) / steps
+    return profile_from(arithmetic / step, arithmetic / unprofiled)
+
+
+def profile_not_per_step(rows, *, steps, whole, products, unprofiled):
+    step = next(total for name, _, _, total in rows if name == whole)
+    arithmetic = sum(own for name, _, own, _ in rows if name in products)
+    return profile_from(arithmetic / step, arithmetic / unprofiled)
+
+
+def profile_whole_self(rows, *, steps, whole, products, unprofiled):
+    step = next(own for name, _, own, _ in rows if name == whole) / steps
+    arithmetic = sum(own for name, _, own, _ in rows if name in products) / steps
+    return profile_from(arithmetic / step, arithmetic / unprofiled)
+
+
+def profile_profiled_only(rows, **options):
+    profiled, unprofiled, _ = profile_right(rows, **options)
+    return profiled, unprofiled, "arithmetic" if profiled >= 0.5 else "around it"
+
+
+def profile_unprofiled_only(rows, **options):
+    profiled, unprofiled, _ = profile_right(rows, **options)
+    return profiled, unprofiled, "arithmetic" if unprofiled >= 0.5 else "around it"
+
+
+def profile_more_than_half(rows, **options):
+    profiled, unprofiled, _ = profile_right(rows, **options)
+    return profile_from(profiled, unprofiled, bar=lambda share: share > 0.5)
+
+
+def profile_from(profiled, unprofiled, *, bar=lambda share: share >= 0.5):
+    agree = {bar(profiled), bar(unprofiled)}
+    conclusion = (
+        ("arithmetic" if agree == {True} else "around it") if len(agree) == 1 else "cannot tell"
+    )
+    return profiled, unprofiled, conclusion
+
+
 RIGHT = [
-    (performance.time_per_step, harness, pytorch),
-    (performance.time_per_step, harness_statistics, tensorflow),
-    (performance.time_per_step, harness_library, pytorch),
-    (performance.unfair_comparison, unfair_right, pytorch),
-    (performance.unfair_comparison, unfair_right, tensorflow),
     (performance.break_even_steps, break_even_right, pytorch),
     (performance.break_even_steps, break_even_loop, tensorflow),
-    (performance.use_threads, threads_torch, pytorch),
-    (performance.use_threads, threads_tf, tensorflow),
     (performance.clipped_update, clipped_clamp, pytorch),
     (performance.clipped_update, clipped_where, pytorch),
     (performance.clipped_update, clipped_epsilon, pytorch),
     (performance.clipped_update, make_tf_clip_by_norm, tensorflow),
     (performance.clipped_update, make_tf_autograph_if, tensorflow),
     (performance.clipped_update, make_tf_minimum, tensorflow),
+    (performance.unfair_comparison, unfair_waited, pytorch),
+    (performance.unfair_comparison, unfair_waited_property, tensorflow),
+    (performance.decision_rule, decide_right, pytorch),
+    (performance.decision_rule, decide_python, tensorflow),
+    (performance.decision_rule, decide_library, pytorch),
+    (performance.read_profile, profile_right, pytorch),
+    (performance.read_profile, profile_right, tensorflow),
+    (performance.read_profile, profile_summed, tensorflow),
 ]
 
 WRONG = [
-    (performance.time_per_step, harness_mean, pytorch, "mean of the blocks"),
-    (performance.time_per_step, harness_min, pytorch, "fastest block"),
-    (performance.time_per_step, harness_upper_middle, pytorch, "halfway between the two middle"),
-    (performance.time_per_step, harness_per_block, tensorflow, "time of a whole block"),
-    (performance.time_per_step, harness_without_warmup, tensorflow, "warm-up calls are missing"),
-    (performance.time_per_step, harness_first_with_warmup, pytorch, "includes the warm-up"),
-    (performance.time_per_step, harness_per_call, pytorch, "median of single calls"),
-    (performance.time_per_step, harness_wall_clock, tensorflow, "never read the `clock`"),
     (performance.unfair_comparison, unfair_fixed_threshold, pytorch, "with the CPU count"),
     (performance.unfair_comparison, unfair_first_only, tensorflow, "look at both timings"),
     (performance.unfair_comparison, unfair_fifteen_minutes, pytorch, "the 1-minute average"),
@@ -466,10 +520,6 @@ WRONG = [
     ),
     (performance.break_even_steps, break_even_fastest, tensorflow, "not the fastest block's"),
     (performance.break_even_steps, break_even_never_says_never, pytorch, "return math.inf"),
-    (performance.use_threads, threads_torch_intra_only, pytorch, "inter-op pool is left"),
-    (performance.use_threads, threads_tf_swapped, tensorflow, "intra-op and inter-op are swapped"),
-    (performance.use_threads, threads_environment, tensorflow, "changes the environment"),
-    (performance.use_threads, threads_torch_constant, pytorch, "use_threads(3) sets"),
     (performance.unfair_comparison, unfair_greater_than, pytorch, "includes equal to it"),
     (performance.unfair_comparison, unfair_five_too_few, tensorflow, "not fewer than 5"),
     (performance.break_even_steps, break_even_strictly_less, pytorch, "includes the same"),
@@ -486,6 +536,24 @@ WRONG = [
     (performance.clipped_update, make_tf_by_value, tensorflow, "clips each element"),
     (performance.clipped_update, make_tf_nan, tensorflow, "holds NaN"),
     (performance.clipped_update, make_tf_forgot_return, tensorflow, "forget the `return`"),
+    (performance.unfair_comparison, unfair_right, pytorch, "a step with a CPU under 70%"),
+    (performance.unfair_comparison, unfair_waited_at_most, tensorflow, "does not include exactly"),
+    (performance.unfair_comparison, unfair_waited_off_one, pytorch, "no waiting"),
+    (performance.unfair_comparison, unfair_waited_none_counts, pytorch, "no evidence of waiting"),
+    (performance.unfair_comparison, unfair_waited_first, tensorflow, "the first in the exercise's"),
+    (performance.decision_rule, decide_never_paired, pytorch, "resample rounds, the same picks"),
+    (performance.decision_rule, decide_always_paired, tensorflow, "resample each on its own"),
+    (performance.decision_rule, decide_by_medians, pytorch, "contains 1"),
+    (performance.decision_rule, decide_equal, tensorflow, "does not show the two equal"),
+    (performance.decision_rule, decide_inverted, pytorch, "below 1 is faster"),
+    (performance.decision_rule, decide_block_ratios, tensorflow, "resample each on its own"),
+    (performance.decision_rule, decide_means, pytorch, "a few slow blocks cannot move"),
+    (performance.read_profile, profile_totals, pytorch, "adds self times"),
+    (performance.read_profile, profile_not_per_step, tensorflow, "put both per step"),
+    (performance.read_profile, profile_whole_self, pytorch, "its total time"),
+    (performance.read_profile, profile_profiled_only, tensorflow, "this profile cannot tell"),
+    (performance.read_profile, profile_unprofiled_only, pytorch, "this profile cannot tell"),
+    (performance.read_profile, profile_more_than_half, tensorflow, "includes it"),
 ]
 
 
@@ -505,7 +573,7 @@ def test_a_typical_wrong_answer_fails_with_its_named_hint(check, learner, adapte
 def test_every_exercise_has_a_right_answer_per_framework_and_a_wrong_one():
     items = checks.exercises_of("performance")
     assert [item.number for item in items] == [1, 2, 3, 4, 5]
-    assert items[0].heading == "Exercise 1: Warm-up and median"
+    assert items[0].heading == "Exercise 1: The unfair comparison"
     for item in items:
         right = {a.NAME for c, _, a in RIGHT if c.__name__ == item.check}
         assert right == {"PyTorch", "TensorFlow"}, item
@@ -516,45 +584,16 @@ def test_a_stub_is_not_done_yet(outcomes):
     def stub(*args, **kwargs):
         raise NotImplementedError
 
-    for check in (performance.time_per_step, performance.break_even_steps):
+    for check in (
+        performance.decision_rule,
+        performance.break_even_steps,
+        performance.read_profile,
+    ):
         assert verdict(check, stub, pytorch, outcomes).status == checks.NOT_DONE
 
 
-def test_the_thread_check_leaves_the_framework_and_the_environment_as_they_were(outcomes):
-    functions = (vars(torch).copy(), vars(tf.config.threading).copy())
-    before = (
-        torch.get_num_threads(),
-        torch.get_num_interop_threads(),
-        tf.config.threading.get_intra_op_parallelism_threads(),
-        dict(os.environ),
-    )
-    for learner, adapter in ((threads_torch, pytorch), (threads_environment, tensorflow)):
-        performance.use_threads(learner, adapter)
-    after = (
-        torch.get_num_threads(),
-        torch.get_num_interop_threads(),
-        tf.config.threading.get_intra_op_parallelism_threads(),
-        dict(os.environ),
-    )
-    assert after == before
-    assert (vars(torch), vars(tf.config.threading)) == functions
-
-
-def test_the_harness_check_reads_no_real_clock(outcomes, monkeypatch):
-    """With every real clock made to raise, a right answer still passes: the check runs on its
-    fake clock alone, so it cannot depend on this machine's speed or load."""
-
-    def no_real_clock():
-        raise AssertionError("a real clock was read")
-
-    for name in ("perf_counter", "monotonic", "time", "thread_time", "process_time"):
-        monkeypatch.setattr(time, name, no_real_clock)
-    outcome = verdict(performance.time_per_step, harness_library, pytorch, outcomes)
-    assert outcome.status == checks.PASSED, outcome.message
-
-
 def test_the_boundaries_the_exercise_texts_state_are_among_the_cases():
-    """Exercise 2: exactly 5 blocks are enough, a load equal to the CPU count is busy; exercise
+    """Exercise 1: exactly 5 blocks are enough, a load equal to the CPU count is busy; exercise
     3: totals equal at a whole step are "no more"."""
     blocks = {
         (len(a.per_step), len(b.per_step)): expected
@@ -577,3 +616,61 @@ def test_the_clipping_cases_hold_a_long_a_short_an_exact_and_a_zero_gradient():
     ]
     assert norms[0][0] > norms[0][1] and norms[1][0] < norms[1][1]
     assert norms[2][0] == norms[2][1] and norms[3][0] == 0
+
+
+def test_the_waiting_boundary_is_exactly_70_percent_and_the_rule_cases_are_seed_proof():
+    """Exercise 1's boundary timing is on a CPU exactly 70% of the time; exercise 2's verdicts
+    hold for any seed of the right answer, so a learner's own random numbers cannot fail it."""
+    shares = [t.on_cpu for a, b, *_ in performance.COMPARISON_CASES for t in (a, b)]
+    assert 0.7 in shares
+    for baseline, candidate, paired, expected, *_ in performance.RULE_CASES:
+        found = {decide_right(baseline, candidate, paired=paired, seed=seed) for seed in range(40)}
+        assert found == {expected}
+
+
+def test_the_profile_cases_hold_an_exact_half_and_shares_that_disagree():
+    shares = [
+        (sum(selfs) / step, sum(selfs) / unprofiled)
+        for _, step, selfs, _, unprofiled, *_ in performance.PROFILE_CASES
+    ]
+    assert (0.5, 0.5) in shares
+    assert any((p >= 0.5) != (u >= 0.5) for p, u in shares)
+    for adapter in ADAPTERS:
+        rows = performance._profile(
+            adapter, steps=4, step=0.5, products=(0.125, 0.125), callee=0.0625
+        )
+        assert sum(own for _, _, own, _ in rows) == 4 * 0.5  # self times add up to the step
+
+
+def test_the_trace_format_import_fails_with_a_sentence_that_says_what_to_do(monkeypatch):
+    import builtins
+
+    from diptych.adapters import tensorflow_performance
+
+    real = builtins.__import__
+
+    def moved(name, *args, **kwargs):
+        if name.startswith("tensorflow.tsl.profiler"):
+            raise ImportError(f"No module named {name!r}")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", moved)
+    with pytest.raises(ImportError, match="read the trace in TensorBoard's Profile tab instead"):
+        tensorflow_performance.trace_format()
+
+
+def test_host_events_sums_a_real_profile_per_step_with_the_graph_run_the_lesson_reads(tmp_path):
+    """Lesson 09 reads ``FunctionRun`` (a traced step's graph) and ``EagerExecute`` from it."""
+    from diptych.adapters import tensorflow_performance
+
+    step = tf.function(lambda: tf.reduce_sum(tf.matmul(tf.ones((64, 64)), tf.ones((64, 64)))))
+    step(), step()  # traced and warm, outside the profile
+    tf.profiler.experimental.start(str(tmp_path))
+    for i in range(4):
+        with tf.profiler.experimental.Trace("train", step_num=i, _r=1):
+            step()
+    tf.profiler.experimental.stop()
+    events = tensorflow_performance.host_events(tmp_path, 4)
+    assert events["train"][0] == pytest.approx(1.0)  # one per step
+    calls, seconds = events["FunctionRun"]
+    assert calls == pytest.approx(1.0) and 0 < seconds <= events["train"][1]

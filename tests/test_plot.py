@@ -128,7 +128,7 @@ def test_framework_overlay_counts_exactly_equal_points():
     assert bottom.get_title() == "|Δ| (exactly equal at 6 of 10 points)"
 
 
-def test_step_times_draws_medians_with_iqr_bars_on_log_axes_at_the_sizes_measured():
+def test_step_times_draws_time_and_throughput_on_log_axes_at_the_sizes_measured():
     from diptych import timing
 
     def measured(per_step):
@@ -136,15 +136,26 @@ def test_step_times_draws_medians_with_iqr_bars_on_log_axes_at_the_sizes_measure
 
     series = {
         "PyTorch eager": {16: measured((1e-3, 2e-3, 3e-3)), 64: measured((2e-3, 2e-3, 2e-3))},
+        "TensorFlow eager (GradientTape)": {16: measured((8e-3, 8e-3, 8e-3))},
         "TensorFlow tf.function": {16: measured((4e-3, 4e-3, 4e-3))},
     }
-    ax = plot.step_times(series, title="Steps").axes[0]
-    assert ax.get_xscale() == ax.get_yscale() == "log" and ax.get_title() == "Steps"
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["16", "64"]
-    line = ax.lines[0]
-    assert list(line.get_ydata()) == pytest.approx([2.0, 2.0])  # medians, in ms
-    assert line.get_color() == plot.COLORS["PyTorch"]
-    segments = ax.collections[0].get_segments()  # the first point's bar spans its IQR: 1.5-2.5 ms
+    figure = plot.step_times(series, title="Steps")
+    times, throughput = figure.axes
+    assert figure.get_suptitle() == "Steps"
+    for ax in (times, throughput):
+        assert ax.get_xscale() == ax.get_yscale() == "log" and ax.get_xlabel() == "batch size"
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["16", "64"]
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert labels and not any("$" in x or "×" in x for x in labels)  # plain numbers, no 6×10⁻¹
+    assert "ms" in times.get_ylabel() and "examples per second" in throughput.get_ylabel()
+    assert list(times.lines[0].get_ydata()) == pytest.approx([2.0, 2.0])  # medians, in ms
+    assert list(throughput.lines[0].get_ydata()) == pytest.approx([8.0, 32.0])  # thousand/s
+    colors = [bars.lines[0].get_color() for bars in times.containers]  # each series' line
+    assert colors[0] == plot.COLORS["PyTorch"] and colors[1] == plot.COLORS["TensorFlow"]
+    assert len(set(colors)) == 3  # the second TensorFlow series gets a hue of its own
+    segments = times.collections[0].get_segments()  # the first bar spans its IQR: 1.5-2.5 ms
     assert np.allclose(segments[0][:, 1], [1.5, 2.5])
+    segments = throughput.collections[0].get_segments()  # 16 examples at 2.5 and 1.5 ms
+    assert np.allclose(segments[0][:, 1], [16 / 2.5, 16 / 1.5])
     with pytest.raises(ValueError, match="at least one"):
         plot.step_times({}, title="t")

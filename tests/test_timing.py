@@ -501,3 +501,92 @@ def test_busy_now_reads_the_machine_by_the_same_rules(monkeypatch):
     assert timing.busy_now() == (True, "a CPU 60% of the time")
     monkeypatch.setattr(timing, "probe", lambda seconds=0.2: (0.97, 0.5))
     assert timing.busy_now()[0]
+
+
+def test_a_loss_measured_separately_names_no_cause_and_one_at_the_largest_batch_is_flagged():
+    """One and two threads from separate processes: the data cannot say why two threads lost,
+    and a loss at the largest batch contradicts what the lesson expects, whatever the cause."""
+    one, two = sweep(load=(0.9, 1.0, 1.0), one_cpu=1.0, two_cpu=1.5, factors=(1.0, 1.6))
+    two = {n: dataclasses.replace(t, measurement="another") for n, t in two.items()}
+    text = timing.second_thread(one, two)
+    assert "batch 1024 slower (1.60×)" in text
+    assert "Two threads lost at batch 1024; measured separately, this data cannot say why." in text
+    assert "handing work" not in text and "oversubscription" not in text
+    assert "At batch 1024, the largest here, that contradicts the expectation" in text
+    assert "measured separately, not interleaved" in text
+
+
+def test_a_paired_loss_with_a_free_cpu_names_the_hand_off_and_flags_the_largest_batch():
+    one, two = sweep(load=(0.9, 1.0, 1.0), one_cpu=1.0, two_cpu=1.5, factors=(1.0, 1.6))
+    text = timing.second_thread(one, two)
+    assert "with a CPU free for the second: handing work to a thread cost more" in text
+    assert "contradicts the expectation" in text and "not interleaved" not in text
+    assert "hardly ran" not in text
+
+
+def test_a_second_thread_that_hardly_ran_is_named_where_it_did_not_help():
+    one, two = sweep(load=(0.9, 1.0, 1.0), one_cpu=1.0, two_cpu=1.03, factors=(1.0, 1.0))
+    text = timing.second_thread(one, two)
+    assert "the process kept only 1.03-1.03 CPUs busy at batch 64, 1024: the second" in text
+    assert "did not help even at batch 1024 (1.00×): the second thread hardly ran" in text
+    crowded = sweep(load=(3.0, 1.0, 1.0), one_cpu=1.0, two_cpu=1.03, factors=(1.0, 1.0))
+    assert "left too little CPU" in timing.second_thread(*crowded)
+
+
+def test_a_load_below_the_process_own_cpus_is_said_to_lag_not_to_contain_them():
+    one, two = sweep(load=(0.7, 1.0, 1.0), one_cpu=1.9, two_cpu=1.9, factors=(1.0, 0.7))
+    text = timing.second_thread(one, two)
+    assert "of which" not in text
+    assert "load 0.70 on 2 CPUs, below the 1.90 CPUs this process alone kept busy" in text
+    assert "other programs left it 2.00 CPUs" in text
+
+
+def test_a_one_thread_step_beside_more_threads_is_judged_on_its_own_thread():
+    """After two-thread work, OpenMP's idle workers spin-wait: the process is on two CPUs during
+    a one-thread step. Its waiting is read from its own thread's CPU time, not the process's."""
+    found = timing.measure(
+        {"one": lambda: timing.burn(1e-3), "two": lambda: timing.burn(1e-3)},
+        threads={"one": 1, "two": 2},
+        rounds=3,
+        steps=2,
+        warmup=0,
+    )
+    assert found["one"].judged_on_thread and not found["two"].judged_on_thread
+    assert found["one"].thread_cpu_per_step is not None
+    assert min(found["one"].thread_cpu_per_step) >= 1e-3
+    assert Timing.from_dict(json.loads(json.dumps(found["one"].to_dict()))) == found["one"]
+    assert timing.table(found.values()).splitlines()[0].split()[-3:] == ["CPU", "thread", "load"]
+    alone = timing.measure({"one": lambda: None}, threads=1, rounds=2, steps=2, warmup=0)["one"]
+    assert not alone.judged_on_thread
+    assert timing.table([alone]).splitlines()[0].split()[-3:] == ["on", "CPU", "load"]
+    spinning = sampled([1e-3] * 9, cpu=[2.1e-3] * 9)  # the process: two CPUs; the thread: 60%
+    spinning = dataclasses.replace(
+        spinning, thread_cpu_per_step=(0.6e-3,) * 9, judged_on_thread=True
+    )
+    assert spinning.on_cpu == pytest.approx(2.1) and spinning.on_thread == pytest.approx(0.6)
+    assert spinning.waited and spinning.busy
+    assert not dataclasses.replace(spinning, judged_on_thread=False).waited
+    quiet = sampled([1e-3] * 9, cpu=[1e-3] * 9)
+    assert "the step had a CPU 60% of the time" in timing.compare(quiet, spinning).describe()
+
+
+def test_one_thread_rows_kept_above_one_cpu_by_spinning_workers_are_explained():
+    one, two = sweep(load=(0.7, 1.0, 1.0), one_cpu=2.1, two_cpu=1.9, factors=(1.0, 0.7))
+    one = {
+        n: dataclasses.replace(t, thread_cpu_per_step=t.per_step, judged_on_thread=True)
+        for n, t in one.items()
+    }
+    text = timing.second_thread(one, two)
+    assert "on CPU above 1 (up to 2.10) counts the process's other threads" in text
+    assert "the step had a CPU only" not in text  # the thread itself ran throughout
+
+
+def test_a_win_with_a_second_thread_that_hardly_ran_is_not_credited_to_it():
+    one, two = sweep(load=(0.9, 1.0, 1.0), one_cpu=1.0, two_cpu=1.0, factors=(0.5, 0.8))
+    two = {n: dataclasses.replace(t, measurement="another") for n, t in two.items()}
+    text = timing.second_thread(one, two)
+    assert "batch 64 faster (0.50×), batch 1024 faster (0.80×)" in text
+    assert "Two threads won at batch 64, 1024 although the second hardly ran" in text
+    assert "not the second thread's but the moment's, or the process's, each ran in." in text
+    busy_second = sweep(load=(0.9, 1.0, 1.0), one_cpu=1.0, two_cpu=1.8, factors=(0.5, 0.8))
+    assert "won at" not in timing.second_thread(*busy_second)

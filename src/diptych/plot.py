@@ -270,30 +270,67 @@ def framework_overlay(name: str, values: Mapping[str, Sequence[float] | np.ndarr
     return figure
 
 
+#: hues for a figure's further series of one framework, none close to a framework's colour
+SERIES_HUES = ("#4c72b0", "#55a868", "#8172b2", "#8c564b", "#17becf", "#e377c2", "#7f7f7f")
+
+
+def _series_colors(labels: Sequence[str]) -> list[str]:
+    """A distinct hue per series: a framework's first series in its own colour, every further
+    series in a hue of its own (``SERIES_HUES``), so that no two lines share a colour."""
+    colors, spare = [], iter(SERIES_HUES * (1 + len(labels) // len(SERIES_HUES)))
+    for label in labels:
+        own = _color(label)
+        colors.append(own if own is not None and own not in colors else next(spare))
+    return colors
+
+
 def step_times(
     series: Mapping[str, Mapping[int, Any]], *, title: str, ylabel: str = "time per step"
 ) -> Any:
-    """Median time per step against batch size, one line per label, on log axes; error bars
-    span each median's interquartile range. ``series``: label -> {batch size: timing.Timing}."""
+    """Two panels against batch size, one line per label, on log axes: the median time per step
+    (error bars span its interquartile range), and the throughput, examples per second (batch
+    size / median; bars from the quartiles), which is what compares across batch sizes.
+    ``series``: label -> {batch size: timing.Timing}. Ticks are plain numbers (0.5, 2, 300), not
+    powers of ten: the values span a decade or two."""
     if not series:
         raise ValueError("step_times needs at least one series to draw")
-    figure, ax = _figure(width=6.5, height=4.5)
-    styles, seen = ["-", "--", ":", "-."], dict[str | None, int]()
-    for label, by_size in series.items():
-        sizes = sorted(by_size)
-        medians = np.array([by_size[s].median for s in sizes]) * 1e3  # milliseconds
-        quartiles = np.array([by_size[s].quartiles for s in sizes]).reshape(-1, 2).T * 1e3
-        errors = np.abs(quartiles - medians)  # (2, n): down to q1, up to q3
-        color = _color(label)
-        style = styles[seen.setdefault(color, 0) % len(styles)]
-        seen[color] += 1
-        ax.errorbar(
-            sizes, medians, yerr=errors, fmt=style, marker="o", capsize=3, label=label, color=color
-        )
-    ax.set(xscale="log", yscale="log", title=title, xlabel="batch size", ylabel=f"{ylabel} (ms)")
+    figure, (times, throughput) = _figure(2, width=5.2, height=4.4)
+    styles, labels = ["-", "--", ":", "-."], list(series)
+    for i, (label, color) in enumerate(zip(labels, _series_colors(labels), strict=True)):
+        by_size = series[label]
+        sizes = np.array(sorted(by_size), dtype=float)
+        medians = np.array([by_size[s].median for s in sizes])  # seconds per step
+        quartiles = np.array([by_size[s].quartiles for s in sizes]).reshape(-1, 2).T  # (2, n)
+        same = sum(_color(other) == _color(label) for other in labels[:i])  # framework's nth
+        options = {"fmt": styles[same % 4], "marker": "o", "capsize": 3, "label": label}
+        options["color"] = color
+        times.errorbar(sizes, medians * 1e3, yerr=np.abs(quartiles - medians) * 1e3, **options)
+        rates = sizes / medians / 1e3  # thousands of examples per second
+        bars = np.abs(sizes / quartiles[::-1] / 1e3 - rates)  # down to q3's rate, up to q1's
+        throughput.errorbar(sizes, rates, yerr=bars, **options)
+    figure.suptitle(title)
+    times.set(title="time per step (median, IQR)", ylabel=f"{ylabel} (ms)")
+    throughput.set(title="throughput (higher is better)", ylabel="thousand examples per second")
     every = sorted({size for by_size in series.values() for size in by_size})
-    ax.set_xticks(every, [str(size) for size in every])  # the sizes measured, not powers of 10
-    ax.tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    for ax in (times, throughput):
+        ax.set(xscale="log", yscale="log", xlabel="batch size")
+        ax.set_xticks(every, [str(size) for size in every])  # the sizes measured, not powers of 10
+        ax.tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
+        _plain_log_ticks(ax)
+        ax.grid(alpha=0.3, which="both")
+    times.legend(fontsize="small")
     return figure
+
+
+def _plain_log_ticks(ax: Any) -> None:
+    """Label a log y axis at 1, 2 and 5 times powers of ten inside its range (only at powers of
+    ten where it spans more than three decades), as plain numbers: "0.5", "2", "300"."""
+    from matplotlib.ticker import NullFormatter
+
+    low, high = ax.get_ylim()
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    steps = (1,) if np.log10(high / low) > 3 else (1, 2, 5)
+    ticks = [m * 10.0**k for k in decades for m in steps if low <= m * 10.0**k <= high]
+    ax.set_yticks(ticks, [f"{tick:g}" for tick in ticks])
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(low, high)

@@ -12,9 +12,12 @@ machine that is doing other things at the same time:
 * the framework's **thread count**, the CPU count and the machine's **load average** are kept
   with every result: a time without them cannot be compared with another. A machine whose
   1-minute load average is at least its CPU count is **busy** (every CPU had a task);
-* on the wall clock, the process's **CPU time** is kept per block too: a step that had a CPU for
-  under 70% of its wall time **waited** (for a CPU, or for a sleep, a disk, a GPU), which the
-  1-minute load average, a damped mean updated every 5 s, can miss;
+* on the wall clock, the process's **CPU time** is kept per block too, and the calling thread's
+  beside it: a step that had a CPU for under 70% of its wall time **waited** (for a CPU, or for a
+  sleep, a disk, a GPU), which the 1-minute load average, a damped mean updated every 5 s, can
+  miss. A one-thread step measured beside variants with more threads is judged on its own
+  thread: the others' idle pool workers (OpenMP's, Eigen's) spin-wait on a CPU for a while
+  before they sleep, and that counts in the process's CPU time during this step too;
 * on Linux, the CPU time the whole machine spent busy is read too, so that what **other
   programs** kept busy during a measurement is measured directly (the machine's busy CPU time
   less this process's, over the wall time); at half a CPU or more the result is busy;
@@ -122,22 +125,40 @@ class Timing:
     conditions: Conditions
     cpu_per_step: tuple[float, ...] | None = None  # the process's CPU seconds per step, per block
     measurement: str | None = None  # the id of the ``measure`` call that made it
+    thread_cpu_per_step: tuple[float, ...] | None = None  # the calling thread's, per block
+    # a one-thread step measured beside variants with more threads: ``waited`` reads the calling
+    # thread's CPU time, since the others' idle workers spin-wait in the process's
+    judged_on_thread: bool = False
 
     @property
     def on_cpu(self) -> float | None:
         """CPUs the process kept busy while this variant ran: its CPU time over the wall time
         (1.0: one CPU throughout; 2.0: two). None where no CPU time was kept (a fake clock)."""
-        if not self.cpu_per_step:
-            return None
-        wall = sum(self.per_step)
-        return sum(self.cpu_per_step) / wall if wall > 0 else None
+        return _share(self.cpu_per_step, self.per_step)
+
+    @property
+    def on_thread(self) -> float | None:
+        """The share of the wall time the calling thread itself ran: a one-thread step's own CPU
+        time, without the idle workers of other thread pools that spin-wait in the process's.
+        (In a framework that runs a step's operations on a pool thread, as TensorFlow's graphs
+        do, it is lower than the step's CPU share: there ``on_cpu`` is the step's.)"""
+        return _share(self.thread_cpu_per_step, self.per_step)
+
+    @property
+    def cpu_share(self) -> float | None:
+        """The CPU share ``waited`` judges: the calling thread's for a one-thread step measured
+        beside more threads (``judged_on_thread``), the process's otherwise."""
+        if self.judged_on_thread and self.on_thread is not None:
+            return self.on_thread
+        return self.on_cpu
 
     @property
     def waited(self) -> bool | None:
-        """True when the process had a CPU for under 70% of the wall time: a CPU-bound step then
-        waited for a CPU (other programs had it), whatever the load average says. (A step that
-        sleeps, reads a disk or waits for a GPU shows the same: this is for CPU-bound steps.)"""
-        share = self.on_cpu
+        """True when the step had a CPU for under 70% of the wall time (``cpu_share``): a
+        CPU-bound step then waited for a CPU (other programs had it), whatever the load average
+        says. (A step that sleeps, reads a disk or waits for a GPU shows the same: this is for
+        CPU-bound steps.)"""
+        share = self.cpu_share
         return None if share is None else share < WAITED
 
     @property
@@ -180,7 +201,8 @@ class Timing:
         """Plain JSON-able data; ``median``, ``iqr`` and ``minimum`` are added for readers."""
         data = asdict(self)
         data["per_step"] = list(self.per_step)
-        data["cpu_per_step"] = None if self.cpu_per_step is None else list(self.cpu_per_step)
+        for key in ("cpu_per_step", "thread_cpu_per_step"):
+            data[key] = None if data[key] is None else list(data[key])
         data.update(median=self.median, iqr=self.iqr, minimum=self.minimum)
         return data
 
@@ -193,11 +215,23 @@ class Timing:
             steps=int(data["steps"]),
             warmup=int(data["warmup"]),
             conditions=Conditions.from_dict(data["conditions"]),
-            cpu_per_step=None
-            if data.get("cpu_per_step") is None
-            else tuple(float(t) for t in data["cpu_per_step"]),
+            cpu_per_step=_floats(data.get("cpu_per_step")),
             measurement=data.get("measurement"),
+            thread_cpu_per_step=_floats(data.get("thread_cpu_per_step")),
+            judged_on_thread=bool(data.get("judged_on_thread", False)),
         )
+
+
+def _floats(values: Iterable[Any] | None) -> tuple[float, ...] | None:
+    return None if values is None else tuple(float(v) for v in values)
+
+
+def _share(cpu: tuple[float, ...] | None, wall_per_step: tuple[float, ...]) -> float | None:
+    """CPU time over wall time, summed over the blocks; None without CPU time."""
+    if not cpu:
+        return None
+    wall = sum(wall_per_step)
+    return sum(cpu) / wall if wall > 0 else None
 
 
 #: a CPU-bound step that had a CPU for less than this share of its wall time waited for one
@@ -240,7 +274,9 @@ def measure(
     ``threads`` is recorded, not set: set a framework's threads before its runtime starts (or,
     where a framework allows it, inside the variant); a mapping gives each variant its own count.
     On the wall clock (``time.perf_counter``) the process's CPU time (``time.process_time``, all
-    its threads) is kept per block beside it; every result carries this call's measurement id.
+    its threads) and the calling thread's (``time.thread_time``) are kept per block beside it;
+    a one-thread variant among variants with more threads is ``judged_on_thread``. Every result
+    carries this call's measurement id.
     """
     if not variants:
         raise ValueError("measure needs at least one variant to time")
@@ -260,16 +296,19 @@ def measure(
     names = list(variants)
     samples: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
+    own_cpu: dict[str, list[float]] = {name: [] for name in names}
     on_wall = clock is time.perf_counter
     if on_wall:
         machine, own, wall = busy_cpu_seconds(), time.process_time(), time.perf_counter()
     for round_ in range(rounds):
         shift = round_ % len(names)
         for name in names[shift:] + names[:shift]:
-            before = time.process_time() if on_wall else 0.0  # no real clock beside a fake one
+            # no real clock beside a fake one
+            before = (time.process_time(), time.thread_time()) if on_wall else (0.0, 0.0)
             samples[name].append(_block(variants[name], steps, clock, finish))
             if on_wall:
-                cpu[name].append((time.process_time() - before) / steps)
+                cpu[name].append((time.process_time() - before[0]) / steps)
+                own_cpu[name].append((time.thread_time() - before[1]) / steps)
     conditions = Conditions.now(threads=None, clock=clock)
     if on_wall and machine is not None and (now := busy_cpu_seconds()) is not None:
         elapsed = time.perf_counter() - wall
@@ -278,6 +317,7 @@ def measure(
             conditions = replace(conditions, others=round(max(0.0, others), 3))
     stamp = f"{os.getpid()}-{next(_ids)}"
     counts = threads if isinstance(threads, Mapping) else dict.fromkeys(names, threads)
+    most = max((n for n in counts.values() if n is not None), default=None)
     return {
         name: Timing(
             name,
@@ -288,6 +328,8 @@ def measure(
             replace(conditions, threads=counts.get(name)),
             tuple(cpu[name]) if on_wall else None,
             stamp,
+            tuple(own_cpu[name]) if on_wall else None,
+            judged_on_thread=counts.get(name) == 1 and most is not None and most > 1,
         )
         for name in names
     }
@@ -336,7 +378,7 @@ class Comparison:
     paired: bool
     load: float | None = None  # the higher 1-minute load average of the two, where known
     cpus: int | None = None
-    on_cpu: float | None = None  # the lower CPU share of the two (see ``Timing.on_cpu``)
+    on_cpu: float | None = None  # the lower CPU share of the two (``Timing.cpu_share``)
     others: float | None = None  # the more CPUs other programs kept busy, of the two
 
     def describe(self) -> str:
@@ -409,7 +451,7 @@ def compare(
         if t.conditions.load_average is not None
     ]
     load, cpus = max(loads) if loads else (None, baseline.conditions.cpus)
-    shares = [t.on_cpu for t in (baseline, candidate) if t.on_cpu is not None]
+    shares = [t.cpu_share for t in (baseline, candidate) if t.cpu_share is not None]
     others = [t.conditions.others for t in (baseline, candidate) if t.conditions.others is not None]
     return Comparison(
         baseline=baseline.name,
@@ -458,17 +500,23 @@ def busy_now(seconds: float = 0.2) -> tuple[bool, str]:
     return busy, seen
 
 
+#: a two-thread step whose process kept fewer CPUs busy than this hardly used its second thread
+HARDLY = 1.2
+
+
 def second_thread(one: Mapping[int, Timing], two: Mapping[int, Timing]) -> str:
     """Read a sweep of one thread against two, by batch size, in printed sentences: each size's
-    verdict, then why two threads lost or did not help where they did.
+    verdict, what the CPUs did meanwhile, then why two threads lost or did not help, as far as
+    the data can say.
 
-    Oversubscription is named only with evidence that the second thread waited for a CPU other
-    programs held: a one-thread step that ``waited``, or fewer than 1.5 CPUs left free for this
-    process by other programs while two threads ran. What other programs kept busy is measured
-    where the system says (``Conditions.others``); elsewhere it is the 1-minute load less the
-    CPUs this process kept busy itself (its ``on_cpu``, averaged over the sweep), so a load of
-    1.01 on 2 CPUs from this process alone leaves the second thread a CPU. Without such
-    evidence, a loss is the cost of handing small work to a thread.
+    A cause is named only with evidence. Oversubscription: a one-thread step that ``waited``,
+    or fewer than 1.5 CPUs left free for this process by other programs (measured where the
+    system says, ``Conditions.others``; elsewhere the 1-minute load less the CPUs this process
+    kept busy itself, so a load of 1.01 on 2 CPUs from this process alone leaves the second
+    thread a CPU). A second thread that hardly ran: the two-thread step's process kept under
+    ``HARDLY`` CPUs busy. Results of separate measurements (not paired) cannot say why they
+    differ: another moment, another process. A loss at the largest batch contradicts the
+    expectation that a second thread helps big operations most, and is said to.
     """
     sizes = sorted(one)
     verdicts = {n: compare(one[n], two[n]) for n in sizes}
@@ -477,56 +525,29 @@ def second_thread(one: Mapping[int, Timing], two: Mapping[int, Timing]) -> str:
         + ", ".join(f"batch {n} {c.verdict} ({c.ratio:.2f}×)" for n, c in verdicts.items())
         + "."
     ]
-    shares = [t.on_cpu for t in (*one.values(), *two.values()) if t.on_cpu is not None]
-    own = sum(shares) / len(shares) if shares else None
-    largest = two[sizes[-1]].conditions
-    measured = [t.conditions.others for t in two.values() if t.conditions.others is not None]
-    free = None if own is None else largest.free_cpus(own)
-    waited = [n for n in sizes if one[n].waited]
-    if measured and largest.cpus:
-        free = largest.cpus - max(measured)
+    room, crowded = _room(one, two)
+    text += room
+    idle = [n for n in sizes if (two[n].on_cpu or HARDLY) < HARDLY]
+    if idle:
+        shares = [two[n].on_cpu or 0.0 for n in idle]
         text.append(
-            f"While two threads ran, other programs kept up to {max(measured):.2f} CPUs busy "
-            f"(the machine's busy CPU time less this process's), leaving it {free:.2f} of "
-            f"{largest.cpus}."
+            f"With two threads the process kept only {min(shares):.2f}-{max(shares):.2f} CPUs "
+            f"busy at batch {_sizes(idle)}: the second thread hardly ran."
         )
-    elif free is not None and largest.load_average is not None:
+    paired = all(c.paired for c in verdicts.values())
+    text += _why(verdicts, crowded=crowded, idle=idle, paired=paired)
+    spinning = [
+        t.on_cpu or 0.0 for t in one.values() if t.judged_on_thread and (t.on_cpu or 0) > HARDLY
+    ]
+    if spinning:
         text.append(
-            f"While they ran: load {largest.load_average[0]:.2f} on {largest.cpus} CPUs, of which "
-            f"this process kept {own:.2f} busy itself, so other programs left it {free:.2f} CPUs."
+            f"The one-thread rows' on CPU above 1 (up to {max(spinning):.2f}) counts the process's "
+            "other threads: the two-thread blocks' pool workers, which spin-wait on a CPU before "
+            "they sleep, and whose CPU time the process's clock adds in lumps (a short block can "
+            "read above the CPU count). Each one-thread step's waiting is judged on its own thread "
+            "(column thread)."
         )
-    if waited:
-        least = min(waited, key=lambda n: one[n].on_cpu or 0.0)
-        text.append(
-            f"With one thread, the step had a CPU only {one[least].on_cpu or 0:.0%} of the time "
-            f"(batch {least}): other programs held it."
-        )
-    crowded = bool(waited) or (free is not None and free < 1.5)
-    slower = [str(n) for n, c in verdicts.items() if c.verdict == "slower"]
-    if slower and crowded:
-        text.append(
-            f"So two threads lost at batch {', '.join(slower)} because the second waited for a CPU "
-            "that other programs held (oversubscription)."
-        )
-    elif slower:
-        text.append(
-            f"Two threads lost at batch {', '.join(slower)} with a CPU free for the second: handing "
-            "work to a thread cost more than it saved at that size."
-        )
-    else:
-        text.append("By the rule, two threads were slower at no batch size here.")
-    top = verdicts[sizes[-1]]
-    if top.verdict == "cannot tell":  # a loss there is read above
-        text.append(
-            f"Two threads did not help even at batch {sizes[-1]} ({top.verdict}, {top.ratio:.2f}×): "
-            + (
-                "other programs left too little CPU for the second (see above)."
-                if crowded
-                else "even there the products split across threads are small beside the rest of "
-                "the step, which runs on one thread."
-            )
-        )
-    if not all(c.paired for c in verdicts.values()):
+    if not paired:
         text.append(
             "One and two threads were measured separately, not interleaved: part of any difference "
             "is the moment, or the process, each ran in."
@@ -534,6 +555,104 @@ def second_thread(one: Mapping[int, Timing], two: Mapping[int, Timing]) -> str:
     if any(c.busy for c in verdicts.values()):
         text.append("A busy machine: not comparable with times taken elsewhere.")
     return "\n".join(text)
+
+
+def _room(one: Mapping[int, Timing], two: Mapping[int, Timing]) -> tuple[list[str], bool]:
+    """What other programs left this process while the sweep ran, in sentences, and whether that
+    crowded a second thread out (see ``second_thread``)."""
+    sizes = sorted(one)
+    shares = [t.on_cpu for t in (*one.values(), *two.values()) if t.on_cpu is not None]
+    own = sum(shares) / len(shares) if shares else None
+    largest = two[sizes[-1]].conditions
+    measured = [t.conditions.others for t in two.values() if t.conditions.others is not None]
+    free = None if own is None else largest.free_cpus(own)
+    text = []
+    if measured and largest.cpus:
+        free = largest.cpus - max(measured)
+        text.append(
+            f"While two threads ran, other programs kept up to {max(measured):.2f} CPUs busy "
+            f"(the machine's busy CPU time less this process's), leaving it {free:.2f} of "
+            f"{largest.cpus}."
+        )
+    elif free is not None and own is not None and largest.load_average is not None:
+        load = largest.load_average[0]
+        text.append(
+            f"While they ran: load {load:.2f} on {largest.cpus} CPUs, "
+            + (
+                f"of which this process kept {own:.2f} busy itself"
+                if own <= load
+                else f"below the {own:.2f} CPUs this process alone kept busy (the 1-minute load "
+                "had not caught up with the sweep)"
+            )
+            + f", so other programs left it {free:.2f} CPUs."
+        )
+    waited = [n for n in sizes if one[n].waited]
+    if waited:
+        least = min(waited, key=lambda n: one[n].cpu_share or 0.0)
+        text.append(
+            f"With one thread, the step had a CPU only {one[least].cpu_share or 0:.0%} of the "
+            f"time (batch {least}): other programs held it."
+        )
+    return text, bool(waited) or (free is not None and free < 1.5)
+
+
+def _why(
+    verdicts: Mapping[int, Comparison], *, crowded: bool, idle: list[int], paired: bool
+) -> list[str]:
+    """Why two threads lost, or did not help at the largest batch: the cause the evidence names,
+    or that it names none (see ``second_thread``)."""
+    sizes = sorted(verdicts)
+    largest, top = sizes[-1], verdicts[sizes[-1]]
+    slower = [n for n, c in verdicts.items() if c.verdict == "slower"]
+    text = []
+    if not slower:
+        text.append("By the rule, two threads were slower at no batch size here.")
+    elif crowded:
+        text.append(
+            f"So two threads lost at batch {_sizes(slower)} because the second waited for a CPU "
+            "that other programs held (oversubscription)."
+        )
+    elif not paired:
+        text.append(
+            f"Two threads lost at batch {_sizes(slower)}; measured separately, this data cannot "
+            "say why."
+        )
+    else:
+        text.append(
+            f"Two threads lost at batch {_sizes(slower)} with a CPU free for the second: handing "
+            "work to a thread cost more than it saved at that size."
+        )
+    won = [n for n, c in verdicts.items() if c.verdict == "faster" and n in idle]
+    if won:
+        text.append(
+            f"Two threads won at batch {_sizes(won)} although the second hardly ran: that "
+            "difference is not the second thread's"
+            + ("." if paired else " but the moment's, or the process's, each ran in.")
+        )
+    if largest in slower and not crowded:
+        text.append(
+            f"At batch {largest}, the largest here, that contradicts the expectation that a second "
+            "thread helps big operations most: repeat it before believing it."
+        )
+    elif top.verdict == "cannot tell":
+        text.append(
+            f"Two threads did not help even at batch {largest} ({top.ratio:.2f}×): "
+            + (
+                "other programs left too little CPU for the second (see above)."
+                if crowded
+                else "the second thread hardly ran (see above)."
+                if largest in idle
+                else "measured separately, this data cannot say why."
+                if not paired
+                else "likely because even there the products split across threads are small "
+                "beside the rest of the step, which runs on one thread."
+            )
+        )
+    return text
+
+
+def _sizes(sizes: Iterable[int]) -> str:
+    return ", ".join(str(n) for n in sizes)
 
 
 def _times(ratio: float) -> str:
@@ -559,9 +678,13 @@ def break_even(baseline: Timing, candidate: Timing) -> float:
 
 def table(timings: Iterable[Timing]) -> str:
     """A plain-text table: median, IQR and minimum per step, first call, threads, the CPUs the
-    process kept busy (``on CPU``: under 0.7 for one thread means it waited) and the load."""
+    process kept busy (``on CPU``: under 0.7 for one thread means it waited) and the load. Where
+    a one-thread step was measured beside more threads (``Timing.judged_on_thread``), a column
+    ``thread`` adds the calling thread's own share, which that step's waiting is judged on."""
     from tabulate import tabulate
 
+    timings = list(timings)
+    with_thread = any(t.judged_on_thread for t in timings)
     rows = [
         [
             t.name,
@@ -571,7 +694,8 @@ def table(timings: Iterable[Timing]) -> str:
             seconds(t.first_call),
             f"{len(t.per_step)}×{t.steps}",
             "?" if t.conditions.threads is None else t.conditions.threads,
-            "?" if t.on_cpu is None else f"{t.on_cpu:.2f}",
+            _decimal(t.on_cpu),
+            *([_decimal(t.on_thread)] if with_thread else []),
             "?" if t.conditions.load_average is None else f"{t.conditions.load_average[0]:.2f}",
         ]
         for t in timings
@@ -585,9 +709,14 @@ def table(timings: Iterable[Timing]) -> str:
         "blocks",
         "threads",
         "on CPU",
+        *(["thread"] if with_thread else []),
         "load",
     ]
     return tabulate(rows, headers=headers, disable_numparse=True)
+
+
+def _decimal(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
 
 
 def seconds(value: float) -> str:

@@ -1,5 +1,6 @@
-"""TensorFlow's side of lesson 09's checks (``checks.performance``): how often a learner's
-``tf.function`` traces.
+"""TensorFlow's side of lesson 09: how often a learner's ``tf.function`` traces (for
+``checks.performance``), and what TensorFlow's profiler wrote (for the lesson's *Where the time
+goes*).
 
 The checks judge; this module only runs TensorFlow and hands back plain values.
 
@@ -8,7 +9,10 @@ A framework companion of ``adapters.tensorflow``; importing it imports TensorFlo
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -41,3 +45,35 @@ def is_symbolic_tensor_error(error: BaseException) -> bool:
     return isinstance(
         error, (TypeError, AttributeError, tf.errors.OperatorNotAllowedInGraphError)
     ) and ("symbolic" in text.lower() or "numpy" in text or "graph" in text.lower())
+
+
+def trace_format() -> ModuleType:
+    """The protocol buffer module of the profiler's trace (XSpace), which TensorFlow keeps in a
+    private module: TensorBoard's Profile tab is the public way to read a trace. Raises an
+    ImportError that says so where this TensorFlow keeps it elsewhere."""
+    try:
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    except ImportError as error:
+        raise ImportError(
+            f"TensorFlow {tf.__version__} has no tensorflow.tsl.profiler.protobuf.xplane_pb2, the "
+            "private module this lesson reads the profiler's trace with; read the trace in "
+            "TensorBoard's Profile tab instead (tensorboard --logdir LOGDIR, with "
+            "tensorboard-plugin-profile installed)"
+        ) from error
+    return xplane_pb2
+
+
+def host_events(logdir: str | Path, steps: int) -> dict[str, tuple[float, float]]:
+    """What the profiler recorded on the host CPU into ``logdir`` over ``steps`` steps: each event
+    name -> (calls, seconds) per step, summed over every thread. Events nest (a step holds the
+    graph's run, which holds its kernels), so their times do not add up to the step."""
+    xplane_pb2 = trace_format()
+    trace = next(Path(logdir).glob("plugins/profile/*/*.xplane.pb")).read_bytes()
+    space = xplane_pb2.XSpace.FromString(trace)
+    host = next(plane for plane in space.planes if plane.name == "/host:CPU")
+    found: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0])
+    for event in (event for line in host.lines for event in line.events):
+        total = found[host.event_metadata[event.metadata_id].name]
+        total[0] += 1 / steps
+        total[1] += event.duration_ps * 1e-12 / steps
+    return {name: (calls, seconds) for name, (calls, seconds) in found.items()}

@@ -1,9 +1,8 @@
 """Self-checks for lesson 09's exercises (measuring performance).
 
-No check reads a real clock or depends on this machine's speed or load: the learner's harness is
-driven by a ``timing.FakeClock`` and steps of known cost (``timing.KnownCost``), comparisons are
-judged from recorded results, and thread settings are checked by recording the calls the learner's
-code makes (nothing is changed in the running framework). Exercise 5 runs the learner's update in
+No check reads a real clock or depends on this machine's speed or load: comparisons, block times
+and a profiler's table are given as recorded results, each case far enough from its rule's edge
+that no random seed of the learner's can change the answer. Exercise 5 runs the learner's update in
 the framework, through this lesson's companions (``adapters.pytorch_performance``: captured by
 ``torch.compile(fullgraph=True)``; ``adapters.tensorflow_performance``: traces counted).
 """
@@ -12,10 +11,7 @@ from __future__ import annotations
 
 import importlib
 import math
-import os
-import statistics
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -24,123 +20,16 @@ import numpy as np
 from diptych import timing
 from diptych.checks import Mismatch, exercise, idiom
 from diptych.frameworks import PYTORCH
-from diptych.timing import Conditions, FakeClock, KnownCost, Timing
+from diptych.timing import Conditions, Timing
 
-#: the reasons exercise 2 names, in the order the exercise asks them to be looked for
-REASONS = ("clock", "threads", "samples", "busy")
-#: fewer blocks than this give no median or IQR worth the name (exercise 2)
+#: the reasons exercise 1 names, in the order the exercise asks them to be looked for
+REASONS = ("clock", "threads", "samples", "busy", "waited")
+#: fewer blocks than this give no median or IQR worth the name (exercise 1)
 MIN_BLOCKS = 5
 
 
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-
-
-class _CountingClock:
-    """A fake clock that counts how often it is read."""
-
-    __name__ = "clock"
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock, self.reads = clock, 0
-
-    def __call__(self) -> float:
-        self.reads += 1
-        return self.clock()
-
-
-# (rounds, steps, warmup, base cost, extra cost of each block's first call, first call):
-# each block then costs base + extra/steps per step, and one block is disturbed
-HARNESS_CASES = (
-    (5, 4, 2, 1.9e-3, (0.4e-3, 1.2e-3, 0.2e-3, 0.8e-3, 0.2), 0.5),
-    (4, 3, 1, 1.0e-3, (0.3e-3, 0.9e-3, 0.15e-3, 24e-3), 0.25),
-)
-
-
-@exercise("Warm-up and median")
-def time_per_step(learner: Callable[..., Any], adapter: Any) -> str:
-    """Exercise 1: first call apart, warm-up untimed, the median per step of ``rounds`` blocks."""
-    del adapter  # the harness is the same in every framework
-    for rounds, steps, warmup, base, extras, first in HARNESS_CASES:
-        fake = FakeClock()
-        offset = 1 + warmup  # calls before the first block: the first call and the warm-up
-        extra = {offset + k * steps: cost for k, cost in enumerate(extras)}
-        extra.update({1: 0.05, 2: 0.03} if warmup >= 2 else {1: 0.05})  # slow warm-up calls
-        step = KnownCost(step=base, first=first, clock=fake, extra=extra)
-        clock = _CountingClock(fake)
-        result = learner(step, clock=clock, rounds=rounds, steps=steps, warmup=warmup)
-        setting = f"rounds={rounds}, steps={steps}, warmup={warmup}"
-        _check_harness(result, step, clock, setting, rounds, steps, warmup, base, extras, first)
-    return "first call apart, warm-up untimed, the median per step of the blocks, on two settings"
-
-
-def _check_harness(
-    result: Any,
-    step: KnownCost,
-    clock: _CountingClock,
-    setting: str,
-    rounds: int,
-    steps: int,
-    warmup: int,
-    base: float,
-    extras: tuple[float, ...],
-    first: float,
-) -> None:
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise Mismatch("time_per_step must return two numbers: (first call, median per step)")
-    got_first, got_median = (float(value) for value in result)
-    if clock.reads == 0:
-        raise Mismatch(
-            "your function never read the `clock` it was given; read that one (the check's "
-            "clock is where the step's known cost shows up), not another"
-        )
-    expected_calls = 1 + warmup + rounds * steps
-    if step.calls != expected_calls:
-        if step.calls == expected_calls - warmup:
-            raise Mismatch(f"with {setting} the warm-up calls are missing")
-        if step.calls == expected_calls - 1:
-            raise Mismatch(f"with {setting} the first call is not made apart from the blocks")
-        raise Mismatch(
-            f"with {setting} your function called the step {step.calls} times, expected "
-            f"{expected_calls}: the first call, the warm-up, then the blocks"
-        )
-    blocks = [base + cost / steps for cost in extras]
-    if not _close(got_first, first):
-        with_warmup = first + sum(step.extra.get(i, 0.0) + base for i in range(1, 1 + warmup))
-        if _close(got_first, with_warmup):
-            raise Mismatch("your first-call time includes the warm-up: time the first call alone")
-        raise Mismatch(
-            f"with {setting} the first call costs {timing.seconds(first)}, you return "
-            f"{timing.seconds(got_first)}"
-        )
-    median = statistics.median(blocks)
-    if _close(got_median, median):
-        return
-    if _close(got_median, statistics.mean(blocks)):
-        raise Mismatch(
-            "that is the mean of the blocks, which one disturbed block pulls up; the exercise "
-            "asks for their median"
-        )
-    if _close(got_median, median * steps):
-        raise Mismatch("that is the time of a whole block; the exercise asks for the time per step")
-    if _close(got_median, min(blocks)):
-        raise Mismatch("that is the fastest block; the exercise asks for the median of the blocks")
-    if _close(got_median, base):
-        raise Mismatch(
-            "that is the median of single calls; time whole blocks of `steps` calls (on a real "
-            "clock a read costs as much as a small step)"
-        )
-    if rounds % 2 == 0 and any(
-        _close(got_median, b) for b in sorted(blocks)[rounds // 2 - 1 :][:2]
-    ):
-        raise Mismatch(
-            f"with {rounds} blocks (an even number) the median lies halfway between the two "
-            "middle ones"
-        )
-    raise Mismatch(
-        f"with {setting} the median per step is {timing.seconds(median)}, you return "
-        f"{timing.seconds(got_median)}"
-    )
 
 
 def _timing(
@@ -151,9 +40,18 @@ def _timing(
     clock: str = "perf_counter",
     blocks: int = 15,
     median: float = 1e-3,
+    on_cpu: float | None = None,
 ) -> Timing:
     per_step = tuple(median * (1 + 0.01 * ((i % 5) - 2)) for i in range(blocks))
-    return Timing("step", 0.1, per_step, 50, 3, Conditions(threads, cpus, load, clock))
+    cpu = None if on_cpu is None else tuple(on_cpu * t for t in per_step)
+    return Timing("step", 0.1, per_step, 50, 3, Conditions(threads, cpus, load, clock), cpu)
+
+
+def _on_cpu_exactly(cpu: float) -> Timing:
+    """Five blocks of 0.625 s per step with ``cpu`` CPU seconds per step each: exact in binary,
+    so that ``on_cpu`` is exactly ``cpu / 0.625`` (0.4375: exactly 0.7, the boundary)."""
+    conditions = Conditions(1, 8, (0.4, 0.5, 0.6), "perf_counter")
+    return Timing("step", 0.1, (0.625,) * 5, 50, 3, conditions, (cpu,) * 5)
 
 
 #: (a, b, the first reason that applies or None, what the pair is, the hint for a wrong answer)
@@ -252,12 +150,54 @@ COMPARISON_CASES: tuple[tuple[Timing, Timing, str | None, str, str], ...] = (
         "different thread counts on a busy machine",
         "when several things are wrong, name the first in the exercise's list",
     ),
+    (
+        _timing(on_cpu=0.97),
+        _timing(on_cpu=0.55),
+        "waited",
+        "a step whose process had a CPU 55% of the time, at a load of 0.4 on 8 CPUs",
+        "the load average is damped and slow; a step with a CPU under 70% of its time waited",
+    ),
+    (
+        _timing(on_cpu=0.97),
+        _timing(on_cpu=1.6, threads=1),
+        None,
+        "a step whose process kept 1.6 CPUs busy",
+        "more than one CPU busy is no waiting: only a share under 0.7 is",
+    ),
+    (
+        _on_cpu_exactly(0.625),
+        _on_cpu_exactly(0.4375),
+        None,
+        "a step that had a CPU exactly 70% of the time",
+        "under 70% does not include exactly 70%",
+    ),
+    (
+        _timing(on_cpu=0.97),
+        _timing(),
+        None,
+        "a timing without CPU time beside one with it",
+        "no CPU time kept (on_cpu is None) is no evidence of waiting",
+    ),
+    (
+        _timing(on_cpu=0.5, cpus=2, load=(2.5, 2.0, 2.0)),
+        _timing(on_cpu=0.97, cpus=2),
+        "busy",
+        "a step that waited at a load of 2.5 on 2 CPUs",
+        "when several things are wrong, name the first in the exercise's list",
+    ),
+    (
+        _timing(on_cpu=0.5, blocks=3),
+        _timing(on_cpu=0.97),
+        "samples",
+        "a step that waited, timed in three blocks",
+        "when several things are wrong, name the first in the exercise's list",
+    ),
 )
 
 
 @exercise("The unfair comparison")
 def unfair_comparison(learner: Callable[[Timing, Timing], Any], adapter: Any) -> str:
-    """Exercise 2: name the first reason two recorded timings cannot be compared, or None."""
+    """Exercise 1: name the first reason two recorded timings cannot be compared, or None."""
     del adapter
     for a, b, expected, about, hint in COMPARISON_CASES:
         answers = [learner(a, b), learner(b, a)]
@@ -276,10 +216,113 @@ def unfair_comparison(learner: Callable[[Timing, Timing], Any], adapter: Any) ->
         got = answers[0]
         wanted = "None (a fair comparison)" if expected is None else repr(expected)
         said = "None" if got is None else repr(got)
+        if got == "waited" and expected is None and None in (a.on_cpu, b.on_cpu):
+            hint = "no CPU time kept (on_cpu is None) is no evidence of waiting"
         raise Mismatch(
             f"for {about} you return {said}, expected {wanted}" + (f": {hint}" if hint else "")
         )
     return f"right on {len(COMPARISON_CASES)} pairs, each tried in both orders"
+
+
+def _rounds(*factors: float) -> tuple[float, ...]:
+    """Seconds per step of blocks measured in rounds whose speed drifts by ``factors`` (a busy
+    minute slows every variant of its round alike)."""
+    return tuple(1e-3 * f for f in factors)
+
+
+#: rounds whose speed drifts by a factor of 2.5: a variant measured in them, and another 5% faster
+DRIFT = (1.0, 1.6, 0.8, 1.3, 2.0, 0.9, 1.1, 1.7, 1.2)
+#: block times spread by ±20% around 1 ms, and the same spread in another order
+NOISY = (1.0, 1.2, 0.85, 1.1, 0.8, 0.95, 1.15, 1.05, 0.9)
+SHUFFLED = (0.9, 1.05, 1.2, 0.8, 1.15, 1.0, 0.85, 0.95, 1.1)
+
+#: (baseline, candidate, paired, the verdict, what the case is; which mistake it catches): every
+#: case is far from the rule's edge for any seed, so the verdict does not depend on the learner's
+#: random numbers
+RULE_CASES: tuple[tuple[tuple[float, ...], tuple[float, ...], bool, str, str, str], ...] = (
+    (_rounds(*NOISY), _rounds(*(0.5 * f for f in SHUFFLED)), False, "faster", "half the time", ""),
+    (
+        _rounds(*DRIFT),
+        _rounds(*(0.95 * f for f in DRIFT)),
+        True,
+        "faster",
+        "5% faster in every round of one interleaved measurement whose rounds drift",
+        "pairs",
+    ),
+    (
+        _rounds(*NOISY),
+        _rounds(*(0.97 * f for f in SHUFFLED)),
+        False,
+        "cannot tell",
+        "a median 3% lower among blocks spread by ±20%",
+        "medians",
+    ),
+    (
+        _rounds(*DRIFT),
+        _rounds(*(0.95 * f for f in DRIFT)),
+        False,
+        "cannot tell",
+        "two separate measurements whose blocks happen to come in the same order",
+        "separate",
+    ),
+    (
+        _rounds(*(1.0,) * 15),
+        _rounds(*((0.9,) * 13 + (1.3, 1.3))),
+        True,
+        "faster",
+        "10% faster in 13 of 15 rounds, 30% slower in two disturbed ones",
+        "median",
+    ),
+    (
+        _rounds(*NOISY),
+        _rounds(*(1.6 * f for f in SHUFFLED[:7])),
+        False,
+        "slower",
+        "1.6× the time, from 9 blocks and 7",
+        "lengths",
+    ),
+)
+
+
+@exercise("The decision rule")
+def decision_rule(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 2: the lesson's rule, from the block times: a bootstrap interval on the ratio of
+    the medians, resampled round by round when the blocks are paired."""
+    del adapter  # the rule is the same in every framework
+    for baseline, candidate, paired, expected, about, catches in RULE_CASES:
+        got = learner(list(baseline), list(candidate), paired=paired)
+        if got == expected:
+            continue
+        raise Mismatch(_rule_hint(got, expected, about, catches, paired))
+    return f"right on {len(RULE_CASES)} pairs of measurements, paired rounds and separate ones"
+
+
+def _rule_hint(got: Any, expected: str, about: str, catches: str, paired: bool) -> str:
+    base = f"for {about} (paired={paired}) you return {got!r}, expected {expected!r}"
+    if got is None:
+        return "your function returned None: did you forget the `return`?"
+    if got not in timing.VERDICTS:
+        said = str(got).lower()
+        if any(word in said for word in ("equal", "same", "tie", "no difference")):
+            return (
+                f"{base}: an interval that contains 1 does not show the two equal, only that "
+                "this measurement cannot tell them apart"
+            )
+        return f"{base}: return one of {', '.join(map(repr, timing.VERDICTS))}"
+    if {got, expected} == {"faster", "slower"}:
+        return f"{base}: the ratio is the candidate's median over the baseline's: below 1 is faster"
+    hints = {
+        "pairs": "these blocks come from one interleaved measurement: resample rounds, the same "
+        "picks for both, so that a slow round counts against both alike",
+        "separate": "these are separate measurements (paired=False): block i of one has nothing "
+        "to do with block i of the other; resample each on its own",
+        "medians": "the candidate's median is lower, but the interval of the ratio contains 1: "
+        "the rule says this measurement cannot tell",
+        "median": "two disturbed blocks decided that: the rule's interval is of the ratio of the "
+        "resampled medians, which a few slow blocks cannot move (not single blocks' ratios, "
+        "not means)",
+    }
+    return f"{base}: {hints[catches]}" if catches in hints else base
 
 
 def _timed(first: float, median: float, *, fastest: float | None = None) -> Timing:
@@ -354,100 +397,133 @@ def _ties_at(n: float, eager: Timing, compiled: Timing) -> bool:
     return total(eager) == total(compiled)
 
 
-def _pools(adapter: Any) -> tuple[Any, dict[str, str], str, int]:
-    """Where the twin's thread settings live: (holder, {role: function name}, how the learner
-    writes the holder, what a fresh process reports before anything is set)."""
-    fw = idiom(adapter)
-    module = fw.module()
-    if fw.framework == PYTORCH.name:
-        names = {
-            "intra": "set_num_threads",
-            "inter": "set_num_interop_threads",
-            "get intra": "get_num_threads",
-            "get inter": "get_num_interop_threads",
-        }
-        return module, names, "torch", 4  # a fresh process: one thread per core
-    names = {
-        "intra": "set_intra_op_parallelism_threads",
-        "inter": "set_inter_op_parallelism_threads",
-        "get intra": "get_intra_op_parallelism_threads",
-        "get inter": "get_inter_op_parallelism_threads",
-    }
-    return module.config.threading, names, "tf.config.threading", 0  # 0: TensorFlow chooses
+#: the rows of a profiler's table: (name, calls, self seconds, total seconds), over all steps
+Row = tuple[str, int, float, float]
 
 
-@contextmanager
-def _fresh_process(holder: Any, names: dict[str, str], fresh: int) -> Iterator[dict[str, Any]]:
-    """Stand-ins for the thread settings, as a fresh process would see them: they record what the
-    learner's code sets and change nothing in the running framework; restored afterwards, as is
-    the process environment. Yields {"intra": n, "inter": n, "environment": [changed names]}."""
-    state: dict[str, Any] = {"intra": None, "inter": None}
-    saved = {name: vars(holder).get(name) for name in names.values()}
+def _profile_names(adapter: Any) -> tuple[str, tuple[str, str], str, tuple[str, ...]]:
+    """The twin's names: its whole-step row, its two matrix products, an operator the first
+    product calls, and three operators beside them."""
+    if idiom(adapter).framework == PYTORCH.name:
+        others = ("Optimizer.step#SGD.step", "aten::_log_softmax", "aten::t")
+        return "ProfilerStep*", ("aten::addmm", "aten::mm"), "aten::copy_", others
+    others = ("ResourceApplyGradientDescent", "SparseSoftmaxCrossEntropyWithLogits", "Cast")
+    return "train", ("_FusedMatMul", "MatMul"), "Identity", others
 
-    def setter(role: str) -> Callable[..., None]:
-        def set_threads(*args: Any, **kwargs: Any) -> None:
-            state[role] = args[0] if args else next(iter(kwargs.values()), None)
 
-        return set_threads
+def _profile(
+    adapter: Any, *, steps: int, step: float, products: tuple[float, float], callee: float
+) -> list[Row]:
+    """A table of ``steps`` profiled steps of ``step`` seconds each, in which the two products'
+    self times per step are ``products`` and an operator the first one calls adds ``callee`` to
+    its total; the rest of the step is split among the step's own row and three operators."""
+    whole, (first, second), called, others = _profile_names(adapter)
+    rest = (step - sum(products) - callee) / 4
+    return [
+        (whole, steps, steps * rest, steps * step),
+        (first, 2 * steps, steps * products[0], steps * (products[0] + callee)),
+        (second, 3 * steps, steps * products[1], steps * products[1]),
+        (called, 2 * steps, steps * callee, steps * callee),
+        *((name, steps, steps * rest, steps * rest) for name in others),
+    ]
 
-    def getter(role: str) -> Callable[[], int]:
-        return lambda: fresh if state[role] is None else state[role]
 
-    environment = dict(os.environ)
-    try:
-        for role in ("intra", "inter"):
-            setattr(holder, names[role], setter(role))
-            setattr(holder, names[f"get {role}"], getter(role))
-        yield state
-    finally:
-        for name, original in saved.items():
-            if original is None:
-                delattr(holder, name)
-            else:
-                setattr(holder, name, original)
-        changed = sorted(
-            k for k in set(environment) | set(os.environ) if environment.get(k) != os.environ.get(k)
+#: (steps, the profiled step, the products' self times per step, what they called, the
+#: unprofiled step, the conclusion, what the case is); the third is exact in binary: both shares
+#: are exactly one half
+PROFILE_CASES = (
+    (
+        20,
+        400e-6,
+        (40e-6, 20e-6),
+        30e-6,
+        230e-6,
+        "around it",
+        "a profile that nearly doubled the step",
+    ),
+    (10, 3.7e-3, (0.35e-3, 0.15e-3), 0.1e-3, 0.58e-3, "cannot tell", "a profile 6× the step"),
+    (4, 0.5, (0.125, 0.125), 0.0625, 0.5, "arithmetic", "products of exactly half the step"),
+    (5, 1.2e-3, (0.5e-3, 0.25e-3), 0.3e-3, 1.0e-3, "arithmetic", "a step mostly arithmetic"),
+)
+
+
+@exercise("Where the time goes")
+def read_profile(learner: Callable[..., Any], adapter: Any) -> str:
+    """Exercise 4: the products' share of the profiled and of the unprofiled step, from a
+    profiler's table, and a conclusion only where both shares agree."""
+    whole, products, *_ = _profile_names(adapter)
+    for steps, step, selfs, children, unprofiled, expected, about in PROFILE_CASES:
+        rows = _profile(adapter, steps=steps, step=step, products=selfs, callee=children)
+        got = learner(
+            list(rows), steps=steps, whole=whole, products=set(products), unprofiled=unprofiled
         )
-        for key in changed:  # the learner's process environment is left as it was
-            if key in environment:
-                os.environ[key] = environment[key]
-            else:
-                os.environ.pop(key, None)
-        state["environment"] = changed
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            raise Mismatch(
+                "read_profile must return three things: (share of the profiled step, share of "
+                "the unprofiled step, the conclusion)"
+            )
+        arithmetic = sum(selfs)
+        right = (arithmetic / step, arithmetic / unprofiled)
+        for name, value, wanted, per_step in zip(
+            ("profiled", "unprofiled"), got[:2], right, (step, unprofiled), strict=True
+        ):
+            _judge_share(
+                float(value),
+                wanted,
+                f"for {about} the products' share of the {name} step",
+                steps=steps,
+                inclusive=(arithmetic + children) / per_step,
+                self_only=arithmetic / ((step - arithmetic - children) / 4),
+            )
+        _judge_conclusion(got[2], expected, right, about)
+    return f"right on {len(PROFILE_CASES)} tables, an inflated profile and the boundary included"
 
 
-@exercise("Threads, set where they take effect")
-def use_threads(learner: Callable[[int], Any], adapter: Any) -> str:
-    """Exercise 4: set the intra-op pool to n threads and the inter-op pool to 1."""
-    holder, names, where, fresh = _pools(adapter)
-    intra, inter = names["intra"], names["inter"]
-    for n in (3, 1, 2):
-        with _fresh_process(holder, names, fresh) as state:
-            learner(n)
-        if state["environment"] and state["intra"] is None:
-            raise Mismatch(
-                f"your function changes the environment ({', '.join(state['environment'])}), "
-                "which the runtime reads once, when it starts; call the framework's own setters"
-            )
-        if state["intra"] is None:
-            raise Mismatch(
-                f"the intra-op pool is not set: {where}.{intra} was not called (a function "
-                f"imported by name before the check ran is out of its reach: call it through "
-                f"{where})"
-            )
-        if state["inter"] is None:
-            raise Mismatch(f"the inter-op pool is left as it was: {where}.{inter} was not called")
-        if state["intra"] == 1 and state["inter"] == n != 1:
-            raise Mismatch(
-                "intra-op and inter-op are swapped: the intra-op pool splits one operation's "
-                "work, the inter-op pool runs independent operations side by side"
-            )
-        if (state["intra"], state["inter"]) != (n, 1):
-            raise Mismatch(
-                f"use_threads({n}) sets {intra} to {state['intra']!r} and {inter} to "
-                f"{state['inter']!r}; expected {n} and 1"
-            )
-    return f"{where}.{intra}(n) and {where}.{inter}(1), in the framework's own calls"
+def _judge_share(
+    value: float, wanted: float, what: str, *, steps: int, inclusive: float, self_only: float
+) -> None:
+    """One share, against the typical ways of getting it wrong."""
+    if _close(value, wanted):
+        return
+    if _close(value, inclusive):
+        raise Mismatch(
+            f"{what} counts the products' total time, which includes the operators they called; "
+            "a share of the step adds self times"
+        )
+    if _close(value, wanted * steps) or _close(value, wanted / steps):
+        raise Mismatch(
+            f"{what}: the table sums {steps} steps and the unprofiled time is one step's; put "
+            "both per step before dividing"
+        )
+    if _close(value, self_only):
+        raise Mismatch(
+            f"{what}: the step's row's self time is only what ran outside every operator; the "
+            "whole step is its total time"
+        )
+    raise Mismatch(f"{what} is {wanted:.1%}, you return {value:.1%}")
+
+
+def _judge_conclusion(got: Any, expected: str, shares: tuple[float, float], about: str) -> None:
+    if got == expected:
+        return
+    if got not in PROFILE_CONCLUSIONS:
+        raise Mismatch(
+            f"conclude one of {', '.join(map(repr, PROFILE_CONCLUSIONS))}; for {about} you "
+            f"return {got!r}"
+        )
+    if (shares[0] >= 0.5) != (shares[1] >= 0.5):
+        raise Mismatch(
+            f"for {about} the two shares disagree ({shares[0]:.0%} of the profiled step, "
+            f"{shares[1]:.0%} of the unprofiled one), so this profile cannot tell"
+        )
+    if min(shares) == 0.5:
+        raise Mismatch(f"for {about} both shares are exactly half: 'at least half' includes it")
+    raise Mismatch(f"for {about} both shares agree: conclude {expected!r}, not {got!r}")
+
+
+#: what exercise 4 concludes: the products are at least half of both steps, under half of both,
+#: or the two shares disagree
+PROFILE_CONCLUSIONS = ("arithmetic", "around it", "cannot tell")
 
 
 #: each form's companion for exercise 5: the framework code that runs the learner's update
