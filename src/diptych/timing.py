@@ -165,8 +165,7 @@ class Timing:
     def busy(self) -> bool:
         """Measured busy: the load average says so (``Conditions.busy``), the step waited, or
         other programs kept at least half a CPU busy while it was measured."""
-        others = self.conditions.others
-        return bool(self.conditions.busy or self.waited or (others is not None and others >= 0.5))
+        return _busy(self.conditions.busy, self.cpu_share, self.conditions.others)
 
     @property
     def median(self) -> float:
@@ -236,6 +235,16 @@ def _share(cpu: tuple[float, ...] | None, wall_per_step: tuple[float, ...]) -> f
 
 #: a CPU-bound step that had a CPU for less than this share of its wall time waited for one
 WAITED = 0.7
+#: CPUs other programs kept busy during a measurement from which on it counts as busy
+OTHERS_BUSY = 0.5
+
+
+def _busy(load_busy: bool | None, share: float | None, others: float | None) -> bool:
+    """This module's one rule for a busy machine: the 1-minute load at least the CPU count, a
+    CPU share under ``WAITED``, or other programs keeping ``OTHERS_BUSY`` CPUs busy."""
+    waited = share is not None and share < WAITED
+    return bool(load_busy or waited or (others is not None and others >= OTHERS_BUSY))
+
 
 _ids = itertools.count(1)
 
@@ -253,6 +262,16 @@ def busy_cpu_seconds() -> float | None:
         return None
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
     return (user + nice + system + irq + softirq + steal) / ticks
+
+
+def _others(machine: float | None, own: float, elapsed: float) -> float | None:
+    """CPUs other programs kept busy over the ``elapsed`` wall seconds since the machine's busy
+    CPU seconds were ``machine`` and this process's CPU time ``own``: the machine's busy time
+    less this process's, over the wall time. None where the system does not say."""
+    now = busy_cpu_seconds()
+    if machine is None or now is None:
+        return None
+    return round(max(0.0, (now - machine - (time.process_time() - own)) / elapsed), 3)
 
 
 def measure(
@@ -310,11 +329,9 @@ def measure(
                 cpu[name].append((time.process_time() - before[0]) / steps)
                 own_cpu[name].append((time.thread_time() - before[1]) / steps)
     conditions = Conditions.now(threads=None, clock=clock)
-    if on_wall and machine is not None and (now := busy_cpu_seconds()) is not None:
-        elapsed = time.perf_counter() - wall
-        if elapsed >= 0.2:  # the machine's counters tick every 10 ms: too coarse for less
-            others = (now - machine - (time.process_time() - own)) / elapsed
-            conditions = replace(conditions, others=round(max(0.0, others), 3))
+    if on_wall and (elapsed := time.perf_counter() - wall) >= 0.2:
+        # the machine's counters tick every 10 ms: too coarse for less
+        conditions = replace(conditions, others=_others(machine, own, elapsed))
     stamp = f"{os.getpid()}-{next(_ids)}"
     counts = threads if isinstance(threads, Mapping) else dict.fromkeys(names, threads)
     most = max((n for n in counts.values() if n is not None), default=None)
@@ -396,7 +413,7 @@ class Comparison:
             text += "; measured one after the other, not interleaved"
         if self.busy:
             notes = [] if self.load is None else [f"load {self.load:.2f} on {self.cpus} CPUs"]
-            if self.others is not None and self.others >= 0.5:
+            if self.others is not None and self.others >= OTHERS_BUSY:
                 notes.append(f"other programs kept {self.others:.2f} CPUs busy")
             if self.on_cpu is not None and self.on_cpu < WAITED:
                 notes.append(f"the step had a CPU {self.on_cpu:.0%} of the time")
@@ -480,11 +497,7 @@ def probe(seconds: float = 0.2) -> tuple[float, float | None]:
     while time.perf_counter() - start < seconds:
         pass
     elapsed, share = time.perf_counter() - start, (time.thread_time() - cpu)
-    now = busy_cpu_seconds()
-    others = None
-    if machine is not None and now is not None:
-        others = round(max(0.0, (now - machine - (time.process_time() - own)) / elapsed), 3)
-    return share / elapsed, others
+    return share / elapsed, _others(machine, own, elapsed)
 
 
 def busy_now(seconds: float = 0.2) -> tuple[bool, str]:
@@ -493,7 +506,7 @@ def busy_now(seconds: float = 0.2) -> tuple[bool, str]:
     programs kept half a CPU busy. Returns the answer and what the probe saw, in words."""
     conditions = Conditions.now(threads=None)
     share, others = probe(seconds)
-    busy = bool(conditions.busy or share < WAITED or (others is not None and others >= 0.5))
+    busy = _busy(conditions.busy, share, others)
     seen = f"a CPU {share:.0%} of the time" + (
         "" if others is None else f", other programs {others:.2f} CPUs"
     )
