@@ -393,6 +393,49 @@ class CollectiveMismatch(RuntimeError):
     """The replicas (threads) did not call the all-reduce alike."""
 
 
+class _Rounds:
+    """The replicas' all-reduce calls, round by round: a replica's n-th call waits until every
+    replica has made its n-th, and fails at once when a replica that has already finished never
+    will (rather than waiting out ``timeout``, the limit for a replica that is still running)."""
+
+    def __init__(self, replicas: int, timeout: float) -> None:
+        self.calls = [0] * replicas
+        self.finished = [False] * replicas
+        self.values: dict[int, list[Any]] = {}
+        self.changed = threading.Condition()
+        self.timeout = timeout
+
+    def gather(self, rank: int, value: Any) -> list[Any]:
+        """Every replica's value of this round, rank 0 first; CollectiveMismatch if one never
+        comes."""
+        with self.changed:
+            self.calls[rank] += 1
+            round_ = self.calls[rank]
+            self.values.setdefault(round_, [None] * len(self.calls))[rank] = value
+            self.changed.notify_all()
+            self.changed.wait_for(
+                lambda: self._all_came(round_) or self._one_never_will(round_), timeout=self.timeout
+            )
+            if not self._all_came(round_):
+                message = "the replicas called all_reduce different numbers of times"
+                raise CollectiveMismatch(message)
+            return self.values[round_]
+
+    def finish(self, rank: int) -> None:
+        """``rank`` returned or raised: it makes no more calls."""
+        with self.changed:
+            self.finished[rank] = True
+            self.changed.notify_all()
+
+    def _all_came(self, round_: int) -> bool:
+        return all(calls >= round_ for calls in self.calls)
+
+    def _one_never_will(self, round_: int) -> bool:
+        return any(
+            done and calls < round_ for calls, done in zip(self.calls, self.finished, strict=True)
+        )
+
+
 def replicas_in_threads(
     learner: Callable[..., Any], shards: Sequence[np.ndarray], world_size: int
 ) -> list[Any]:
@@ -402,25 +445,17 @@ def replicas_in_threads(
     re-raises the first error a replica raised; ``CollectiveMismatch`` when the replicas did not
     all call the all-reduce the same number of times, or used an operation other than a sum."""
     replicas = len(shards)
-    barrier = threading.Barrier(replicas, timeout=10)
+    rounds = _Rounds(replicas, timeout=10)
     here = threading.local()
-    slots: list[Any] = [None] * replicas
     results: list[Any] = [None] * replicas
     errors: list[BaseException] = []
 
     def all_reduce(tensor: Any, op: Any = None, group: Any = None, async_op: bool = False) -> Any:
         if op not in (None, dist.ReduceOp.SUM):
             raise CollectiveMismatch(f"the all-reduce was asked for {op}, not a sum")
-        slots[here.rank] = tensor.detach().clone()
-        try:
-            barrier.wait()
-            total = sum(slots[1:], slots[0].clone())
-            barrier.wait()
-        except threading.BrokenBarrierError:
-            message = "the replicas called all_reduce different numbers of times"
-            raise CollectiveMismatch(message) from None
+        values = rounds.gather(here.rank, tensor.detach().clone())
         with torch.no_grad():
-            tensor.copy_(total)
+            tensor.copy_(sum(values[1:], values[0].clone()))
         return None
 
     def replica(rank: int) -> None:
@@ -429,7 +464,8 @@ def replicas_in_threads(
             results[rank] = learner(tracked(shards[rank]), world_size)
         except BaseException as error:  # re-raised in the check's own thread
             errors.append(error)
-            barrier.abort()
+        finally:
+            rounds.finish(rank)
 
     stand_ins = {
         "all_reduce": all_reduce,
