@@ -14,7 +14,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from diptych.command import registry
-from diptych.command.configurations import DEFAULT, IMITATIONS
+from diptych.configurations import DEFAULT, IMITATIONS
 from tests.notebook_runs import (
     DEFAULT_ONLY,
     LESSON_CONFIGURATIONS,

@@ -139,7 +139,7 @@ def test_without_a_run_the_table_shows_what_each_notebook_printed(tmp_path):
 def _run_document(values: dict[str, tuple], configuration: str = "default") -> dict:
     """What `diptych run --json` writes for one lesson whose twins recorded ``values``
     (name -> (PyTorch value, TensorFlow value, atol[, at_least])), compared by report."""
-    from diptych.command.configurations import CONFIGURATIONS
+    from diptych.configurations import CONFIGURATIONS
 
     runs = {}
     for i, framework in enumerate(("pytorch", "tensorflow")):

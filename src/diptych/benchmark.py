@@ -135,7 +135,7 @@ class Result:
 
 def run(settings: Settings, *, timeout: float = 600) -> list[Result]:
     """Measure ``settings`` in a fresh Python process and return its results."""
-    from diptych.command.configurations import thread_limits
+    from diptych.configurations import thread_limits
     from diptych.optional import QUIET_TENSORFLOW
 
     source = str(Path(__file__).resolve().parents[1])  # this diptych, not another installed one

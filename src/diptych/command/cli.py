@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from diptych import __version__
 from diptych.command import exit_status
 from diptych.command.arguments import positive_int
-from diptych.command.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
 from diptych.command.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, after_signal
 from diptych.command.interrupts import Interrupted, honoured
+from diptych.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
 
 if TYPE_CHECKING:
     from diptych.command.registry import Curriculum
