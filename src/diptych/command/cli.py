@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from diptych import __version__
 from diptych.command import exit_status
 from diptych.command.arguments import positive_int
-from diptych.command.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, after_signal
+from diptych.command.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, after_signal
 from diptych.command.interrupts import Interrupted, honoured
 from diptych.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
 
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
 
 #: the longest per-cell timeout accepted (a day): longer ones overflow the timers underneath
 MAX_TIMEOUT = 86400.0
-
-
-class UsageError(Exception):
-    """Input the command cannot use; reported in one line with exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
