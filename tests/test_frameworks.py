@@ -54,12 +54,26 @@ def numpy_adapter() -> types.SimpleNamespace:
 
 
 def test_every_place_that_names_a_framework_reads_the_one_table():
-    assert registry.FRAMEWORKS == frameworks.KEYS == ("pytorch", "tensorflow")
+    assert tuple(f.key for f in frameworks.FRAMEWORKS) == frameworks.KEYS
     assert {f.key: f.name for f in frameworks.FRAMEWORKS} == registry.FRAMEWORK_NAMES
     assert {f.key: f.module for f in frameworks.FRAMEWORKS} == optional.TRACKS
     for f in frameworks.FRAMEWORKS:
-        assert optional.FRAMEWORKS[f.module] == (f.name, f.extra)
+        assert optional.INSTALL_HINTS[f.module] == (f.name, f.extra)
         assert plot.COLORS[f.name] == f.color
+
+
+def test_only_the_table_is_called_frameworks():
+    """One meaning per name: views of the table are named after what they hold (``KEYS``,
+    ``TRACKS``, ``INSTALL_HINTS``), so that searching for FRAMEWORKS finds the table."""
+    binders = []
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else targets
+            if any(isinstance(t, ast.Name) and t.id == "FRAMEWORKS" for t in targets):
+                binders.append(path.relative_to(SRC).as_posix())
+    assert binders == ["frameworks.py"]
 
 
 def test_the_real_adapters_provide_what_the_checks_use():

@@ -253,8 +253,9 @@ def _curriculum_to_write(what: str) -> Curriculum:
 def _list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from diptych.command.registry import FRAMEWORK_NAMES, FRAMEWORKS, lessons
+    from diptych.command.registry import FRAMEWORK_NAMES, lessons
     from diptych.command.sections import CORE_BUDGET_MINUTES
+    from diptych.frameworks import KEYS
 
     root = _curriculum().root
     solutions = {lesson.name: lesson for lesson in lessons(root, "solutions")}
@@ -275,7 +276,7 @@ def _list(args: argparse.Namespace) -> int:
                 " / ".join(f"{m.exercises:.0f}" for m in minutes.values() if m.exercises) or "none",
             ]
         )
-    frameworks = " / ".join(FRAMEWORK_NAMES[fw] for fw in FRAMEWORKS)
+    frameworks = " / ".join(FRAMEWORK_NAMES[fw] for fw in KEYS)
     print(
         tabulate(
             rows,
