@@ -28,7 +28,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from diptych.command import registry, sections
 from diptych.command.cli import build_parser, main
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
 GUIDE = (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8")
 SRC = REPO / "src" / "diptych"
 
@@ -145,7 +146,13 @@ EXERCISES = [
 ]
 #: what step 8's tests read besides the package and themselves: the conftests, the notebooks'
 #: plugin, and the design notes' *Layers*
-TEST_SUPPORT = ["conftest.py", "tests/conftest.py", "tests/notebook_runs.py", "docs/design.md"]
+TEST_SUPPORT = [
+    "conftest.py",
+    "tests/conftest.py",
+    "tests/helpers.py",
+    "tests/notebook_runs.py",
+    "docs/design.md",
+]
 #: step 8's tests that read the outputs a real run commits (the slow test makes them first)
 READ_COMMITTED_OUTPUTS = [
     "tests/test_pairing.py::test_every_lesson_has_parity_checks_whose_output_nbval_compares",

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import diptych
 
+from helpers import REPO, imported_names
+
 SRC = Path(diptych.__file__).resolve().parent  # src/diptych
-DESIGN = Path(__file__).resolve().parents[1] / "docs" / "design.md"
-#: functions that import the module a string names: ``require("torch")`` is an import too
-IMPORTING_CALLS = {"require", "import_module", "__import__"}
+DESIGN = REPO / "docs" / "design.md"
 
 Graph = dict[str, set[str]]
 
@@ -34,30 +34,6 @@ def modules(package: Path) -> dict[str, Path]:
         parts = path.relative_to(package.parent).with_suffix("").parts
         found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return found
-
-
-def imported_names(tree: ast.AST, *, package: str) -> set[str]:
-    """Every absolute name a parsed module imports, anywhere in it: ``import a.b`` gives
-    ``a.b``; ``from a import b`` gives ``a`` and ``a.b`` (``b`` may be a submodule); a relative
-    import is resolved against ``package``, the package the module is in."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                base = ".".join([*parent, base] if base else parent)
-            names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
-        elif isinstance(node, ast.Call) and node.args:
-            function = node.func
-            called = function.attr if isinstance(function, ast.Attribute) else None
-            called = function.id if isinstance(function, ast.Name) else called
-            first = node.args[0]
-            if called in IMPORTING_CALLS and isinstance(first, ast.Constant):
-                names |= {first.value} if isinstance(first.value, str) else set()
-    return names
 
 
 def import_graph(package: Path) -> Graph:

@@ -23,7 +23,8 @@ from tests.notebook_runs import (
     scope_of,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
 RECORDS = "from diptych import parity\n" + "\n".join(
     f"parity.record('v{i}', {i}.0, atol=1e-9)" for i in range(3)
 )

@@ -11,7 +11,7 @@ from diptych.checks import exercises_of
 from diptych.command import registry
 from diptych.command.sections import pairing_key
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
 
 
 def h2_headings(path: Path) -> list[str]:

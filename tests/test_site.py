@@ -27,7 +27,8 @@ from diptych.command import registry, site, site_pages, site_parity
 from diptych.command.execution import Execution
 from diptych.command.report import LessonReport, compare_values, to_json
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
 SCREENSHOTS = REPO / "build" / "site-screenshots"
 LESSONS = registry.lessons(REPO)
 DESKTOP = {"width": 1440, "height": 900}

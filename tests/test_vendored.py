@@ -15,8 +15,10 @@ from pathlib import Path
 
 import diptych
 
+from helpers import REPO
+
 MATHJAX = Path(diptych.__file__).resolve().parent / "site_assets" / "_static" / "mathjax"
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "vendor-mathjax"
+SCRIPT = REPO / "scripts" / "vendor-mathjax"
 LISTING = "VENDORED.txt"
 
 

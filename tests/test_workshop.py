@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +17,8 @@ from diptych.command.cli import build_parser
 from diptych.command.registry import FRAMEWORK_NAMES
 from diptych.frameworks import KEYS
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
 WORKSHOP = REPO / "docs" / "workshop.md"
 TEXT = WORKSHOP.read_text(encoding="utf-8")
 LESSONS = registry.lessons(REPO)
