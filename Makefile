@@ -1,6 +1,6 @@
 # The README's two commands: `make run` (the curriculum and its parity table) and `make test`
 # (the linters, the type checker, then every test and notebook); `make unit` is the fast loop:
-# the tests that execute no notebook. `make test` also finds a Chromium for the site's browser
+# the tests that execute no notebook, and how much of the package they run (coverage). `make test` also finds a Chromium for the site's browser
 # tests, installing Debian's package where it can (scripts/chromium.py; they skip, saying why,
 # where there is none).
 # Both create the virtual environment .venv from the lock file first, once, and again only when
@@ -36,8 +36,11 @@ test: lint browser
 browser:
 	$(PYTHON) scripts/chromium.py --install
 
+# the fast loop, with the package's line coverage (configured in pyproject.toml): reported, not a gate
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not slow and not lock" -q
+	$(BIN)/python -m coverage run -m pytest tests -m "not slow and not lock" -q
+	$(BIN)/python -m coverage combine -q
+	$(BIN)/python -m coverage report
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -33,10 +33,16 @@ LINT = [
     ["ruff", "format", "--check", "src", "tests", "benchmarks"],
     ["python", "-m", "mypy"],
 ]
+#: `unit` measures the package's line coverage while it tests (pyproject.toml's tool.coverage)
+COVERAGE = ["python", "-m", "coverage"]
 TARGETS = {
     "run": [["diptych", "run"]],
     "lint": LINT,
-    "unit": [["python", "-m", "pytest", "tests", "-m", "not slow and not lock", "-q"]],
+    "unit": [
+        [*COVERAGE, "run", "-m", "pytest", "tests", "-m", "not slow and not lock", "-q"],
+        [*COVERAGE, "combine", "-q"],
+        [*COVERAGE, "report"],
+    ],
     "test": [*LINT, ["python", "scripts/chromium.py", "--install"], ["python", "-m", "pytest"]],
 }
 

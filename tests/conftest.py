@@ -1,44 +1,19 @@
-"""Fixtures shared by the tests: the repository root and tiny throwaway curricula."""
+"""Fixtures shared by the tests: the repository root, tiny throwaway curricula, and the outcomes
+the exercise checks record. Plain helpers are in ``helpers.py``, imported by name."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO, write_notebook
 
 
 @pytest.fixture
 def repo() -> Path:
     return REPO
-
-
-def write_notebook(
-    path: Path, *cells: str | tuple[str, list[str]], markdown: str = "## Parity"
-) -> Path:
-    """A small notebook: one markdown cell, then one code cell per string; a (source, tags) pair
-    makes a tagged cell, and a source starting with "## " a markdown cell."""
-    made = [new_markdown_cell(markdown)]
-    for cell in cells:
-        source, tags = cell if isinstance(cell, tuple) else (cell, [])
-        made.append(
-            new_markdown_cell(source) if source.startswith("## ") else new_code_cell(source)
-        )
-        if tags:
-            made[-1].metadata["tags"] = tags
-    notebook = new_notebook(cells=made)
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, path)
-    return path
 
 
 @pytest.fixture
@@ -68,14 +43,3 @@ def outcomes(monkeypatch, tmp_path):
 
     monkeypatch.setenv(recording.RECORD_ENV, str(tmp_path))
     return lambda: recording.read_outcomes(tmp_path)
-
-
-def verdict(check, learner, adapter, outcomes, **kwargs):
-    """The outcome the check recorded (how long checks take is measured, never asserted)."""
-    check(learner, adapter, **kwargs)
-    return outcomes()[-1]
-
-
-def case_id(case) -> str:
-    """A (check, learner, adapter, ...) case's test id: check-framework-learner."""
-    return f"{case[0].__name__}-{case[2].NAME}-{getattr(case[1], '__name__', 'lambda')}"

@@ -7,7 +7,7 @@ cells' outputs are not). This plugin decides what runs where and what else reads
 
 * **Configurations.** Every lesson notebook runs under each configuration of
   ``LESSON_CONFIGURATIONS``: this machine as it is, and an imitated other CPU
-  (``diptych.command.configurations``), except the lesson of ``DEFAULT_ONLY``, whose values
+  (``diptych.configurations``), except the lesson of ``DEFAULT_ONLY``, whose values
   must then keep 100x the bar here; every solution under this machine's. ``diptych run
   --matrix`` adds the rest.
 * **Recording.** Each kernel starts with ``$DIPTYCH_RECORD_DIR`` pointing at a folder of its own,
@@ -41,9 +41,9 @@ import pytest
 from nbval.plugin import IPyNbCell, IPyNbFile
 
 from diptych.command import registry
-from diptych.command.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
 from diptych.command.execution import Execution
 from diptych.command.report import LessonReport, compare_values, table
+from diptych.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
 from diptych.outcomes import Status
 from diptych.parity import MIN_HEADROOM
 from diptych.recording import RECORD_ENV, read_outcomes, read_values

@@ -16,7 +16,7 @@ from diptych import benchmark, timing
 from diptych.command import bench
 from diptych.command.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
 
 
 def fake_run(settings: benchmark.Settings) -> list[benchmark.Result]:

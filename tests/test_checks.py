@@ -12,11 +12,12 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import case_id, verdict
 from diptych import checks
 from diptych.checks import gradient_descent, linear_models, mlp, tensors
 from diptych.checks.idioms import switched_off
 from diptych.reference import classification, training
+
+from helpers import case_id, verdict
 
 torch = pytest.importorskip("torch")
 pytorch = pytest.importorskip("diptych.adapters.pytorch")

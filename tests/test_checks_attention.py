@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from conftest import case_id, verdict
 from diptych import checks
 from diptych.checks import attention as attention_checks
+
+from helpers import case_id, verdict
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -10,9 +10,10 @@ import functools
 import numpy as np
 import pytest
 
-from conftest import case_id, verdict
 from diptych import checks
 from diptych.checks import cnn
+
+from helpers import case_id, verdict
 
 torch = pytest.importorskip("torch")
 pytorch = pytest.importorskip("diptych.adapters.pytorch")

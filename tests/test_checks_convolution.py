@@ -8,10 +8,11 @@ pads and reshapes (never with ``diptych.layouts``, which exercise 4 switches off
 import numpy as np
 import pytest
 
-from conftest import case_id, verdict
 from diptych import checks, layouts
 from diptych.checks import convolution
 from diptych.reference import conv
+
+from helpers import case_id, verdict
 
 torch = pytest.importorskip("torch")
 pytorch = pytest.importorskip("diptych.adapters.pytorch")

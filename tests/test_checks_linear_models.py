@@ -9,15 +9,14 @@ namespace, as a learner writes it); wrong answers stop as soon as their mistake 
 check can see it in the first steps, so that they run fast.
 """
 
-from pathlib import Path
-
 import nbformat
 import numpy as np
 import pytest
 
-from conftest import case_id, verdict
 from diptych import checks, data
 from diptych.checks import linear_models
+
+from helpers import REPO, case_id, verdict
 
 torch = pytest.importorskip("torch")
 pytorch = pytest.importorskip("diptych.adapters.pytorch")
@@ -396,7 +395,7 @@ def fresh_split():
 
 # ------------------------------------------------------------- in the exercise notebook itself
 
-EXERCISES = Path(__file__).resolve().parents[1] / "exercises" / "03_linear_models"
+EXERCISES = REPO / "exercises" / "03_linear_models"
 
 #: what a learner writes from the statement, with the names it uses (nn, np, F, data, keras, tf)
 #: and nothing imported of its own: the setup cell of the exercise notebook must provide them

@@ -12,9 +12,10 @@ import math
 import numpy as np
 import pytest
 
-from conftest import case_id, verdict
 from diptych import checks
 from diptych.checks import mlp
+
+from helpers import case_id, verdict
 
 torch = pytest.importorskip("torch")
 pytorch = pytest.importorskip("diptych.adapters.pytorch")

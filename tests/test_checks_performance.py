@@ -9,9 +9,10 @@ import statistics
 import numpy as np
 import pytest
 
-from conftest import case_id, verdict
 from diptych import checks, timing
 from diptych.checks import performance
+
+from helpers import case_id, verdict
 
 torch = pytest.importorskip("torch")
 pytorch = pytest.importorskip("diptych.adapters.pytorch")

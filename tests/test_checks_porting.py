@@ -8,9 +8,10 @@ Right answers are written out here with plain transposes and reshapes (never wit
 import numpy as np
 import pytest
 
-from conftest import case_id, verdict
 from diptych import checks
 from diptych.checks import porting as porting_checks
+
+from helpers import case_id, verdict
 
 torch = pytest.importorskip("torch")
 pytorch = pytest.importorskip("diptych.adapters.pytorch")

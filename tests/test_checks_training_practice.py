@@ -9,10 +9,11 @@ the forgotten mode is PyTorch's missing ``model.eval()`` before predicting and K
 import numpy as np
 import pytest
 
-from conftest import case_id, verdict
 from diptych import checks
 from diptych.checks import training_practice
 from diptych.reference import training
+
+from helpers import case_id, verdict
 
 torch = pytest.importorskip("torch")
 pytorch = pytest.importorskip("diptych.adapters.pytorch")

@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from diptych.command.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def diptych(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real console entry point in a fresh process."""
-    return subprocess.run(
-        [sys.executable, "-m", "diptych.command.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+from helpers import REPO, diptych
 
 
 def test_list_shows_every_lesson_with_its_run_time(capsys):

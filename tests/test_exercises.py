@@ -13,7 +13,8 @@ import pytest
 from diptych.command import exercises, registry
 from diptych.command.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
 EXERCISES = [p for lesson in registry.lessons(REPO, "exercises") for p in lesson.notebooks.values()]
 SOLUTIONS = [p for lesson in registry.lessons(REPO, "solutions") for p in lesson.notebooks.values()]
 

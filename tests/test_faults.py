@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_notebook
 from diptych.command import exercises
 from diptych.command.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO, diptych, write_notebook
+
 SLEEPER = "import os, pathlib, time\npathlib.Path('started').write_text(str(os.getpid()))\ntime.sleep(600)"
 SOLUTION = "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"
 #: a liveness bound, not a speed measurement: before the fix a run waited for its cell (600 s
@@ -38,17 +38,6 @@ def one_line(stderr: str) -> str:
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in stderr, stderr
     return lines[0]
-
-
-def diptych(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "diptych.command.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture

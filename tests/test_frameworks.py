@@ -19,6 +19,8 @@ from diptych.command import registry
 from diptych.outcomes import Status
 from diptych.reference import classification
 
+from helpers import imported_names
+
 SRC = Path(checks.__file__).resolve().parents[1]  # src/diptych
 FRAMEWORK_MODULES = {"torch", "tensorflow", "keras"}
 
@@ -54,12 +56,26 @@ def numpy_adapter() -> types.SimpleNamespace:
 
 
 def test_every_place_that_names_a_framework_reads_the_one_table():
-    assert registry.FRAMEWORKS == frameworks.KEYS == ("pytorch", "tensorflow")
+    assert tuple(f.key for f in frameworks.FRAMEWORKS) == frameworks.KEYS
     assert {f.key: f.name for f in frameworks.FRAMEWORKS} == registry.FRAMEWORK_NAMES
     assert {f.key: f.module for f in frameworks.FRAMEWORKS} == optional.TRACKS
     for f in frameworks.FRAMEWORKS:
-        assert optional.FRAMEWORKS[f.module] == (f.name, f.extra)
+        assert optional.INSTALL_HINTS[f.module] == (f.name, f.extra)
         assert plot.COLORS[f.name] == f.color
+
+
+def test_only_the_table_is_called_frameworks():
+    """One meaning per name: views of the table are named after what they hold (``KEYS``,
+    ``TRACKS``, ``INSTALL_HINTS``), so that searching for FRAMEWORKS finds the table."""
+    binders = []
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else targets
+            if any(isinstance(t, ast.Name) and t.id == "FRAMEWORKS" for t in targets):
+                binders.append(path.relative_to(SRC).as_posix())
+    assert binders == ["frameworks.py"]
 
 
 def test_the_real_adapters_provide_what_the_checks_use():
@@ -101,27 +117,10 @@ def test_a_third_framework_adapter_satisfies_the_checks(monkeypatch, tmp_path):
     assert np.allclose(stable(np.eye(3)), classification.log_softmax(np.eye(3)))
 
 
-#: functions that import a module named by a string: ``require("torch")`` is an import too
-IMPORTING_CALLS = {"require", "import_module", "__import__"}
-
-
 def framework_imports(tree: ast.AST) -> list[str]:
-    """Every framework module a parsed module imports: import statements, and calls of
-    ``require``/``importlib.import_module`` with a string literal, functions included."""
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.append(node.module)
-        elif isinstance(node, ast.Call) and node.args:
-            function = node.func
-            called = function.attr if isinstance(function, ast.Attribute) else None
-            called = function.id if isinstance(function, ast.Name) else called
-            first = node.args[0]
-            if called in IMPORTING_CALLS and isinstance(first, ast.Constant):
-                names += [first.value] if isinstance(first.value, str) else []
-    return [name for name in names if name.split(".")[0] in FRAMEWORK_MODULES]
+    """Every framework module a parsed module imports, functions included: import statements,
+    and calls of ``require``/``importlib.import_module`` with the name written out."""
+    return sorted(name for name in imported_names(tree) if name.split(".")[0] in FRAMEWORK_MODULES)
 
 
 def test_the_import_finder_sees_statements_and_calls_that_import_by_name():
@@ -136,7 +135,7 @@ def f():
     named = require(NAME)
 """
     found = framework_imports(ast.parse(source))
-    assert sorted(found) == ["keras", "tensorflow", "torch", "torch.multiprocessing"]
+    assert found == ["keras", "tensorflow", "torch", "torch.multiprocessing", "torch.nn"]
 
 
 def test_no_module_outside_the_adapters_imports_a_framework():

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
 RECORD = "from diptych import parity\nparity.record('loss', 1.0, atol=1e-6)"
 
 

@@ -23,8 +23,9 @@ import pytest
 
 from diptych import platforms
 
-ROOT = Path(__file__).resolve().parents[1]
-REQUIREMENTS = ROOT / "requirements"
+from helpers import REPO
+
+REQUIREMENTS = REPO / "requirements"
 
 pytestmark = pytest.mark.lock
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import importlib.util
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-MAKEFILE = (ROOT / "Makefile").read_text()
+from helpers import REPO
+
+MAKEFILE = (REPO / "Makefile").read_text()
 
 
 def make_py():
-    spec = importlib.util.spec_from_file_location("make_py", ROOT / "scripts" / "make.py")
+    spec = importlib.util.spec_from_file_location("make_py", REPO / "scripts" / "make.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -55,7 +55,7 @@ def test_both_install_the_lock_with_uv_and_fall_back_to_pip_alike():
         ' || { echo "$(FALLBACK)"; $(PIP) -r requirements/$(LOCK).txt; }'
     )
     assert "requirements/uv.txt" in re.search(r"^\$\(STAMP\):(.*)$", MAKEFILE, re.MULTILINE)[1]
-    assert re.fullmatch(r"uv==[\d.]+", (ROOT / "requirements/uv.txt").read_text().split()[-1])
+    assert re.fullmatch(r"uv==[\d.]+", (REPO / "requirements/uv.txt").read_text().split()[-1])
 
 
 @pytest.mark.parametrize("target", ["run", "test", "lint", "unit"])
@@ -77,4 +77,4 @@ def test_both_run_the_same_commands(target):
 def test_both_check_the_platform_first_and_write_the_same_stamp():
     assert recipe("$(STAMP)")[0] == "@$(PYTHON) src/diptych/platforms.py"
     assert "STAMP  := $(VENV)/.diptych-installed" in MAKEFILE
-    assert make_py().STAMP.relative_to(ROOT).as_posix() == ".venv/.diptych-installed"
+    assert make_py().STAMP.relative_to(REPO).as_posix() == ".venv/.diptych-installed"

@@ -7,14 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from diptych.command import registry
-from diptych.command.configurations import DEFAULT, IMITATIONS
+from diptych.configurations import DEFAULT, IMITATIONS
 from tests.notebook_runs import (
     DEFAULT_ONLY,
     LESSON_CONFIGURATIONS,
@@ -23,22 +20,11 @@ from tests.notebook_runs import (
     scope_of,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO, write_notebook
+
 RECORDS = "from diptych import parity\n" + "\n".join(
     f"parity.record('v{i}', {i}.0, atol=1e-9)" for i in range(3)
 )
-
-
-def notebook(path: Path, *sources: str) -> None:
-    cells = [new_markdown_cell("## Parity")] + [new_code_cell(source) for source in sources]
-    made = new_notebook(cells=cells)
-    made.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(made, path)
 
 
 @pytest.fixture
@@ -51,24 +37,24 @@ def tiny(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.P
     pytester.makeconftest("pytest_plugins = ['tests.notebook_runs']")
     root = pytester.path / "notebooks"
     for framework, last in (("pytorch", "1.0"), ("tensorflow", "1.0")):
-        notebook(
+        write_notebook(
             root / f"01_agree/agree_{framework}.ipynb",
             RECORDS,
             f"parity.record('x', {last}, atol=1e-6)",
         )
     for framework, last in (("pytorch", "1.0"), ("tensorflow", "1.5")):
-        notebook(
+        write_notebook(
             root / f"02_differ/differ_{framework}.ipynb",
             RECORDS,
             f"parity.record('x', {last}, atol=1e-6)",
         )
-    notebook(
+    write_notebook(
         root / "03_noisy/noisy_pytorch.ipynb",
         RECORDS,
         "parity.record('x', 1.0, atol=1e-6)",
         "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)  # a crash",
     )
-    notebook(
+    write_notebook(
         root / "03_noisy/noisy_tensorflow.ipynb",
         RECORDS,
         "import warnings\nwarnings.warn('a learner would see this in red')",

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_notebook
 from diptych.command import registry
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO, write_notebook
+
 BLOCKED = {"pytorch": ["tensorflow", "keras"], "tensorflow": ["torch"]}
 
 

@@ -1,23 +1,23 @@
 """Every lesson is a pair of twins with the same H2 headings in the same order."""
 
 import json
-import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from diptych import frameworks
 from diptych.checks import exercises_of
 from diptych.command import registry
+from diptych.command.sections import pairing_key
 
-REPO = Path(__file__).resolve().parents[1]
-FRAMEWORK_WORDS = re.compile(r"PyTorch|TensorFlow|Keras")
+from helpers import REPO
 
 
 def h2_headings(path: Path) -> list[str]:
     notebook = json.loads(path.read_text(encoding="utf-8"))
     return [
-        FRAMEWORK_WORDS.sub("*", line.strip())
+        pairing_key(line.strip())
         for cell in notebook["cells"]
         if cell["cell_type"] == "markdown"
         for line in "".join(cell["source"]).splitlines()
@@ -33,7 +33,7 @@ ALL_LESSONS = [lesson for kind in registry.KINDS for lesson in registry.lessons(
 )
 def test_both_twins_exist_with_the_same_headings(lesson):
     assert set(lesson.notebooks) == {"pytorch", "tensorflow"}, f"{lesson.folder} lacks a twin"
-    pytorch, tensorflow = (h2_headings(lesson.notebooks[fw]) for fw in registry.FRAMEWORKS)
+    pytorch, tensorflow = (h2_headings(lesson.notebooks[fw]) for fw in frameworks.KEYS)
     assert pytorch == tensorflow
     if lesson.folder.parent.name == "notebooks":
         for heading in ("## Learning goals", "## Setup", "## Parity", "## Exercises", "## Summary"):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from diptych import platforms
 from diptych.command import doctor
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO
 
 
 @pytest.mark.parametrize(
@@ -43,7 +42,7 @@ def test_old_macos_and_other_machines():
 def test_the_script_runs_without_the_package_and_passes_here():
     # the Makefile runs it with the system Python before .venv exists
     result = subprocess.run(
-        [sys.executable, "-I", str(ROOT / "src/diptych/platforms.py")],
+        [sys.executable, "-I", str(REPO / "src/diptych/platforms.py")],
         capture_output=True,
         text=True,
     )

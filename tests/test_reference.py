@@ -1,8 +1,17 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from diptych import data
+from diptych import data, reference
 from diptych.reference import calculus, classification, conv, regression
+
+
+def test_the_package_lists_and_describes_every_reference_module():
+    folder = Path(reference.__file__).parent
+    modules = sorted(path.stem for path in folder.glob("*.py") if path.stem != "__init__")
+    assert sorted(reference.__all__) == modules
+    assert [name for name in modules if f"* ``{name}``" not in reference.__doc__] == []
 
 
 def test_calculus_derivatives_agree_with_finite_differences():

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from diptych.command.configurations import DEFAULT
 from diptych.command.execution import Execution
 from diptych.command.report import (
     LessonReport,
@@ -17,6 +16,7 @@ from diptych.command.report import (
     table,
     to_json,
 )
+from diptych.configurations import DEFAULT
 
 
 def run(**values: dict) -> Execution:

@@ -4,7 +4,6 @@ sections, and a header that states the learner minutes the notebook really takes
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -12,7 +11,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from diptych.command import registry, sections
 from diptych.command.sections import COLLAPSED, CORE_BUDGET_MINUTES
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
 LESSONS = registry.lessons(REPO)
 SOLUTIONS = {lesson.name: lesson for lesson in registry.lessons(REPO, "solutions")}
 NOTEBOOKS = [(lesson, fw) for lesson in LESSONS for fw in lesson.notebooks]

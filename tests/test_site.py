@@ -27,7 +27,8 @@ from diptych.command import registry, site, site_pages, site_parity
 from diptych.command.execution import Execution
 from diptych.command.report import LessonReport, compare_values, to_json
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
 SCREENSHOTS = REPO / "build" / "site-screenshots"
 LESSONS = registry.lessons(REPO)
 DESKTOP = {"width": 1440, "height": 900}
@@ -139,7 +140,7 @@ def test_without_a_run_the_table_shows_what_each_notebook_printed(tmp_path):
 def _run_document(values: dict[str, tuple], configuration: str = "default") -> dict:
     """What `diptych run --json` writes for one lesson whose twins recorded ``values``
     (name -> (PyTorch value, TensorFlow value, atol[, at_least])), compared by report."""
-    from diptych.command.configurations import CONFIGURATIONS
+    from diptych.configurations import CONFIGURATIONS
 
     runs = {}
     for i, framework in enumerate(("pytorch", "tensorflow")):

@@ -11,15 +11,12 @@ solution cell to none as it executes them (``tests/notebook_runs.py``, proven in
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from diptych.command.cli import main
 from diptych.command.execution import stderr_of
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_stderr_of_keeps_each_stderr_stream_with_its_cell_number_and_nothing_else():

@@ -38,7 +38,9 @@ import pytest
 
 from diptych import scaling
 
-LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "10_scaling_out"
+from helpers import REPO
+
+LESSON = REPO / "notebooks" / "10_scaling_out"
 TIMEOUT = 300  # seconds for all the processes of one run together; a loaded machine is slow
 DIGITS = 1347  # training digits (scikit-learn's 1,797, less a quarter held out)
 

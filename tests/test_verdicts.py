@@ -8,12 +8,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from conftest import write_notebook
 from diptych.checks import exercises_of
 from diptych.command import verdicts
 from diptych.outcomes import Outcome, Status
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO, write_notebook
+
 SETUP = (
     "from diptych.adapters import pytorch as adapter\nfrom diptych.checks import tensors as checks"
 )

@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 import math
 import re
-from pathlib import Path
 
 import pytest
 
 from diptych.command import registry
 from diptych.command.cli import build_parser
-from diptych.command.registry import FRAMEWORK_NAMES, FRAMEWORKS
+from diptych.command.registry import FRAMEWORK_NAMES
+from diptych.frameworks import KEYS
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
 WORKSHOP = REPO / "docs" / "workshop.md"
 TEXT = WORKSHOP.read_text(encoding="utf-8")
 LESSONS = registry.lessons(REPO)
@@ -164,14 +165,14 @@ def test_a_plan_takes_the_lessons_minutes_and_adds_up(plan: str) -> None:
         if part:
             number, kind = part.groups()
             assert number in figures, f"'## {plan}': {name}: there is no lesson {number}"
-            for framework in FRAMEWORKS:
+            for framework in KEYS:
                 column = columns(framework)[0 if kind == "core path" else 1]
                 track = FRAMEWORK_NAMES[framework]
                 assert str(minutes[track]) == figures[number][column], (
                     f"'## {plan}': {name} takes {figures[number][column]} minutes in the "
                     f"{track} track (diptych list), not {minutes[track]}"
                 )
-            tracks = [minutes[FRAMEWORK_NAMES[fw]] for fw in FRAMEWORKS]
+            tracks = [minutes[FRAMEWORK_NAMES[fw]] for fw in KEYS]
             assert minutes["room"] == room(tracks), (
                 f"'## {plan}': the room gives {name} {room(tracks)} minutes (the slower track, "
                 "rounded up to 5)"

@@ -14,10 +14,11 @@ digits (the data pipeline is not part of it), on the device the framework's adap
 Each framework runs in one of two configurations (``Settings.configuration``): ``"default"``,
 as it ships (TensorFlow with oneDNN's kernels, no deterministic-kernel switches: what a training
 script gets), or ``"parity"``, the lessons' setup for comparing numbers (``adapter.setup()``:
-deterministic kernels, TF32 off on a GPU, TensorFlow without oneDNN). The framework code (the
-model, its step in each variant, the thread pools) is in the adapters: ``benchmark_steps``,
-``set_threads``, ``version``. PyTorch's ``compiled`` variant compiles the whole step (forward,
-loss, backward and the optimizer's update) with ``torch.compile``.
+deterministic kernels, TF32 off on a GPU, TensorFlow without oneDNN). The framework code is in
+the adapters (``set_threads``, ``version``) and in lesson 09's companions (``benchmark_steps``: the
+model and its step in each variant, given this module's constants and batches, so that no adapter
+imports the benchmark). PyTorch's ``compiled`` variant compiles the whole step (forward, loss,
+backward and the optimizer's update) with ``torch.compile``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ IDIOMS = {
     ("tensorflow", "eager"): "eager (GradientTape)",
     ("tensorflow", "function"): "tf.function",
     ("tensorflow", "xla"): "tf.function(jit_compile=True)",
+}
+#: the framework companion whose ``benchmark_steps`` builds each framework's step
+COMPANIONS = {
+    "pytorch": "diptych.adapters.pytorch_performance",
+    "tensorflow": "diptych.adapters.tensorflow_performance",
 }
 
 
@@ -135,7 +141,7 @@ class Result:
 
 def run(settings: Settings, *, timeout: float = 600) -> list[Result]:
     """Measure ``settings`` in a fresh Python process and return its results."""
-    from diptych.command.configurations import thread_limits
+    from diptych.configurations import thread_limits
     from diptych.optional import QUIET_TENSORFLOW
 
     source = str(Path(__file__).resolve().parents[1])  # this diptych, not another installed one
@@ -251,16 +257,6 @@ class SlowDigits:
         return self.X[index], self.y[index]
 
 
-def cxx_compiler() -> str | None:
-    """The C++ compiler torch.compile's default backend (Inductor) would use; None if there is
-    none or PyTorch is not installed. (Asked of Inductor by the PyTorch adapter.)"""
-    try:
-        from diptych.adapters import pytorch as adapter
-    except ImportError:
-        return None
-    return adapter.cxx_compiler()
-
-
 def measure(settings: Settings) -> list[Result]:
     """Measure in this process (which must not have started the framework's runtime yet)."""
     adapter = importlib.import_module(BY_KEY[settings.framework].adapter)
@@ -271,7 +267,11 @@ def measure(settings: Settings) -> list[Result]:
         from diptych.seeding import seed_everything
 
         seed_everything(0)  # the framework as it ships, seeded
-    steps, sync, notes = adapter.benchmark_steps(settings)
+    companion = importlib.import_module(COMPANIONS[settings.framework])
+    batches = {size: batch(size) for size in settings.batch_sizes}
+    steps, sync, notes = companion.benchmark_steps(
+        settings, batches, sizes=SIZES, learning_rate=LEARNING_RATE
+    )
     if not steps:
         raise RuntimeError(f"nothing to measure: {'; '.join(notes)}")
     timings = timing.measure(

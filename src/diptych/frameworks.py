@@ -35,7 +35,6 @@ TENSORFLOW = Framework(
 #: in the order the report's columns and the runner's twins go
 FRAMEWORKS = (PYTORCH, TENSORFLOW)
 BY_KEY = {framework.key: framework for framework in FRAMEWORKS}
-BY_MODULE = {framework.module: framework for framework in FRAMEWORKS}
 KEYS = tuple(BY_KEY)
 
 

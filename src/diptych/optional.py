@@ -15,7 +15,7 @@ from types import ModuleType
 from diptych import frameworks
 
 #: Python module name -> (what a person calls it, the diptych extra that installs it)
-FRAMEWORKS = {
+INSTALL_HINTS = {
     **{f.module: (f.name, f.extra) for f in frameworks.FRAMEWORKS},
     "nbgrader": ("nbgrader (used by the exercise builder)", "dev"),
 }
@@ -46,7 +46,7 @@ def require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        name, extra = FRAMEWORKS.get(module.split(".")[0], (module, "all"))
+        name, extra = INSTALL_HINTS.get(module.split(".")[0], (module, "all"))
         raise MissingFrameworkError(
             f"{name} is not installed, and this part of diptych needs it. "
             f"Install the {name} track with:  pip install -e '.[{extra}]'  "
@@ -66,20 +66,20 @@ def is_installed(module: str) -> bool:
 TRACKS = {f.key: f.module for f in frameworks.FRAMEWORKS}
 
 
-def require_tracks(frameworks: Iterable[str], *, chosen: bool) -> None:
-    """Raise MissingFrameworkError, naming the extra to install, unless every framework in
-    ``frameworks`` is installed; ``chosen`` (named with ``--framework``) changes the hint only."""
-    frameworks = list(frameworks)
-    missing = [fw for fw in frameworks if not is_installed(TRACKS[fw])]
+def require_tracks(keys: Iterable[str], *, chosen: bool) -> None:
+    """Raise MissingFrameworkError, naming the extra to install, unless the framework of every
+    track in ``keys`` ("pytorch", ...) is installed; ``chosen`` (named with ``--framework``)
+    changes the hint only."""
+    missing = [fw for fw in keys if not is_installed(TRACKS[fw])]
     if not missing:
         return
-    names = " and ".join(FRAMEWORKS[TRACKS[fw]][0] for fw in missing)
+    names = " and ".join(INSTALL_HINTS[TRACKS[fw]][0] for fw in missing)
     verb = "is" if len(missing) == 1 else "are"
     message = f"{names} {verb} not installed here: pip install -e '.[{','.join(missing)}]'"
     present = [fw for fw in TRACKS if fw not in missing]
     if not chosen and present:
         track = present[0]
         message += (
-            f", or run the {FRAMEWORKS[TRACKS[track]][0]} track alone with --framework {track}"
+            f", or run the {INSTALL_HINTS[TRACKS[track]][0]} track alone with --framework {track}"
         )
     raise MissingFrameworkError(message)

@@ -47,7 +47,7 @@ _SYMBOLS = {
 class Outcome:
     """One exercise's result as its check found it."""
 
-    exercise: str  # the exercise's title, e.g. "Exercise 1 (softplus derivative)"
+    exercise: str  # the exercise's heading, e.g. "Exercise 1: The derivative of softplus"
     status: Status
     message: str
     check: str = ""  # "module.function" of the check that ran, to match verdicts by exercise

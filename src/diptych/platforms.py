@@ -15,7 +15,8 @@ import sys
 # torch 2.13 and TensorFlow 2.21 both have wheels for CPython 3.10 to 3.13 (TensorFlow none for 3.14)
 PYTHON_MIN = (3, 10)
 PYTHON_MAX = (3, 13)
-FRAMEWORKS = "torch 2.13 and TensorFlow 2.21"
+#: the framework releases the locks pin, as the sentences below name them
+PINNED_RELEASES = "torch 2.13 and TensorFlow 2.21"
 
 SUPPORTED = {
     "linux-x86_64": "Linux x86-64 (glibc 2.28 or newer: Ubuntu 20.04+, Debian 11+, Fedora, WSL 2)",
@@ -62,14 +63,14 @@ def problems(
     if not PYTHON_MIN <= version[:2] <= PYTHON_MAX:
         wanted = f"{PYTHON_MAX[0]}.{PYTHON_MAX[1]}"
         found.append(
-            f"diptych needs Python {python_range()} ({FRAMEWORKS} have wheels for no other), "
+            f"diptych needs Python {python_range()} ({PINNED_RELEASES} have wheels for no other), "
             f"and this is Python {'.'.join(map(str, version))}: install Python {wanted} "
             f"(python.org) and run `make run PYTHON=python{wanted}` "
             f"(Windows: `py -{wanted} scripts/make.py run`)."
         )
     if where == "macos-x86_64":
         found.append(
-            f"This is an Intel Mac: {FRAMEWORKS} publish no wheel for Intel Macs, so the "
+            f"This is an Intel Mac: {PINNED_RELEASES} publish no wheel for Intel Macs, so the "
             f"curriculum cannot be installed here; {WAY_OUT}."
         )
     elif where == "macos-arm64":
@@ -83,11 +84,11 @@ def problems(
     elif where not in SUPPORTED:
         found.append(
             f"This machine ({where}) is not one the curriculum installs on "
-            f"({FRAMEWORKS} have no wheels for it): {WAY_OUT}."
+            f"({PINNED_RELEASES} have no wheels for it): {WAY_OUT}."
         )
     if where in SUPPORTED and bits != 64:
         found.append(
-            f"This Python is {bits}-bit; {FRAMEWORKS} need a 64-bit Python: install the 64-bit "
+            f"This Python is {bits}-bit; {PINNED_RELEASES} need a 64-bit Python: install the 64-bit "
             f"Python {PYTHON_MAX[0]}.{PYTHON_MAX[1]} from python.org."
         )
     return found

@@ -4,13 +4,16 @@
     from diptych.adapters import tensorflow as adapter   # in the TensorFlow notebook
 
 The two adapters share one API: each offers ``setup``, ``seed_framework``, ``device``,
-``from_numpy``, ``to_numpy``, ``load_dense``, ``load_conv``, ``float64`` and ``IDIOM`` (what the
-exercise checks need to know about the framework; see ``idiom``).
+``from_numpy``, ``to_numpy``, ``load_dense``, ``load_conv``, ``float64``, ``set_threads``,
+``version`` and ``IDIOM`` (what the exercise checks need to know about the framework; see
+``idiom``).
 
 Framework companions, ``<framework>_<topic>.py``, hold lesson-specific framework code that is not
-part of the shared API: ``pytorch_ddp`` (lesson 10: DistributedDataParallel, the worker that
-spawned processes import) and ``tensorflow_mirrored`` (lesson 10: logical devices,
-MirroredStrategy). A lesson's neutral module and its checks call them, never the framework.
+part of the shared API, for example ``pytorch_ddp`` (lesson 10: DistributedDataParallel, the
+worker that spawned processes import), ``tensorflow_mirrored`` (lesson 10: logical devices,
+MirroredStrategy) and ``<framework>_performance`` (lesson 09, and the step ``diptych.benchmark``
+times). A lesson's neutral module, its checks and the benchmark call them, never the framework;
+no adapter or companion imports one of its callers (``tests/test_imports.py``).
 
 Every framework difference the library needs lives in this package: no other module imports a
 framework (tested). Importing an adapter or a companion imports its framework (and only that one).

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -211,7 +210,7 @@ IDIOM = Idiom(
 )
 
 
-# --- lesson 09 and ``diptych bench``: thread pools and the benchmarked training step ----------
+# --- thread pools, version, compiler: lessons 09 and 11, and ``diptych bench`` -------------
 
 
 def set_threads(threads: int) -> int:
@@ -236,45 +235,3 @@ def cxx_compiler() -> str | None:
         return str(get_cpp_compiler())
     except Exception:  # InvalidCxxCompiler, or a PyTorch that moved the function
         return None
-
-
-def benchmark_steps(settings: Any) -> tuple[dict[str, Callable[[], Any]], Any, list[str]]:
-    """(``"variant size"`` -> one training step, sync, notes) for ``diptych.benchmark``: one
-    model per variant (``settings.variants``: eager, compiled), stepped at every batch size.
-    ``compiled`` is ``torch.compile`` of the whole step (forward, loss, backward, update), with
-    ``settings.compile_backend`` (Inductor, its default, unless told otherwise)."""
-    from diptych.benchmark import LEARNING_RATE, SIZES, batch
-
-    target, notes = device(), []
-    data = {
-        size: tuple(from_numpy(a, on=target) for a in batch(size)) for size in settings.batch_sizes
-    }
-    steps: dict[str, Callable[[], Any]] = {}
-    for variant in settings.variants:
-        inductor = variant == "compiled" and settings.compile_backend == "inductor"
-        if inductor and cxx_compiler() is None:
-            notes.append("torch.compile skipped: Inductor finds no C++ compiler here")
-            continue
-        model = torch.nn.Sequential(
-            torch.nn.Linear(SIZES[0], SIZES[1]),
-            torch.nn.ReLU(),
-            torch.nn.Linear(SIZES[1], SIZES[2]),
-        ).to(target)
-        weights = initial.mlp(list(SIZES), seed=0)
-        load_dense(model[0], weights[0])
-        load_dense(model[2], weights[1])
-        optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
-
-        def step(X: Any, y: Any, model: Any = model, optimizer: Any = optimizer) -> Any:
-            optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(X), y)
-            loss.backward()
-            optimizer.step()
-            return loss
-
-        if variant == "compiled":
-            step = torch.compile(step, backend=settings.compile_backend)
-        for size, (X, y) in data.items():
-            steps[f"{variant} {size}"] = functools.partial(step, X, y)
-    sync = (lambda _: torch.cuda.synchronize()) if target.type == "cuda" else None
-    return steps, sync, notes

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -185,7 +184,7 @@ IDIOM = Idiom(
 )
 
 
-# --- lesson 09 and ``diptych bench``: thread pools and the benchmarked training step ----------
+# --- thread pools and version: lessons 09 and 11, and ``diptych bench`` --------------------
 
 
 def set_threads(threads: int) -> int:
@@ -199,50 +198,3 @@ def set_threads(threads: int) -> int:
 def version() -> str:
     """TensorFlow's version ("2.21.0")."""
     return str(tf.__version__).split("+")[0]
-
-
-def benchmark_steps(settings: Any) -> tuple[dict[str, Callable[[], Any]], Any, list[str]]:
-    """(``"variant size"`` -> one training step, sync, notes) for ``diptych.benchmark``: one
-    model per variant (eager, function, xla), stepped at every batch size (one trace serves
-    every size after the second)."""
-    import keras
-
-    from diptych.benchmark import SIZES, batch
-
-    data = {size: tuple(from_numpy(a) for a in batch(size)) for size in settings.batch_sizes}
-    steps: dict[str, Callable[[], Any]] = {}
-    for variant in settings.variants:
-        model = keras.Sequential(
-            [
-                keras.Input((SIZES[0],)),
-                keras.layers.Dense(SIZES[1], activation="relu"),
-                keras.layers.Dense(SIZES[2]),
-            ]
-        )
-        weights = initial.mlp(list(SIZES), seed=0)
-        load_dense(model.layers[0], weights[0])
-        load_dense(model.layers[1], weights[1])
-        step = _keras_step(keras, model)
-        if variant != "eager":
-            step = tf.function(step, jit_compile=variant == "xla", reduce_retracing=True)
-        for size, (X, y) in data.items():
-            steps[f"{variant} {size}"] = functools.partial(step, X, y)
-    # TensorFlow's GPU work is asynchronous too: reading the loss waits for it
-    sync = (lambda loss: loss.numpy()) if device() != "/CPU:0" else None
-    return steps, sync, []
-
-
-def _keras_step(keras: Any, model: Any) -> Callable[[Any, Any], Any]:
-    from diptych.benchmark import LEARNING_RATE
-
-    optimizer = keras.optimizers.SGD(learning_rate=LEARNING_RATE)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    def step(X: Any, y: Any) -> Any:
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(X, training=True))
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
-        return loss
-
-    return step

@@ -1,8 +1,10 @@
 """TensorFlow's side of lesson 09: how often a learner's ``tf.function`` traces (for
-``checks.performance``), and what TensorFlow's profiler wrote (for the lesson's *Where the time
-goes*).
+``checks.performance``), what TensorFlow's profiler wrote (for the lesson's *Where the time
+goes*), and the training step that ``diptych.benchmark`` times (``benchmark_steps``).
 
-The checks judge; this module only runs TensorFlow and hands back plain values.
+The checks judge; this module only runs TensorFlow and hands back plain values. The benchmark
+passes in its constants (the MLP's widths, the learning rate, the batches), so the arrow points one
+way: the benchmark imports this module, never the reverse.
 
 A framework companion of ``adapters.tensorflow``; importing it imports TensorFlow.
 """
@@ -10,13 +12,16 @@ A framework companion of ``adapters.tensorflow``; importing it imports TensorFlo
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from diptych import initial
+from diptych.adapters import tensorflow as adapter
 from diptych.optional import require
 
 tf = require("tensorflow")
@@ -77,3 +82,53 @@ def host_events(logdir: str | Path, steps: int) -> dict[str, tuple[float, float]
         total[0] += 1 / steps
         total[1] += event.duration_ps * 1e-12 / steps
     return {name: (calls, seconds) for name, (calls, seconds) in found.items()}
+
+
+def benchmark_steps(
+    settings: Any,
+    batches: Mapping[int, tuple[np.ndarray, np.ndarray]],
+    *,
+    sizes: Sequence[int],
+    learning_rate: float,
+) -> tuple[dict[str, Callable[[], Any]], Any, list[str]]:
+    """(``"variant size"`` -> one training step, sync, notes) for ``diptych.benchmark``: one
+    model per variant (eager, function, xla) of the ``sizes`` ReLU MLP from the shared initial
+    weights, plain SGD at ``learning_rate``, stepped on each of ``batches`` (batch size -> NumPy
+    ``(X, y)``; one trace serves every size after the second)."""
+    import keras
+
+    data = {size: tuple(adapter.from_numpy(a) for a in batch) for size, batch in batches.items()}
+    steps: dict[str, Callable[[], Any]] = {}
+    for variant in settings.variants:
+        model = keras.Sequential(
+            [
+                keras.Input((sizes[0],)),
+                keras.layers.Dense(sizes[1], activation="relu"),
+                keras.layers.Dense(sizes[2]),
+            ]
+        )
+        weights = initial.mlp(list(sizes), seed=0)
+        adapter.load_dense(model.layers[0], weights[0])
+        adapter.load_dense(model.layers[1], weights[1])
+        step = _keras_step(keras, model, learning_rate)
+        if variant != "eager":
+            step = tf.function(step, jit_compile=variant == "xla", reduce_retracing=True)
+        for size, (X, y) in data.items():
+            steps[f"{variant} {size}"] = functools.partial(step, X, y)
+    # TensorFlow's GPU work is asynchronous too: reading the loss waits for it
+    sync = (lambda loss: loss.numpy()) if adapter.device() != "/CPU:0" else None
+    return steps, sync, []
+
+
+def _keras_step(keras: Any, model: Any, learning_rate: float) -> Callable[[Any, Any], Any]:
+    optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def step(X: Any, y: Any) -> Any:
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(X, training=True))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return loss
+
+    return step

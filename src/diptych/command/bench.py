@@ -21,6 +21,7 @@ from typing import Any
 from diptych import benchmark, timing
 from diptych.command import exit_status
 from diptych.command.arguments import positive_int
+from diptych.command.exit_status import UsageError
 from diptych.frameworks import BY_KEY, KEYS
 
 DEFAULT_BATCH_SIZES = (16, 64, 256, 1024)
@@ -98,7 +99,6 @@ class Plan:
 def plan(args: argparse.Namespace) -> Plan:
     """Check every option and output path before anything is measured (UsageError, OutputError,
     MissingFrameworkError), and list the measuring processes."""
-    from diptych.command.cli import UsageError
     from diptych.command.files import validate_output_file, validate_output_folder
     from diptych.optional import TRACKS, is_installed, require_tracks
 

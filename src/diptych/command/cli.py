@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from diptych import __version__
 from diptych.command import exit_status
 from diptych.command.arguments import positive_int
-from diptych.command.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
-from diptych.command.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, after_signal
+from diptych.command.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, after_signal
 from diptych.command.interrupts import Interrupted, honoured
+from diptych.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
 
 if TYPE_CHECKING:
     from diptych.command.registry import Curriculum
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
 
 #: the longest per-cell timeout accepted (a day): longer ones overflow the timers underneath
 MAX_TIMEOUT = 86400.0
-
-
-class UsageError(Exception):
-    """Input the command cannot use; reported in one line with exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -257,8 +253,9 @@ def _curriculum_to_write(what: str) -> Curriculum:
 def _list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from diptych.command.registry import FRAMEWORK_NAMES, FRAMEWORKS, lessons
+    from diptych.command.registry import FRAMEWORK_NAMES, lessons
     from diptych.command.sections import CORE_BUDGET_MINUTES
+    from diptych.frameworks import KEYS
 
     root = _curriculum().root
     solutions = {lesson.name: lesson for lesson in lessons(root, "solutions")}
@@ -279,7 +276,7 @@ def _list(args: argparse.Namespace) -> int:
                 " / ".join(f"{m.exercises:.0f}" for m in minutes.values() if m.exercises) or "none",
             ]
         )
-    frameworks = " / ".join(FRAMEWORK_NAMES[fw] for fw in FRAMEWORKS)
+    frameworks = " / ".join(FRAMEWORK_NAMES[fw] for fw in KEYS)
     print(
         tabulate(
             rows,

@@ -18,8 +18,6 @@ import diptych
 from diptych import frameworks
 from diptych.command import sections
 
-#: the frameworks' keys, as file names use them (``diptych.frameworks`` holds the table)
-FRAMEWORKS = frameworks.KEYS
 #: how each framework is named for a person
 FRAMEWORK_NAMES = {f.key: f.name for f in frameworks.FRAMEWORKS}
 KINDS = ("notebooks", "solutions", "exercises")
@@ -173,7 +171,9 @@ def _lesson(folder: Path, kind: str) -> Lesson | None:
     if not folder.is_dir():
         return None
     number, slug = _LESSON_DIR.match(folder.name).groups()  # type: ignore[union-attr]
-    names = {framework: folder / notebook_name(slug, framework, kind) for framework in FRAMEWORKS}
+    names = {
+        framework: folder / notebook_name(slug, framework, kind) for framework in frameworks.KEYS
+    }
     notebooks = {framework: path for framework, path in names.items() if path.is_file()}
     return Lesson(number, slug, folder, notebooks)
 
@@ -202,8 +202,8 @@ def _matches(lesson: Lesson, key: str) -> bool:
 def chosen_frameworks(framework: str | None) -> tuple[str, ...]:
     """The frameworks to run: the one named, or both when None."""
     if framework is None:
-        return FRAMEWORKS
-    if framework not in FRAMEWORKS:
+        return frameworks.KEYS
+    if framework not in frameworks.KEYS:
         raise CurriculumError(f"unknown framework {framework!r}; choose pytorch or tensorflow")
     return (framework,)
 
@@ -211,4 +211,4 @@ def chosen_frameworks(framework: str | None) -> tuple[str, ...]:
 def framework_of(path: Path) -> str | None:
     """The framework a notebook is written for, from its name (``slug_pytorch.ipynb``), if any."""
     stem = Path(path).stem
-    return next((fw for fw in FRAMEWORKS if stem.endswith(f"_{fw}")), None)
+    return next((fw for fw in frameworks.KEYS if stem.endswith(f"_{fw}")), None)

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from diptych.command.configurations import DEFAULT, Configuration
 from diptych.command.execution import Execution
 from diptych.command.registry import FRAMEWORK_NAMES
+from diptych.configurations import DEFAULT, Configuration
 from diptych.parity import MIN_HEADROOM, compare
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 from threading import Lock
 from typing import Any
 
-from diptych.command.configurations import DEFAULT, Configuration, thread_limits
 from diptych.command.execution import Execution, code_cell_count, execute
 from diptych.command.files import write_atomic
 from diptych.command.interrupts import RUNNING
 from diptych.command.registry import Lesson
 from diptych.command.report import LessonReport, compare_values
+from diptych.configurations import DEFAULT, Configuration, thread_limits
 
 
 def run_lessons(

@@ -32,9 +32,19 @@ CODE_LINES_PER_MINUTE = 8
 SOLUTION_MINUTES_PER_LINE = 2
 MINUTES_PER_EXERCISE = 5
 
+#: the words that differ between twins' headings ("PyTorch's idioms" / "Keras' idioms")
+FRAMEWORK_WORDS = re.compile(r"PyTorch|TensorFlow|Keras")
+
 Kind = Literal["core", "deeper", "parity"]
 _INLINE_MATH = re.compile(r"\$[^$]*\$")
 _SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.DOTALL)
+
+
+def pairing_key(heading: str) -> str:
+    """``heading`` with the framework's words masked: twins' sections pair when their keys are
+    equal ("A model trained in PyTorch" with "A model trained in Keras"), in the pairing test and
+    on the site's lesson pages alike."""
+    return FRAMEWORK_WORDS.sub("*", heading)
 
 
 def kind_of(heading: str) -> Kind:

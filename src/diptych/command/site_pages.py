@@ -5,8 +5,9 @@ so the links the notebooks already hold (to the twin, to the exercises, to the l
 site unchanged. Copies of the notebooks get two additions that exist only on the site: alt text
 for every plot (from the title the plotting call gives it), and a banner on every worked solution
 saying that it is the instructors' copy. Each lesson gets a side-by-side page (``index.md`` in its
-folder), built section by section by matching the twins' ``##`` headings as
-``tests/test_pairing.py`` defines them; ``diptych.command.site_sphinx`` fills in the sections.
+folder), built section by section by matching the twins' ``##`` headings by
+``sections.pairing_key`` (as ``tests/test_pairing.py`` does); ``diptych.command.site_sphinx``
+fills in the sections.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from pathlib import Path
 import nbformat
 
 from diptych.command import sections as kinds
-from diptych.command.registry import FRAMEWORK_NAMES, FRAMEWORKS, Lesson
+from diptych.command.registry import FRAMEWORK_NAMES, Lesson
 from diptych.command.site_parity import ParityTable, markdown
+from diptych.frameworks import KEYS
 
-#: words that differ between twins' headings ("PyTorch's idioms" / "Keras' idioms")
-FRAMEWORK_WORDS = re.compile(r"PyTorch|TensorFlow|Keras")
 #: the sphinx-design sync group of every lesson's tabs (``?framework=tensorflow`` picks one)
 SYNC_GROUP = "framework"
 PARITY_HEADING = "Parity"
@@ -44,7 +44,7 @@ class Section:
 
     @property
     def key(self) -> str:
-        return next(_key(h) for h in self.headings.values() if h)
+        return next(kinds.pairing_key(h) for h in self.headings.values() if h)
 
 
 def h2_headings(notebook: nbformat.NotebookNode) -> list[str]:
@@ -62,7 +62,7 @@ def pair_sections(headings: dict[str, list[str]]) -> list[Section]:
     """Match the twins' sections by heading (framework names aside), in the first twin's order;
     a section only one twin has keeps its place with the other's column empty."""
     frameworks = list(headings)
-    keys = {fw: [_key(h) for h in found] for fw, found in headings.items()}
+    keys = {fw: [kinds.pairing_key(h) for h in found] for fw, found in headings.items()}
     sections = [Section({fw: "Introduction" for fw in frameworks}, dict.fromkeys(frameworks, 0))]
     used: dict[str, set[int]] = {fw: set() for fw in frameworks}
     order = [(fw, i) for fw in frameworks for i in range(len(headings[fw]))]
@@ -88,10 +88,6 @@ def pair_sections(headings: dict[str, list[str]]) -> list[Section]:
     return sections
 
 
-def _key(heading: str) -> str:
-    return FRAMEWORK_WORDS.sub("*", heading)
-
-
 def lesson_page(
     lesson: Lesson,
     title: str,
@@ -100,7 +96,7 @@ def lesson_page(
     exercises: Lesson | None,
 ) -> str:
     """The side-by-side page of one lesson, as MyST Markdown."""
-    frameworks = [fw for fw in FRAMEWORKS if fw in lesson.notebooks]
+    frameworks = [fw for fw in KEYS if fw in lesson.notebooks]
     stems = {fw: lesson.notebooks[fw].stem for fw in frameworks}
     names = " and ".join(FRAMEWORK_NAMES[fw] for fw in frameworks)
     lines = [

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diptych.command.registry import FRAMEWORK_NAMES, FRAMEWORKS, Lesson
+from diptych.command.registry import FRAMEWORK_NAMES, Lesson
 from diptych.command.report import headroom_text, summary
+from diptych.frameworks import KEYS
 from diptych.parity import MIN_HEADROOM
 
 #: the line ``parity.matches_reference`` or ``parity.reaches`` prints when a check passes
@@ -55,7 +56,7 @@ def from_outputs(lesson: Lesson) -> ParityTable:
                 checks.setdefault(found["name"], {})[framework] = {
                     key: value for key, value in found.groupdict().items() if value
                 }
-    frameworks = [fw for fw in FRAMEWORKS if fw in lesson.notebooks]
+    frameworks = [fw for fw in KEYS if fw in lesson.notebooks]
     rows = []
     for name, by_framework in checks.items():
         first = next(iter(by_framework.values()))
@@ -124,7 +125,7 @@ def from_results(runs: list[dict[str, Any]], lesson: str, source: str) -> Parity
         return None
     configurations = [name for name, _ in found]
     first = found[0][1]
-    frameworks = [fw for fw in FRAMEWORKS if fw in first.get("notebooks", {})]
+    frameworks = [fw for fw in KEYS if fw in first.get("notebooks", {})]
     rows = []
     for name, value in first["values"].items():
         measured = [entry["values"].get(name) for _, entry in found]

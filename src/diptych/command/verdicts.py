@@ -21,7 +21,6 @@ from diptych.command import exit_status
 from diptych.command.execution import NotebookError, execute, read_notebook
 from diptych.outcomes import Outcome, Status
 
-CHECK_TAG = "exercise-check"
 _CHECKS_IMPORT = re.compile(r"from\s+diptych\.checks\s+import\s+(\w+)")
 _LESSON_FOLDER = re.compile(r"^\d\d_([a-z0-9_]+)$")
 

@@ -6,6 +6,9 @@ oneDNN by ``ONEDNN_MAX_CPU_ISA`` and MKL by ``MKL_CBWR``; each can be capped to 
 the thread count changes how sums are split. Together they change the last bits of results the
 way a learner's laptop would. ``diptych run --matrix`` runs every configuration here; the test
 suite runs the first imitation.
+
+A table, not command machinery: it sits beside the library because ``benchmark`` caps its measuring
+process's threads with ``thread_limits`` too, and the library never imports ``diptych.command``.
 """
 
 from __future__ import annotations
