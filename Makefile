@@ -20,7 +20,7 @@ FALLBACK := uv could not install the lock here: pip installs it instead
 # makes .venv and the linters run (CPU)
 MAKEFLAGS += --jobs=2
 
-.PHONY: run test unit lint browser lock-check clean-venv
+.PHONY: run test unit lint browser guide-check lock-check clean-venv
 # the stamp names the lock installed (an empty one is from before there was a choice: cpu)
 ifneq ($(LOCK),$(or $(shell cat $(STAMP) 2>/dev/null),cpu))
 .PHONY: $(STAMP)
@@ -46,6 +46,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m mypy
+
+# CONTRIBUTING followed to the end: a throwaway lesson run, saved and tested as the guide says
+# (about a minute of framework kernels, which make test's budget leaves out)
+guide-check: $(STAMP)
+	$(BIN)/python -m pytest -m guide tests/test_contributing.py
 
 # the lock checks: every supported platform and Python version has a wheel of every pin (network)
 lock-check: $(STAMP)

@@ -43,6 +43,7 @@ TARGETS = {
         [*COVERAGE, "combine", "-q"],
         [*COVERAGE, "report"],
     ],
+    "guide-check": [["python", "-m", "pytest", "-m", "guide", "tests/test_contributing.py"]],
     "test": [*LINT, ["python", "scripts/chromium.py", "--install"], ["python", "-m", "pytest"]],
 }
 

@@ -256,6 +256,9 @@ def code(source: str, **metadata: object) -> nbformat.NotebookNode:
     return cell
 
 
+#: what the throwaway's Parity section records: four values, the fewest the suite accepts
+RECORDED = ("doubled", "squared", "negated", "halved")
+
 #: step 2's one cell of imports; a TensorFlow notebook imports diptych's adapter first
 IMPORTS = {
     "pytorch": [
@@ -302,13 +305,19 @@ def lesson_notebook(framework: str, paths: dict[str, Path], time: str) -> nbform
             markdown("## Doubling\n\nThe framework doubles the array; NumPy's `x + x` checks it."),
             code(
                 "x = np.arange(6.0).reshape(2, 3)  # (2, 3)\n"
-                f"doubled = adapter.to_numpy(2 * {own})\ndoubled"
+                f"doubled = adapter.to_numpy(2 * {own})\n"
+                f"squared = adapter.to_numpy({own} * {own})\n"
+                f"negated = adapter.to_numpy(-{own})\n"
+                f"halved = adapter.to_numpy({own} / 2)\ndoubled"
             ),
             markdown("## Summary\n\n* An array doubles element by element, in any framework."),
             markdown(f"## Exercises\n\n[Three exercises]({exercises}) on arrays, elementwise."),
             markdown("## Parity\n\nThe framework's doubling against NumPy's.", **collapsed),
             code(
-                'parity.matches_reference("doubled", doubled, x + x, atol=1e-12)',
+                'parity.matches_reference("doubled", doubled, x + x, atol=1e-12)\n'
+                'parity.matches_reference("squared", squared, x * x, atol=1e-12)\n'
+                'parity.matches_reference("negated", negated, -x, atol=1e-12)\n'
+                'parity.matches_reference("halved", halved, x / 2, atol=1e-12)',
                 tags=["nbval-check-output"],
             ),
         ]
@@ -492,6 +501,7 @@ def test_a_lesson_added_as_the_guide_says_is_listed_paired_and_builds_its_exerci
 
 
 @pytest.mark.slow
+@pytest.mark.guide
 def test_diptych_run_runs_the_throwaway_lesson_and_saves_its_outputs(throwaway, tmp_path):
     """Step 8 in full: both runs that save outputs (framework kernels: PyTorch's and
     TensorFlow's), then its pytest command, nbval over the lesson and its solutions included."""
@@ -500,7 +510,9 @@ def test_diptych_run_runs_the_throwaway_lesson_and_saves_its_outputs(throwaway, 
     run = in_copy(throwaway, *command, "--json", str(results))
     assert run.returncode == 0, run.stdout + run.stderr
     (lesson,) = json.loads(results.read_text(encoding="utf-8"))["lessons"]
-    assert {name: row["status"] for name, row in lesson["values"].items()} == {"doubled": "yes"}
+    assert {name: row["status"] for name, row in lesson["values"].items()} == dict.fromkeys(
+        RECORDED, "yes"
+    )
     solved = in_copy(throwaway, *command, "--solutions")
     assert solved.returncode == 0, solved.stdout + solved.stderr
     built = in_copy(throwaway, "-m", "diptych.command.cli", "exercises", "build")
@@ -511,6 +523,7 @@ def test_diptych_run_runs_the_throwaway_lesson_and_saves_its_outputs(throwaway, 
 
 
 @pytest.mark.slow
+@pytest.mark.guide
 @pytest.mark.parametrize("framework", list(NAMES))
 def test_diptych_check_passes_the_throwaway_worked_solutions(throwaway, framework):
     """Step 6: the worked solutions pass every check (a framework kernel each)."""

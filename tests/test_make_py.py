@@ -58,7 +58,7 @@ def test_both_install_the_lock_with_uv_and_fall_back_to_pip_alike():
     assert re.fullmatch(r"uv==[\d.]+", (REPO / "requirements/uv.txt").read_text().split()[-1])
 
 
-@pytest.mark.parametrize("target", ["run", "test", "lint", "unit"])
+@pytest.mark.parametrize("target", ["run", "test", "lint", "unit", "guide-check"])
 def test_both_run_the_same_commands(target):
     # test: lint browser (make runs the browser's install beside the set-up; make.py in turn)
     before = [*recipe("lint"), *recipe("browser")] if target == "test" else []
