@@ -251,6 +251,30 @@ class SlowDigits:
         return self.X[index], self.y[index]
 
 
+def pipeline_reading(
+    *, plain: float, parallel: float, loading: float, rest: float, label: str, busy: bool = False
+) -> str:
+    """What one epoch loaded in parallel and ahead (``parallel`` seconds) says, in a sentence:
+    beside the ``plain`` epoch (loading in the loop), its two parts, measured apart (``loading``,
+    the examples' cost alone, and ``rest``, the plain epoch with nothing to load: the pipeline's
+    own work and the steps), whether it beat the plain epoch, whether it came under the loading
+    cost (only then did examples demonstrably load side by side), and how it compares with the
+    larger part, towards which overlapping the two shrinks an epoch. ``label`` names the parallel
+    pipeline, ``busy`` adds that the machine was busy."""
+    larger, size = ("the loading", loading) if loading >= rest else ("the rest", rest)
+    if parallel >= plain:
+        text = f"{label} did not beat the plain epoch in this (single) run"
+    elif parallel < loading:
+        text = (
+            f"{label} beat the plain epoch in this (single) run, and came in under the loading "
+            "cost itself: examples loaded side by side"
+        )
+    else:
+        text = f"{label} beat the plain epoch in this (single) run, but not under the loading cost"
+    text += f"; it took {parallel / size:.2f}× the larger part, {larger} ({timing.seconds(size)})"
+    return text + (": a busy machine, not comparable with times taken elsewhere." if busy else ".")
+
+
 def cxx_compiler() -> str | None:
     """The C++ compiler torch.compile's default backend (Inductor) would use; None if there is
     none or PyTorch is not installed. (Asked of Inductor by the PyTorch adapter.)"""
