@@ -255,13 +255,18 @@ def test_quiet_stderr_silences_file_descriptor_2_and_restores_it(capfd):
     assert capfd.readouterr().err == "after\n"
 
 
-def test_slow_digits_is_a_dataset_whose_examples_cost_their_time():
+def test_slow_digits_is_a_dataset_whose_examples_cost_their_time(monkeypatch):
     import numpy as np
 
+    slept = []
+    monkeypatch.setattr(benchmark.time, "sleep", slept.append)
     X, y = np.arange(12.0).reshape(6, 2), np.arange(6)
     slow = benchmark.SlowDigits(X, y, cost=0.0)
     assert len(slow) == 6
     assert [int(v) for v in slow[4][0]] == [8, 9] and slow[4][1] == 4
+    assert slept == []  # nothing to load: not even sleep(0), which costs tens of microseconds
+    benchmark.SlowDigits(X, y, cost=2e-4)[0]
+    assert slept == [2e-4]
 
 
 @pytest.mark.parametrize(

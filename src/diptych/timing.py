@@ -637,8 +637,9 @@ def _why(
         )
     else:
         text.append(
-            f"Two threads lost at batch {_sizes(slower)} with a CPU free for the second: handing "
-            "work to a thread cost more than it saved at that size."
+            f"Two threads lost at batch {_sizes(slower)} with a CPU free for the second, measured "
+            "side by side: with no wait for a CPU and no other moment to blame, the likely cause "
+            "is that handing work to a thread cost more than it saved at that size."
         )
     won = [n for n, c in verdicts.items() if c.verdict == "faster" and n in idle]
     if won:
@@ -735,23 +736,25 @@ def baseline_reading(baseline: float, *, earlier: Sequence[float], later: Sequen
 
 def profiler_cost(profiled: float, unprofiled: Timing) -> str:
     """``profiled`` (seconds per step under a profiler) beside the same step's ``unprofiled``
-    blocks: the ratio to their median, and where it lies against every block. A profiler adds
-    work to what it records, but a reference from another moment (or one block's extreme) can
-    make it look free or costly: its cost is said to show only beyond the step's own spread."""
-    low, high = unprofiled.minimum, max(unprofiled.per_step)
-    if profiled > high:
-        where = "above every unprofiled block, so the profiler's own cost shows"
-    elif profiled < low:
-        where = (
-            "below every unprofiled block, so the profiler's cost did not show, and the step ran "
-            "faster than in any unprofiled block"
-        )
+    blocks: the ratio to their median, and whether it lies beyond their upper fence, q75 + 1.5
+    IQR (Tukey's bound for an outlier). A profiler adds work to what it records, but the step's
+    own noise moves a time too: its cost is said to show only beyond the fence. Not beyond the
+    blocks' range: one disturbed block would stretch that to hide a cost the median shows."""
+    q1, q3 = unprofiled.quartiles
+    upper, lower = q3 + 1.5 * (q3 - q1), q1 - 1.5 * (q3 - q1)
+    if profiled > upper:
+        where = "above it, so the profiler's own cost shows"
+    elif profiled >= lower:
+        where = "not above it, so the profiler's cost did not show beyond this step's noise"
     else:
-        where = "inside their spread, so the profiler's cost did not show beyond this step's noise"
+        where = (
+            f"below even the lower fence, q25 - 1.5 IQR ({seconds(lower)}): the step ran faster "
+            "under the profiler than this step's noise explains, so its cost did not show"
+        )
     return (
         f"{seconds(profiled)} per step under the profiler, {profiled / unprofiled.median:.2f}× "
-        f"the unprofiled median {seconds(unprofiled.median)} (its blocks {seconds(low)} to "
-        f"{seconds(high)}): {where}"
+        f"the unprofiled median {seconds(unprofiled.median)}, whose blocks' upper fence (q75 + 1.5 "
+        f"IQR, the usual bound for an outlier) is {seconds(upper)}: {where}"
     )
 
 
