@@ -255,13 +255,53 @@ def test_quiet_stderr_silences_file_descriptor_2_and_restores_it(capfd):
     assert capfd.readouterr().err == "after\n"
 
 
-def test_slow_digits_is_a_dataset_whose_examples_cost_their_time():
+def test_slow_digits_is_a_dataset_whose_examples_cost_their_time(monkeypatch):
     import numpy as np
 
+    slept = []
+    monkeypatch.setattr(benchmark.time, "sleep", slept.append)
     X, y = np.arange(12.0).reshape(6, 2), np.arange(6)
     slow = benchmark.SlowDigits(X, y, cost=0.0)
     assert len(slow) == 6
     assert [int(v) for v in slow[4][0]] == [8, 9] and slow[4][1] == 4
+    assert slept == []  # nothing to load: not even sleep(0), which costs tens of microseconds
+    benchmark.SlowDigits(X, y, cost=2e-4)[0]
+    assert slept == [2e-4]
+
+
+@pytest.mark.parametrize(
+    ("parallel", "reading"),
+    [
+        (
+            0.400,
+            "Ahead did not beat the plain epoch in this (single) run; it took 2.11× the "
+            "larger part, the rest (190 ms).",
+        ),
+        (
+            0.100,
+            "Ahead beat the plain epoch in this (single) run, and came in under the loading "
+            "cost itself: examples loaded side by side; it took 0.53× the larger part",
+        ),
+        (
+            0.225,
+            "Ahead beat the plain epoch in this (single) run, but not under the loading "
+            "cost; it took 1.18× the larger part, the rest (190 ms).",
+        ),
+    ],
+)
+def test_an_epoch_loaded_in_parallel_is_read_against_the_plain_one_and_its_parts(parallel, reading):
+    """The committed TensorFlow run's case among them: a parallel epoch that beat the plain one
+    without coming under the loading cost, because the rest of the pipeline is the larger part."""
+    found = benchmark.pipeline_reading(
+        plain=0.369, parallel=parallel, loading=0.181, rest=0.190, label="Ahead"
+    )
+    assert reading in found
+    busy = benchmark.pipeline_reading(
+        plain=0.2, parallel=0.1, loading=0.18, rest=0.02, label="Workers", busy=True
+    )
+    assert busy.endswith(
+        "the loading (180 ms): a busy machine, not comparable with times taken elsewhere."
+    )
 
 
 def test_the_table_orders_frameworks_variants_threads_and_sizes():

@@ -159,3 +159,31 @@ def test_step_times_draws_time_and_throughput_on_log_axes_at_the_sizes_measured(
     assert np.allclose(segments[0][:, 1], [16 / 2.5, 16 / 1.5])
     with pytest.raises(ValueError, match="at least one"):
         plot.step_times({}, title="t")
+
+
+def _visible_labels(ax):
+    """The y tick labels inside the axis's limits, as drawn."""
+    ax.figure.canvas.draw()
+    low, high = ax.get_ylim()
+    return [t.get_text() for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high]
+
+
+def test_step_times_ticks_come_from_matplotlibs_log_locator_as_plain_numbers():
+    from matplotlib.ticker import LogLocator
+
+    from diptych import timing
+
+    def measured(seconds):
+        blocks = (0.9 * seconds, seconds, 1.1 * seconds)
+        return timing.Timing("x", 0.1, blocks, 1, 0, timing.Conditions(1, 2, None, "fake"))
+
+    def drawn(slowest):  # time per step from 0.2 ms to `slowest`
+        return plot.step_times(
+            {"PyTorch eager": {16: measured(2e-4), 1024: measured(slowest)}}, title="t"
+        )
+
+    times, _ = drawn(12e-3).axes  # under two decades: 1, 2 and 5 times powers of ten
+    assert isinstance(times.yaxis.get_major_locator(), LogLocator)
+    assert _visible_labels(times) == ["0.2", "0.5", "1", "2", "5", "10"]
+    times, _ = drawn(5.0).axes  # over four decades: powers of ten alone, or labels crowd
+    assert _visible_labels(times) == ["1", "10", "100", "1000"]

@@ -519,7 +519,11 @@ def test_a_loss_measured_separately_names_no_cause_and_one_at_the_largest_batch_
 def test_a_paired_loss_with_a_free_cpu_names_the_hand_off_and_flags_the_largest_batch():
     one, two = sweep(load=(0.9, 1.0, 1.0), one_cpu=1.0, two_cpu=1.5, factors=(1.0, 1.6))
     text = timing.second_thread(one, two)
-    assert "with a CPU free for the second: handing work to a thread cost more" in text
+    assert (
+        "with a CPU free for the second, measured side by side: with no wait for a CPU and no "
+        in text
+    )
+    assert "the likely cause is that handing work to a thread cost more" in text
     assert "contradicts the expectation" in text and "not interleaved" not in text
     assert "hardly ran" not in text
 
@@ -590,3 +594,96 @@ def test_a_win_with_a_second_thread_that_hardly_ran_is_not_credited_to_it():
     assert "not the second thread's but the moment's, or the process's, each ran in." in text
     busy_second = sweep(load=(0.9, 1.0, 1.0), one_cpu=1.0, two_cpu=1.8, factors=(0.5, 0.8))
     assert "won at" not in timing.second_thread(*busy_second)
+
+
+def test_a_load_read_in_another_process_counts_only_that_process_own_cpus():
+    """Two threads measured in a process of their own: the load read at its end holds that
+    process's CPUs, not an average with this one's rows."""
+    one, two = sweep(load=(0.7, 1.0, 1.0), one_cpu=1.0, two_cpu=1.6, factors=(1.0, 1.0))
+    two = {n: dataclasses.replace(t, measurement="another") for n, t in two.items()}
+    text = timing.second_thread(one, two)
+    assert "below the 1.60 CPUs the two-thread process alone kept busy" in text
+    assert "this process" not in text
+
+
+# ----------------------------------------------------------------- readings of separate runs
+
+
+@pytest.mark.parametrize(
+    ("baseline", "earlier", "later", "reading"),
+    [
+        (300, [290, 320], [310], "It lies within 10% of both: a fair baseline."),
+        (
+            249,
+            [290, 295, 393],
+            [255],
+            "It is faster than every run before it by more than 10% "
+            "but agrees with those after: the step ran faster from here on",
+        ),
+        (
+            300,
+            [290, 320],
+            [400],
+            "It agrees with the runs before it but is faster than those after by more than 10%",
+        ),
+        (500, [290, 320], [300], "It is slower than every other quiet run, before and after"),
+        (
+            400,
+            [300, 310],
+            [500],
+            "It is slower than the runs before it and faster than those "
+            "after: this step kept getting slower through the notebook",
+        ),
+    ],
+)
+def test_a_baseline_is_read_in_its_direction_against_runs_before_and_after(
+    baseline, earlier, later, reading
+):
+    text = timing.baseline_reading(
+        baseline * 1e-6, earlier=[t * 1e-6 for t in earlier], later=[t * 1e-6 for t in later]
+    )
+    assert text.startswith(f"The baseline took {baseline} µs; this step's other quiet runs took ")
+    assert reading in text
+    assert "another program" not in text and "clock frequency" not in text  # no cause guessed
+
+
+def test_a_baseline_lists_the_runs_it_is_read_against_and_needs_both_sides():
+    text = timing.baseline_reading(249e-6, earlier=[290e-6, 295e-6, 393e-6], later=[255e-6])
+    assert "took 290 µs, 295 µs and 393 µs before it and 255 µs after it." in text
+    with pytest.raises(ValueError, match="one after"):
+        timing.baseline_reading(1e-3, earlier=[1e-3], later=[])
+
+
+@pytest.mark.parametrize(
+    ("profiled", "reading"),
+    [
+        (1.2e-3, "above it, so the profiler's own cost shows"),  # under the slowest block
+        (1.1e-3, "not above it, so the profiler's cost did not show beyond this step's noise"),
+        (0.9e-3, "below even the lower fence, q25 - 1.5 IQR (915 µs): the step ran faster"),
+    ],
+)
+def test_a_profiled_step_is_read_against_the_unprofiled_blocks_fence(profiled, reading):
+    """Blocks 0.95-1.30 ms, one of them disturbed: quartiles 0.99 and 1.04 ms, so the upper
+    fence is 1.115 ms, and 1.2 ms shows the profiler's cost though the slowest block is slower."""
+    unprofiled = sampled([1e-3 * s for s in SPREAD])
+    text = timing.profiler_cost(profiled, unprofiled)
+    assert text.startswith(f"{timing.seconds(profiled)} per step under the profiler, ")
+    assert f"{profiled / unprofiled.median:.2f}× the unprofiled median 1.01 ms" in text
+    assert (
+        f"upper fence (q75 + 1.5 IQR, the usual bound for an outlier) is {timing.seconds(1.115e-3)}: "
+        in text
+    )
+    assert reading in text
+
+
+def test_timers_that_took_turns_differ_only_beyond_one_timer_own_runs():
+    agree = {"a": [1.00, 1.02, 0.98], "b": [1.05, 1.03, 1.06]}
+    assert "within 10%, the timers agree." in timing.agreement(agree)
+    moment = {"a": [1.0, 1.6, 1.1], "b": [1.5, 1.2, 1.3], "c": [1.4, 1.0, 1.7]}
+    text = timing.agreement(moment)
+    assert "lie 1.27× apart, one timer's own runs up to 1.70×" in text
+    assert "the gap is the moment, not the timer." in text
+    differ = {"timeit": [0.60, 0.62, 0.61], "time_step": [1.00, 1.02, 0.99]}
+    text = timing.agreement(differ, busy=True)
+    assert "the timers differ here (timeit lowest, time_step highest)" in text
+    assert text.endswith("on a busy machine, not comparable with times taken elsewhere.")

@@ -244,7 +244,8 @@ class SlowDigits:
     costs ``cost`` seconds to load: a stand-in for reading and decoding a file. It sleeps, so the
     cost is waiting, not arithmetic, and it is plain Python, so PyTorch's ``DataLoader`` takes it.
     It lives in a module because DataLoader's worker processes import it where they start afresh
-    (macOS, Windows) instead of forking this one."""
+    (macOS, Windows) instead of forking this one. A ``cost`` of 0 loads at once, without sleeping:
+    even ``time.sleep(0)`` takes tens of microseconds (the kernel's timer slack and a wake-up)."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, *, cost: float) -> None:
         self.X, self.y, self.cost = X, y, cost
@@ -253,8 +254,33 @@ class SlowDigits:
         return len(self.y)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        time.sleep(self.cost)  # reading and decoding, imitated
+        if self.cost:
+            time.sleep(self.cost)  # reading and decoding, imitated
         return self.X[index], self.y[index]
+
+
+def pipeline_reading(
+    *, plain: float, parallel: float, loading: float, rest: float, label: str, busy: bool = False
+) -> str:
+    """What one epoch loaded in parallel and ahead (``parallel`` seconds) says, in a sentence:
+    beside the ``plain`` epoch (loading in the loop), its two parts, measured apart (``loading``,
+    the examples' cost alone, and ``rest``, the plain epoch with nothing to load: the pipeline's
+    own work and the steps), whether it beat the plain epoch, whether it came under the loading
+    cost (only then did examples demonstrably load side by side), and how it compares with the
+    larger part, towards which overlapping the two shrinks an epoch. ``label`` names the parallel
+    pipeline, ``busy`` adds that the machine was busy."""
+    larger, size = ("the loading", loading) if loading >= rest else ("the rest", rest)
+    if parallel >= plain:
+        text = f"{label} did not beat the plain epoch in this (single) run"
+    elif parallel < loading:
+        text = (
+            f"{label} beat the plain epoch in this (single) run, and came in under the loading "
+            "cost itself: examples loaded side by side"
+        )
+    else:
+        text = f"{label} beat the plain epoch in this (single) run, but not under the loading cost"
+    text += f"; it took {parallel / size:.2f}× the larger part, {larger} ({timing.seconds(size)})"
+    return text + (": a busy machine, not comparable with times taken elsewhere." if busy else ".")
 
 
 def measure(settings: Settings) -> list[Result]:

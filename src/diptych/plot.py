@@ -323,14 +323,13 @@ def step_times(
 
 
 def _plain_log_ticks(ax: Any) -> None:
-    """Label a log y axis at 1, 2 and 5 times powers of ten inside its range (only at powers of
-    ten where it spans more than three decades), as plain numbers: "0.5", "2", "300"."""
-    from matplotlib.ticker import NullFormatter
+    """Ticks of a log y axis from matplotlib's ``LogLocator`` at 1, 2 and 5 times powers of ten
+    (at powers of ten alone where the axis spans more than three decades, so that labels do not
+    crowd), labelled as plain numbers ("0.5", "2", "300") rather than "5×10⁻¹": a reader reads
+    the values off the axis, and the log scale is said by the spacing."""
+    from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 
     low, high = ax.get_ylim()
-    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
-    steps = (1,) if np.log10(high / low) > 3 else (1, 2, 5)
-    ticks = [m * 10.0**k for k in decades for m in steps if low <= m * 10.0**k <= high]
-    ax.set_yticks(ticks, [f"{tick:g}" for tick in ticks])
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set_ylim(low, high)
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0,) if high / low > 1e3 else (1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())  # the default labels some minor ticks too

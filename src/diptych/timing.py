@@ -41,7 +41,7 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -524,9 +524,9 @@ def second_thread(one: Mapping[int, Timing], two: Mapping[int, Timing]) -> str:
 
     A cause is named only with evidence. Oversubscription: a one-thread step that ``waited``,
     or fewer than 1.5 CPUs left free for this process by other programs (measured where the
-    system says, ``Conditions.others``; elsewhere the 1-minute load less the CPUs this process
-    kept busy itself, so a load of 1.01 on 2 CPUs from this process alone leaves the second
-    thread a CPU). A second thread that hardly ran: the two-thread step's process kept under
+    system says, ``Conditions.others``; elsewhere the 1-minute load less the CPUs that the
+    process which measured two threads kept busy itself, averaged over the rows it measured, so a
+    load of 1.01 on 2 CPUs from that process alone leaves the second thread a CPU). A second thread that hardly ran: the two-thread step's process kept under
     ``HARDLY`` CPUs busy. Results of separate measurements (not paired) cannot say why they
     differ: another moment, another process. A loss at the largest batch contradicts the
     expectation that a second thread helps big operations most, and is said to.
@@ -574,9 +574,14 @@ def _room(one: Mapping[int, Timing], two: Mapping[int, Timing]) -> tuple[list[st
     """What other programs left this process while the sweep ran, in sentences, and whether that
     crowded a second thread out (see ``second_thread``)."""
     sizes = sorted(one)
-    shares = [t.on_cpu for t in (*one.values(), *two.values()) if t.on_cpu is not None]
+    # the load is read at the end of the largest two-thread block's measurement: only the rows of
+    # that measurement ran in the process whose own CPUs the load counts
+    reference = two[sizes[-1]]
+    rows = [t for t in (*one.values(), *two.values()) if t.measurement == reference.measurement]
+    shares = [t.on_cpu for t in rows if t.on_cpu is not None]
     own = sum(shares) / len(shares) if shares else None
-    largest = two[sizes[-1]].conditions
+    who = "this process" if len(rows) == len(one) + len(two) else "the two-thread process"
+    largest = reference.conditions
     measured = [t.conditions.others for t in two.values() if t.conditions.others is not None]
     free = None if own is None else largest.free_cpus(own)
     text = []
@@ -592,9 +597,9 @@ def _room(one: Mapping[int, Timing], two: Mapping[int, Timing]) -> tuple[list[st
         text.append(
             f"While they ran: load {load:.2f} on {largest.cpus} CPUs, "
             + (
-                f"of which this process kept {own:.2f} busy itself"
+                f"of which {who} kept {own:.2f} busy itself"
                 if own <= load
-                else f"below the {own:.2f} CPUs this process alone kept busy (the 1-minute load "
+                else f"below the {own:.2f} CPUs {who} alone kept busy (the 1-minute load "
                 "had not caught up with the sweep)"
             )
             + f", so other programs left it {free:.2f} CPUs."
@@ -632,8 +637,9 @@ def _why(
         )
     else:
         text.append(
-            f"Two threads lost at batch {_sizes(slower)} with a CPU free for the second: handing "
-            "work to a thread cost more than it saved at that size."
+            f"Two threads lost at batch {_sizes(slower)} with a CPU free for the second, measured "
+            "side by side: with no wait for a CPU and no other moment to blame, the likely cause "
+            "is that handing work to a thread cost more than it saved at that size."
         )
     won = [n for n, c in verdicts.items() if c.verdict == "faster" and n in idle]
     if won:
@@ -662,6 +668,121 @@ def _why(
             )
         )
     return text
+
+
+#: a median within this factor of other runs' range agrees with them: closer than separate
+#: quiet runs of one step usually lie, so that only a difference worth reading is read
+AGREES = 1.1
+
+
+def _side(value: float, others: Sequence[float]) -> str:
+    """Where ``value`` lies beside ``others``: "faster" when below their least by more than the
+    factor ``AGREES``, "slower" when above their most by more, else "within"."""
+    if value * AGREES < min(others):
+        return "faster"
+    if value > max(others) * AGREES:
+        return "slower"
+    return "within"
+
+
+def _listed(values: Sequence[float]) -> str:
+    """``290 µs, 295 µs and 393 µs``."""
+    times = [seconds(v) for v in values]
+    return times[0] if len(times) == 1 else ", ".join(times[:-1]) + " and " + times[-1]
+
+
+def baseline_reading(baseline: float, *, earlier: Sequence[float], later: Sequence[float]) -> str:
+    """Is ``baseline`` (a median, seconds per step) a fair reference for a measurement taken
+    beside it? Two sentences: the same step's other quiet runs, ``earlier`` and ``later``
+    (medians, in the order measured), then the direction the baseline lies from each.
+
+    Both directions are read because one alone misleads: a baseline faster than every earlier run
+    but agreeing with the later ones says the step changed speed between sections, not that the
+    baseline is odd. No cause is named: load and CPU time, which this module records, would show
+    the waiting they can see, and what they cannot see these numbers cannot say either.
+    """
+    if not earlier or not later:
+        raise ValueError("a baseline is read against at least one run before it and one after")
+    before, after = _side(baseline, earlier), _side(baseline, later)
+    margin = f"{AGREES - 1:.0%}"
+    text = (
+        f"The baseline took {seconds(baseline)}; this step's other quiet runs took "
+        f"{_listed(earlier)} before it and {_listed(later)} after it. "
+    )
+    if before == after == "within":
+        return text + f"It lies within {margin} of both: a fair baseline."
+    if before == "within":
+        return text + (
+            f"It agrees with the runs before it but is {after} than those after by more than "
+            f"{margin}: the step's speed moved after the baseline, so compare with the later "
+            "runs too."
+        )
+    if after == "within":
+        return text + (
+            f"It is {before} than every run before it by more than {margin} but agrees with "
+            f"those after: the step ran {before} from here on than earlier in this notebook, "
+            "for a reason these numbers do not show."
+        )
+    if before == after:
+        return text + (
+            f"It is {before} than every other quiet run, before and after, by more than "
+            f"{margin}: an odd moment for the baseline, so compare with the other runs too."
+        )
+    return text + (
+        f"It is {before} than the runs before it and {after} than those after: this step kept "
+        f"getting {before} through the notebook, and the baseline is one point on that drift."
+    )
+
+
+def profiler_cost(profiled: float, unprofiled: Timing) -> str:
+    """``profiled`` (seconds per step under a profiler) beside the same step's ``unprofiled``
+    blocks: the ratio to their median, and whether it lies beyond their upper fence, q75 + 1.5
+    IQR (Tukey's bound for an outlier). A profiler adds work to what it records, but the step's
+    own noise moves a time too: its cost is said to show only beyond the fence. Not beyond the
+    blocks' range: one disturbed block would stretch that to hide a cost the median shows."""
+    q1, q3 = unprofiled.quartiles
+    upper, lower = q3 + 1.5 * (q3 - q1), q1 - 1.5 * (q3 - q1)
+    if profiled > upper:
+        where = "above it, so the profiler's own cost shows"
+    elif profiled >= lower:
+        where = "not above it, so the profiler's cost did not show beyond this step's noise"
+    else:
+        where = (
+            f"below even the lower fence, q25 - 1.5 IQR ({seconds(lower)}): the step ran faster "
+            "under the profiler than this step's noise explains, so its cost did not show"
+        )
+    return (
+        f"{seconds(profiled)} per step under the profiler, {profiled / unprofiled.median:.2f}× "
+        f"the unprofiled median {seconds(unprofiled.median)}, whose blocks' upper fence (q75 + 1.5 "
+        f"IQR, the usual bound for an outlier) is {seconds(upper)}: {where}"
+    )
+
+
+def agreement(runs: Mapping[str, Sequence[float]], *, busy: bool = False) -> str:
+    """Whether several timers of one step agree, from each timer's repeated results (name ->
+    seconds per step, one per run; the timers took turns). Taking turns lets a slow moment land
+    on every timer alike, so a gap between the timers' middle results no wider than one timer's
+    own runs spread is the moment's, and only a wider one is the timers'. Says which."""
+    middle = {name: statistics.median(found) for name, found in runs.items()}
+    between = max(middle.values()) / min(middle.values())
+    within = max(max(found) / min(found) for found in runs.values())
+    text = (
+        f"The timers' middle results lie {between:.2f}× apart, one timer's own runs up to "
+        f"{within:.2f}×: "
+    )
+    if between <= AGREES:
+        text += f"within {AGREES - 1:.0%}, the timers agree"
+    elif between <= within:
+        text += "no wider than one timer's own runs, so the gap is the moment, not the timer"
+    else:
+        fastest, slowest = min(middle, key=middle.__getitem__), max(middle, key=middle.__getitem__)
+        text += (
+            f"wider than one timer's own runs, so the timers differ here ({fastest} lowest, "
+            f"{slowest} highest)"
+        )
+    return text + (
+        "; on a busy machine, not comparable with times taken elsewhere." if busy else "."
+    )
 
 
 def _sizes(sizes: Iterable[int]) -> str:
