@@ -63,3 +63,18 @@ def test_the_kernel_environment_is_quiet_and_deterministic_and_records_nothing_i
 def test_the_executor_imports_no_exercise_logic():
     source = execution.__loader__.get_source(execution.__name__)
     assert "diptych.checks" not in source and "diptych.parity" not in source
+
+
+def test_a_notebooks_time_limit_counts_from_its_first_cell_and_never_reads_as_none(monkeypatch):
+    """Each cell gets what is left; nbclient reads 0 or less as no limit, so never that."""
+    now = [100.0]
+    monkeypatch.setattr(execution.time, "monotonic", lambda: now[0])
+    limit = execution._cell_timeout(None, 10.0)
+    now[0] = 103.0  # the kernel took 3 s to start: not counted
+    assert limit("first cell") == 10.0
+    now[0] = 112.5
+    assert limit("second cell") == 0.5
+    now[0] = 120.0
+    assert limit("third cell") == 0.001
+    assert execution._cell_timeout(4.0, 10.0)("a cell") == 4.0  # a per-cell limit still holds
+    assert execution._cell_timeout(None, None) is None

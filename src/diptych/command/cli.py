@@ -150,6 +150,55 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--timeout", type=_seconds, default=120, metavar="SECONDS", help="per cell (default 120)"
     )
+
+    klass = commands.add_parser(
+        "class",
+        help="check a class's exercise notebooks and show its progress in one table",
+        description="Runs every learner's exercise notebook as 'diptych check' does (on a copy; "
+        "the files are only read) and prints one row per notebook, one column per exercise: "
+        "passed, the short name of the mistake its check named, not attempted, not checked, not "
+        "run, or an error for the notebook. Neither the table nor --csv/--html ever holds a "
+        "check's message or a learner's code. Exit 0 only when every exercise passed.",
+    )
+    klass.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="nbgrader's submitted/ folder (or the course folder holding it), a folder of "
+        "learners' folders (home folders: their exercises_*.ipynb, solutions/ left out), or "
+        "notebook files (each its own learner, named by the file)",
+    )
+    klass.add_argument(
+        "--jobs",
+        "-j",
+        type=positive_int,
+        default=min(4, os.cpu_count() or 1),
+        metavar="N",
+        help="notebooks run at once, each in its own kernel (default: the CPU count, at most 4)",
+    )
+    klass.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=600,
+        metavar="SECONDS",
+        help="per notebook, all its cells together; starting its kernel does not count "
+        "(default 600)",
+    )
+    klass.add_argument("--csv", type=Path, metavar="PATH", help="also write the table as CSV")
+    klass.add_argument(
+        "--html", type=Path, metavar="PATH", help="also write the table as a static HTML page"
+    )
+    klass.add_argument(
+        "--anonymise",
+        action="store_true",
+        help="show 'learner 1'...'learner N' (in the names' sorted order: stable within one "
+        "run, not across runs where learners come or go; the mapping is not kept), in the table, "
+        "the files and the progress bar, and show a notebook's file name only where it is the "
+        "name diptych gave it. Errors in rows never name a file or folder anyway. Not hidden: "
+        "the PATHs you type, in an error about them, and the alphabetical order of the names",
+    )
+    klass.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -196,6 +245,7 @@ def _main(argv: list[str] | None) -> int:
         "run": _run,
         "exercises": _exercises,
         "check": _check,
+        "class": _class,
         "site": _site,
         "bench": _bench,
     }
@@ -414,6 +464,20 @@ def _check(args: argparse.Namespace) -> int:
     if framework is not None:  # a missing framework would surface as a NameError in a cell
         require_tracks([framework], chosen=True)
     return check_notebook(args.path, timeout=args.timeout)
+
+
+def _class(args: argparse.Namespace) -> int:
+    from diptych.command.classroom import check_class
+
+    return check_class(
+        args.paths,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        anonymise=args.anonymise,
+        csv_path=args.csv,
+        html_path=args.html,
+    )
 
 
 def _site(args: argparse.Namespace) -> int:

@@ -138,9 +138,11 @@ def execute(
     allow_errors: bool = False,
     on_cell: Callable[[], None] | None = None,
     env: dict[str, str] | None = None,
+    budget: float | None = None,
 ) -> Execution:
     """Run every cell of ``path`` in a fresh kernel; per-cell ``timeout`` in seconds (fractions
-    allowed).
+    allowed), and with ``budget`` at most that many seconds for all cells together, counted from
+    the first cell's start (starting the kernel does not count).
 
     Raises NotebookError only for an unusable file, and Interrupted when Ctrl-C or SIGTERM
     stopped the run (after the kernel, its scratch folder and connection file are gone);
@@ -166,7 +168,7 @@ def execute(
             "TMP": str(temp),
             **(env or {}),
         }
-        client = _client(notebook, work, timeout, allow_errors, on_cell)
+        client = _client(notebook, work, timeout, allow_errors, on_cell, budget)
         client.km = _kernel_manager_class()(
             kernel_name="python3", connection_file=str(Path(scratch) / "kernel.json")
         )
@@ -178,7 +180,7 @@ def execute(
         RUNNING.raise_if_stopping()
         result.ok = error is None
         if error is not None:
-            result.error = describe_failure(error, client, notebook, timeout)
+            result.error = describe_failure(error, client, notebook, timeout, budget)
         result.stderr = stderr_of(notebook)
         _read_results(result, work)
     return result
@@ -269,6 +271,7 @@ def _client(
     timeout: float | None,
     allow_errors: bool,
     on_cell: Callable[[], None] | None,
+    budget: float | None = None,
 ) -> Any:
     from nbclient import NotebookClient
 
@@ -276,7 +279,7 @@ def _client(
         notebook,
         # nbclient's own timeout is a whole number; the per-cell one below may be a fraction
         timeout=None if timeout is None else math.ceil(timeout),
-        timeout_func=None if timeout is None else (lambda cell: timeout),
+        timeout_func=_cell_timeout(timeout, budget),
         kernel_name="python3",
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(folder)}},
@@ -298,8 +301,31 @@ def _client(
     return client
 
 
+def _cell_timeout(
+    timeout: float | None, budget: float | None
+) -> Callable[[Any], float | None] | None:
+    """nbclient's ``timeout_func``: each cell gets ``timeout``, or what is left of ``budget``
+    since the first cell started if that is less. nbclient reads 0 or less as no limit at all, so a
+    cell that starts with nothing left gets a millisecond."""
+    if budget is None:
+        return None if timeout is None else (lambda cell: timeout)
+    deadline: list[float] = []
+
+    def seconds(cell: Any) -> float:
+        if not deadline:
+            deadline.append(time.monotonic() + budget)
+        left = max(deadline[0] - time.monotonic(), 0.001)
+        return left if timeout is None else min(timeout, left)
+
+    return seconds
+
+
 def describe_failure(
-    error: Exception, client: Any, notebook: Any, timeout: float | None = None
+    error: Exception,
+    client: Any,
+    notebook: Any,
+    timeout: float | None = None,
+    budget: float | None = None,
 ) -> str:
     """One line: which cell failed and the last line of its error."""
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -312,6 +338,8 @@ def describe_failure(
         )
         where = f"cell {index + 1} ({first_line.strip()[:60]!r})"
     if isinstance(error, CellTimeoutError):
+        if budget is not None and (timeout is None or budget <= timeout):
+            return f"{where} ran longer than the notebook's time limit of {budget:g} s"
         return f"{where} ran longer than the per-cell timeout of {timeout or client.timeout:g} s"
     if isinstance(error, DeadKernelError):
         return f"the kernel died while running {where}"

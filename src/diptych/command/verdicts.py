@@ -18,7 +18,7 @@ from typing import Any
 
 from diptych.checks import Exercise, exercises_of
 from diptych.command import exit_status
-from diptych.command.execution import NotebookError, execute, read_notebook
+from diptych.command.execution import Execution, NotebookError, execute, read_notebook
 from diptych.outcomes import Outcome, Status
 
 _CHECKS_IMPORT = re.compile(r"from\s+diptych\.checks\s+import\s+(\w+)")
@@ -95,8 +95,7 @@ def check_notebook(path: Path, *, timeout: float) -> int:
             "checks); is this an exercise notebook?"
         )
     print(f"Checking {path} ({len(expected)} exercises; this runs every cell, a few seconds each)")
-    execution = _execute_clean(notebook, path, timeout)
-    results = verdicts(execution.notebook, execution.outcomes, expected)
+    execution, results = run_checks(notebook, path, expected, timeout=timeout)
     for verdict in results:
         print(
             f"{verdict.status.symbol} {verdict.exercise} — {verdict.status}"
@@ -109,7 +108,17 @@ def check_notebook(path: Path, *, timeout: float) -> int:
     return exit_status.of(not passed or bool(execution.error))
 
 
-def _execute_clean(notebook: Any, path: Path, timeout: float) -> Any:
+def run_checks(
+    notebook: Any, path: Path, expected: list[Exercise], *, timeout: float | None, **options: Any
+) -> tuple[Execution, list[Verdict]]:
+    """Execute a clean copy of ``notebook`` (read from ``path``) and give each of the
+    ``expected`` exercises its verdict; ``options`` go to ``execute`` (``diptych class`` passes a
+    progress callback, thread limits and a time limit for the whole notebook)."""
+    execution = _execute_clean(notebook, path, timeout, **options)
+    return execution, verdicts(execution.notebook, execution.outcomes, expected)
+
+
+def _execute_clean(notebook: Any, path: Path, timeout: float | None, **options: Any) -> Execution:
     """Execute a copy of ``notebook`` without saved outputs or execution counts."""
     import nbformat
 
@@ -119,7 +128,7 @@ def _execute_clean(notebook: Any, path: Path, timeout: float) -> Any:
     with tempfile.TemporaryDirectory(prefix="diptych-check-") as folder:
         copy = Path(folder) / Path(path).name
         nbformat.write(notebook, copy)
-        return execute(copy, timeout=timeout, allow_errors=True)
+        return execute(copy, timeout=timeout, allow_errors=True, **options)
 
 
 def _summary(results: list[Verdict]) -> str:

@@ -1,0 +1,270 @@
+"""``diptych class PATH…``: every learner's exercise notebooks checked as ``diptych check`` checks
+one, and the class's progress in one table, for an instructor during a workshop.
+
+Each notebook (found by ``diptych.command.roster``) is read, then run as ``diptych check`` runs
+it (``verdicts.run_checks``: a clean copy, in a scratch folder, the learner's file only read),
+``jobs`` at a time, each within a time limit for the whole notebook. A notebook that cannot be
+read, is not an exercise notebook, needs a framework not installed here, or stops (the time
+limit, a dead kernel) is one row saying so in a fixed phrase, never a crash. The table
+(``diptych.command.class_table``) holds fixed words and mistakes' short names
+(``diptych.command.mistakes``), never a check's message, which may quote the learner's code.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+from diptych import __version__
+from diptych.checks import Exercise
+from diptych.command import class_table, exit_status
+from diptych.command.class_table import Cell, Column, Row, Table
+from diptych.command.execution import NotebookError, read_notebook
+from diptych.command.files import validate_output_file, write_atomic
+from diptych.command.interrupts import RUNNING
+from diptych.command.mistakes import short_name
+from diptych.command.registry import FRAMEWORK_NAMES, framework_of
+from diptych.command.roster import Submission, discover, pseudonyms, shareable_name
+from diptych.command.runner import thread_share
+from diptych.command.verdicts import Verdict, lesson_checks, run_checks
+from diptych.optional import TRACKS, is_installed
+from diptych.outcomes import Status
+
+#: what a row says of a notebook ``execution.read_notebook`` refuses, by the start of its reason
+UNUSABLE = (
+    ("no such notebook", "gone before it was read"),
+    ("a folder", "not a notebook file"),
+    ("not a regular file", "not a notebook file"),
+    ("cannot be read", "cannot be read"),
+    ("written in", "not a Python notebook"),
+)
+NOT_A_NOTEBOOK = "not a valid notebook"
+NOT_EXERCISES = "not an exercise notebook"
+TIMED_OUT, KERNEL_DIED, STOPPED = "timed out", "the kernel died", "the run stopped"
+#: a terminal's table wraps labels longer than this onto more lines
+WRAP = 16
+#: a cell's words and kind for each status but failed, whose words are the mistake's short name
+_CELLS = {
+    Status.PASSED: Cell(class_table.PASSED, "passed"),
+    Status.NOT_DONE: Cell(class_table.NOT_ATTEMPTED, "not-done"),
+    Status.NOT_RUN: Cell(class_table.NOT_RUN, "not-run"),
+    Status.NOT_CHECKED: Cell(class_table.NOT_CHECKED, "not-checked"),
+}
+
+
+@dataclass
+class Checked:
+    """One submission: the exercises its lesson has, their verdicts, and a problem if any."""
+
+    submission: Submission
+    expected: list[Exercise] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    problem: str = ""
+    notebook: Any = None  # the notebook as read, while it waits for its run
+    seconds: float = 0.0
+
+
+def check_class(
+    paths: list[Path],
+    *,
+    jobs: int,
+    timeout: float,
+    progress: bool,
+    anonymise: bool = False,
+    csv_path: Path | None = None,
+    html_path: Path | None = None,
+) -> int:
+    """Check every learner's notebook under ``paths`` and report; 0 only when every notebook
+    was checked and every exercise passed."""
+    for path, option in ((csv_path, "--csv"), (html_path, "--html")):
+        if path is not None:
+            validate_output_file(path, option)
+    submissions = discover(paths)
+    names = (
+        pseudonyms(s.learner for s in submissions)
+        if anonymise
+        else {s.learner: s.learner for s in submissions}
+    )
+    learners = len(set(names.values()))
+    print(
+        f"Checking {len(submissions)} notebook(s) of {learners} learner(s), {jobs} at a time "
+        f"(each within {timeout:g} s)",
+        flush=True,
+    )
+    started = time.perf_counter()
+    checked = run_all(
+        [prepare(s) for s in submissions],
+        jobs=jobs,
+        timeout=timeout,
+        progress=progress,
+        names=names,
+    )
+    table = build_table(checked, names=names, anonymise=anonymise)
+    seconds = time.perf_counter() - started
+    table = Table(table.columns, table.rows, f"{table.summary} ({seconds:.0f} s)")
+    print(class_table.text(table, wrap=WRAP if sys.stdout.isatty() else None))
+    if csv_path is not None:
+        _write(csv_path, class_table.csv_text(table))
+    if html_path is not None:
+        written = f"Written by diptych {__version__}, {time.strftime('%Y-%m-%d %H:%M')}"
+        _write(html_path, class_table.html_page(table, title="Class progress", written=written))
+    failed = any(row.problem or row.passed < row.total for row in table.rows)
+    return exit_status.of(failed)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write a result whole or not at all (a browser may be showing the page being replaced)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, text)
+
+
+def prepare(submission: Submission) -> Checked:
+    """Read a submission and decide whether it can run; a problem otherwise, in fixed words."""
+    path = submission.path
+    try:
+        notebook = read_notebook(path)
+    except NotebookError as error:
+        return Checked(submission, problem=unusable(str(error), path))
+    expected = lesson_checks(notebook, path)
+    if not expected:
+        return Checked(submission, problem=NOT_EXERCISES)
+    framework = framework_of(path)
+    if framework is not None and not is_installed(TRACKS[framework]):
+        return Checked(submission, expected, problem=f"{FRAMEWORK_NAMES[framework]} not installed")
+    return Checked(submission, expected, notebook=notebook)
+
+
+def unusable(message: str, path: Path) -> str:
+    """Why ``read_notebook`` refused a notebook, in fixed words: its message names the path
+    (a folder may name a person) and may quote the file."""
+    reason = message.removeprefix(f"{path}: ")
+    return next((words for start, words in UNUSABLE if reason.startswith(start)), NOT_A_NOTEBOOK)
+
+
+def run_all(
+    prepared: list[Checked],
+    *,
+    jobs: int,
+    timeout: float,
+    progress: bool,
+    names: dict[str, str],
+) -> list[Checked]:
+    """Run the notebooks that can run, ``jobs`` at a time, with a progress bar by cells."""
+    from tqdm.auto import tqdm
+
+    runnable = [item for item in prepared if item.notebook is not None]
+    total = sum(cell.cell_type == "code" for item in runnable for cell in item.notebook.cells)
+    bar = tqdm(total=total, unit="cell", desc="diptych class", disable=not progress, leave=False)
+    lock = Lock()
+    threads = thread_share(jobs)
+
+    def tick() -> None:
+        with lock:
+            bar.update(1)
+
+    def one(item: Checked) -> None:
+        RUNNING.raise_if_stopping()  # stopped while this one waited for its turn
+        with lock:
+            bar.set_postfix_str(names[item.submission.learner])
+        try:
+            execution, item.verdicts = run_checks(
+                item.notebook,
+                item.submission.path,
+                item.expected,
+                timeout=None,
+                budget=timeout,
+                on_cell=tick,
+                env=threads,
+            )
+        except NotebookError as error:  # its copy could not be read back
+            item.problem = unusable(str(error), item.submission.path)
+        else:
+            item.seconds = execution.seconds
+            item.problem = stopped(execution.error)
+        finally:
+            item.notebook = None
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        for future in [pool.submit(one, item) for item in runnable]:
+            future.result()
+    finally:  # on Interrupted: drop what has not started; running ones end within seconds
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+    return prepared
+
+
+def stopped(error: str | None) -> str:
+    """Why a run stopped, in fixed words (``execute``'s description quotes the cell's code)."""
+    if error is None:
+        return ""
+    if "ran longer than" in error:
+        return TIMED_OUT
+    if "kernel died" in error:
+        return KERNEL_DIED
+    return STOPPED
+
+
+def build_table(checked: list[Checked], *, names: dict[str, str], anonymise: bool) -> Table:
+    """One row per notebook, one column per exercise of every lesson met, in lesson order."""
+    lessons: dict[str, list[Exercise]] = {}
+    for item in checked:
+        if item.expected:
+            lessons.setdefault(item.expected[0].module, item.expected)
+    order = sorted(lessons, key=lambda module: (_lesson_number(module, checked), module))
+    columns = [Column(key(e), e.heading) for module in order for e in lessons[module]]
+    rows = []
+    for item in checked:
+        cells = {key(e): cell(v) for e, v in zip(item.expected, item.verdicts, strict=False)}
+        rows.append(
+            Row(
+                learner=names[item.submission.learner],
+                notebook=shareable_name(item.submission) if anonymise else item.submission.notebook,
+                cells=cells,
+                passed=sum(v.status == Status.PASSED for v in item.verdicts),
+                total=len(item.expected) if item.verdicts else 0,
+                problem=item.problem,
+            )
+        )
+    return Table(columns, rows, summary(rows, learners=len(set(names.values()))))
+
+
+def key(exercise: Exercise) -> str:
+    """An exercise's column: its lesson's check module and its number, "tensors 1"."""
+    return f"{exercise.module} {exercise.number}"
+
+
+def cell(verdict: Verdict) -> Cell:
+    """A verdict in the table's words: a fixed phrase, or the mistake's short name."""
+    if verdict.status == Status.FAILED:
+        return Cell(short_name(verdict.message), "failed")
+    return _CELLS[verdict.status]
+
+
+def _lesson_number(module: str, checked: list[Checked]) -> int:
+    """The lesson's number from a folder ``NN_<module>`` above one of its notebooks (nbgrader's
+    assignment, the curriculum's exercises folder), else 100: such lessons come last."""
+    folder = re.compile(rf"(\d+)_{re.escape(module)}")
+    for item in checked:
+        if item.expected and item.expected[0].module == module:
+            for part in item.submission.path.parent.parts:
+                found = folder.fullmatch(part)
+                if found:
+                    return int(found.group(1))
+    return 100
+
+
+def summary(rows: list[Row], *, learners: int) -> str:
+    """One line: learners, notebooks, exercises passed, notebooks that could not be checked."""
+    passed, total = sum(r.passed for r in rows), sum(r.total for r in rows)
+    problems = sum(bool(r.problem) for r in rows)
+    return (
+        f"{learners} learner(s), {len(rows)} notebook(s): {passed} of {total} exercises passed"
+        + (f"; {problems} notebook(s) with an error" if problems else "")
+    )
