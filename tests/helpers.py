@@ -54,7 +54,12 @@ def write_notebook(
         )
         if tags:
             made[-1].metadata["tags"] = tags
-    notebook = new_notebook(cells=made)
+    return save_notebook(path, made)
+
+
+def save_notebook(path: Path, cells: list) -> Path:
+    """``cells`` as a Python 3 notebook at ``path`` (its folders made)."""
+    notebook = new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",

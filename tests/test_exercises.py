@@ -13,7 +13,7 @@ import pytest
 from diptych.command import exercises, registry
 from diptych.command.cli import main
 
-from helpers import REPO
+from helpers import REPO, save_notebook
 
 EXERCISES = [p for lesson in registry.lessons(REPO, "exercises") for p in lesson.notebooks.values()]
 SOLUTIONS = [p for lesson in registry.lessons(REPO, "solutions") for p in lesson.notebooks.values()]
@@ -103,15 +103,7 @@ def tensors_exercises(path: Path, solved: bool) -> Path:
             "task": False,
         }
         cells += [cell, check]
-    notebook = nbformat.v4.new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, path)
-    return path
+    return save_notebook(path, cells)
 
 
 @pytest.mark.slow

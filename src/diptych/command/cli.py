@@ -75,14 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--timeout", type=_seconds, default=600, metavar="SECONDS", help="per cell (default 600)"
     )
-    run.add_argument(
-        "--jobs",
-        "-j",
-        type=positive_int,
-        default=min(4, os.cpu_count() or 1),
-        metavar="N",
-        help="notebooks run at once, each in its own kernel (default: the CPU count, at most 4)",
-    )
+    _add_jobs(run)
     machines = run.add_mutually_exclusive_group()
     machines.add_argument(
         "--matrix",
@@ -169,14 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         "learners' folders (home folders: their exercises_*.ipynb, solutions/ left out), or "
         "notebook files (each its own learner, named by the file)",
     )
-    klass.add_argument(
-        "--jobs",
-        "-j",
-        type=positive_int,
-        default=min(4, os.cpu_count() or 1),
-        metavar="N",
-        help="notebooks run at once, each in its own kernel (default: the CPU count, at most 4)",
-    )
+    _add_jobs(klass)
     klass.add_argument(
         "--timeout",
         type=_seconds,
@@ -200,6 +186,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     klass.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+def _add_jobs(parser: argparse.ArgumentParser) -> None:
+    """``--jobs``, the same for every subcommand that runs notebooks side by side."""
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=positive_int,
+        default=min(4, os.cpu_count() or 1),
+        metavar="N",
+        help="notebooks run at once, each in its own kernel (default: the CPU count, at most 4)",
+    )
 
 
 def _seconds(text: str) -> float:
