@@ -15,6 +15,10 @@ MirroredStrategy) and ``<framework>_performance`` (lesson 09, and the step ``dip
 times). A lesson's neutral module, its checks and the benchmark call them, never the framework;
 no adapter or companion imports one of its callers (``tests/test_imports.py``).
 
+``environments`` holds what each framework reads from the environment when it starts, in modules
+that import no framework, so that the command and ``configurations`` read them without starting
+one.
+
 Every framework difference the library needs lives in this package: no other module imports a
 framework (tested). Importing an adapter or a companion imports its framework (and only that one).
 """

@@ -14,7 +14,7 @@ from diptych.frameworks import PYTORCH, TENSORFLOW
 from diptych.optional import require
 from diptych.seeding import seed_everything
 
-tf = require("tensorflow")  # sets TF_CPP_MIN_LOG_LEVEL first, so the import is quiet
+tf = require("tensorflow")  # after environments.tensorflow.BEFORE_IMPORT: quiet, oneDNN off
 
 NAME = TENSORFLOW.name
 
