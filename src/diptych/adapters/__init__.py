@@ -9,11 +9,12 @@ The two adapters share one API: each offers ``setup``, ``seed_framework``, ``dev
 ``idiom``).
 
 Framework companions, ``<framework>_<topic>.py``, hold lesson-specific framework code that is not
-part of the shared API, for example ``pytorch_ddp`` (lesson 10: DistributedDataParallel, the
-worker that spawned processes import), ``tensorflow_mirrored`` (lesson 10: logical devices,
+part of the shared API, for example ``pytorch_ddp`` (lesson 10: DistributedDataParallel, the worker
+that spawned processes import), ``tensorflow_mirrored`` (lesson 10: logical devices,
 MirroredStrategy) and ``<framework>_performance`` (lesson 09, and the step ``diptych.benchmark``
-times). A lesson's neutral module, its checks and the benchmark call them, never the framework;
-no adapter or companion imports one of its callers (``tests/test_imports.py``).
+times). A lesson's neutral module, its checks and the benchmark call them, never the framework; a
+check finds its companion with ``IDIOM.companion(topic)``. No adapter or companion imports one of
+its callers (``tests/test_imports.py``).
 
 ``environments`` holds what each framework reads from the environment when it starts, in modules
 that import no framework, so that the command and ``configurations`` read them without starting

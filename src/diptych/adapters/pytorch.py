@@ -12,7 +12,7 @@ import numpy as np
 
 from diptych import initial, layouts
 from diptych.adapters.idiom import Idiom, Target
-from diptych.frameworks import PYTORCH, TENSORFLOW
+from diptych.frameworks import PYTORCH
 from diptych.optional import require
 from diptych.seeding import seed_everything
 
@@ -194,8 +194,14 @@ def _predict(model: Any, X: np.ndarray) -> np.ndarray:
 
 IDIOM = Idiom(
     framework=NAME,
-    other=TENSORFLOW.name,
-    form="pytorch",
+    companions=__name__,
+    momentum="pytorch",
+    adam_epsilon="pytorch",
+    warmup="pytorch",
+    batch_norm_momentum="pytorch",
+    training_mode="model",
+    engine="ddp",
+    weight_layout="pytorch",
     channels_last=False,
     module=_framework,
     autograd=_autograd,
@@ -203,6 +209,9 @@ IDIOM = Idiom(
     log_softmax=_log_softmax,
     dropout=_dropout,
     batch_norm=_batch_norm,
+    tensor_type=lambda: torch.Tensor,
+    reduce_sum=lambda x, *axis: torch.sum(x, *axis),
+    sin=lambda x: torch.sin(x),
     mlp=_mlp,
     dense_layers=lambda model: [m for m in model if hasattr(m, "weight")],
     predict=_predict,

@@ -10,7 +10,7 @@ import numpy as np
 
 from diptych import initial, layouts
 from diptych.adapters.idiom import Idiom, Target
-from diptych.frameworks import PYTORCH, TENSORFLOW
+from diptych.frameworks import TENSORFLOW
 from diptych.optional import require
 from diptych.seeding import seed_everything
 
@@ -168,8 +168,14 @@ def _sgd(model: Any, lr: float) -> Any:
 
 IDIOM = Idiom(
     framework=NAME,
-    other=PYTORCH.name,
-    form="keras",
+    companions=__name__,
+    momentum="keras",
+    adam_epsilon="keras",
+    warmup="keras",
+    batch_norm_momentum="keras",
+    training_mode="call",
+    engine="mirrored",
+    weight_layout="keras",
     channels_last=True,
     module=_framework,
     autograd=_autograd,
@@ -177,6 +183,9 @@ IDIOM = Idiom(
     log_softmax=_log_softmax,
     dropout=_dropout,
     batch_norm=_batch_norm,
+    tensor_type=lambda: tf.Tensor,
+    reduce_sum=lambda x, *axis: tf.reduce_sum(x, *axis),
+    sin=lambda x: tf.sin(x),
     mlp=_mlp,
     dense_layers=lambda model: list(model.layers),
     predict=lambda model, X: np.asarray(model(X)),

@@ -2,19 +2,19 @@
 
 Exercise 2 switches off the framework's own gathering of windows as well as its convolution;
 those entry points come from the adapters' companions for the convolution lessons
-(``adapters.pytorch_cnn``, ``adapters.tensorflow_cnn``, chosen by ``idiom(adapter).form``).
+(``adapters.pytorch_cnn``, ``adapters.tensorflow_cnn``, picked by ``idiom(adapter).companion``).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from diptych import initial, layouts
+from diptych.adapters.idiom import RIGHT_IN, Idiom, other
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -27,19 +27,16 @@ from diptych.checks import (
     matches,
     snapshot,
 )
-from diptych.checks.idioms import counting, framework_ops
+from diptych.checks.idioms import counting
 from diptych.reference import conv
 
-#: each form's companion: the adapter's module with the convolution lessons' framework code
-COMPANIONS = {
-    "pytorch": "diptych.adapters.pytorch_cnn",
-    "keras": "diptych.adapters.tensorflow_cnn",
-}
+#: the topic of the companion with the convolution lessons' framework code (06 and 07)
+COMPANION = "cnn"
 
 
 def _patch_extraction(adapter: Any) -> list[Any]:
     """The framework's own im2col (``F.unfold``, ``tf.image.extract_patches``), from its companion."""
-    return list(importlib.import_module(COMPANIONS[idiom(adapter).form]).patch_extraction())
+    return list(idiom(adapter).companion(COMPANION).patch_extraction())
 
 
 #: (n, kernel, stride, padding) settings: odd and even kernels, strides 1 to 3, every padding
@@ -98,6 +95,11 @@ def _in_framework_layout(adapter: Any, nchw: np.ndarray) -> np.ndarray:
     return nchw.transpose(0, 2, 3, 1) if idiom(adapter).channels_last else nchw
 
 
+def _kernel_in_framework_layout(fw: Idiom, oihw: np.ndarray) -> np.ndarray:
+    """A neutral OIHW kernel as the framework's conv layer holds it (Keras: HWIO)."""
+    return layouts.conv_to_keras(oihw) if fw.weight_layout == "keras" else oihw
+
+
 def _batch_name(adapter: Any, nchw_shape: tuple[int, ...]) -> str:
     """An NCHW shape as the learner was given it: "2×3×7×6 (NCHW)" or "2×7×6×3 (NHWC)"."""
     if idiom(adapter).channels_last:
@@ -115,7 +117,7 @@ def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
         x = rng.normal(size=shape)
         layer = initial.conv2d(shape[1], filters, k, seed=4, dtype=np.float64)
         layer["b"] = rng.normal(size=filters)
-        kernel = layouts.conv_to_keras(layer["W"]) if fw.channels_last else layer["W"]
+        kernel = _kernel_in_framework_layout(fw, layer["W"])
         tensors = [
             _to_framework_images(adapter, x),
             adapter.from_numpy(kernel),
@@ -171,13 +173,13 @@ def _no_loop_over_positions(learner: Callable[[Any, Any, Any], Any], adapter: An
     shape, filters, k = LOOP_PROBE
     rng = fresh_rng("im2col loop")
     layer = initial.conv2d(shape[1], filters, k, seed=5, dtype=np.float64)
-    kernel = layouts.conv_to_keras(layer["W"]) if fw.channels_last else layer["W"]
+    kernel = _kernel_in_framework_layout(fw, layer["W"])
     tensors = [
         _to_framework_images(adapter, rng.normal(size=shape)),
         adapter.from_numpy(kernel),
         adapter.from_numpy(layer["b"]),
     ]
-    with counting(framework_ops(adapter).Tensor, "__getitem__") as count:
+    with counting(fw.tensor_type(), "__getitem__") as count:
         by_hand(
             functools.partial(learner, *tensors),
             fw.convolution() + _patch_extraction(adapter),
@@ -351,7 +353,7 @@ def port_strided_conv(learner: Callable[[np.ndarray, np.ndarray], Any], adapter:
     machine too)."""
     fw = idiom(adapter)
     rng = fresh_rng("strided")
-    keras_same = not fw.channels_last  # the PyTorch twin ports a Keras layer, and vice versa
+    keras_same = other(fw.weight_layout) == "keras"  # the layer's source: the other framework
     W = rng.normal(size=(STRIDED_FILTERS, STRIDED_SHAPES[0][1], 3, 3)).astype(np.float32)
     b = rng.normal(size=STRIDED_FILTERS).astype(np.float32)
     exported = layouts.conv_to_keras(W) if keras_same else W.copy()
@@ -397,6 +399,7 @@ def port_strided_conv(learner: Callable[[np.ndarray, np.ndarray], Any], adapter:
             axes=fw.image_axes,
         )
     return (
-        f"gives the colleague's {fw.other} layer's outputs on 8×10 and 6×6 images, "
+        f"gives the colleague's {RIGHT_IN[other(fw.weight_layout)]} layer's outputs on 8×10 and "
+        "6×6 images, "
         "to float32 rounding"
     )

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from diptych import data
+from diptych.adapters.idiom import WHOSE, other
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -21,6 +22,7 @@ from diptych.checks import (
     matches,
     snapshot,
 )
+from diptych.checks.idioms import other_form_message
 from diptych.reference import regression
 
 #: relative tolerance on one optimizer step: accepts a learning rate kept in float32 (as Keras
@@ -170,7 +172,7 @@ def _step_atol(change: np.ndarray) -> float:
 @exercise("A momentum step")
 def momentum_step(learner: Callable[..., Any], adapter: Any) -> str:
     """Exercise 3: heavy-ball momentum in this framework's form, three steps in a row."""
-    form = idiom(adapter).form
+    form = idiom(adapter).momentum
     rng = fresh_rng("momentum")
     theta, velocity = rng.normal(size=(2, 2))
     gradients = rng.normal(size=(3, 2))
@@ -185,15 +187,11 @@ def momentum_step(learner: Callable[..., Any], adapter: Any) -> str:
         got_theta = np.array(as_numpy(new_theta, "the new θ"), copy=True)
         got_velocity = np.array(as_numpy(new_velocity, "the new velocity"), copy=True)
         expected = regression.momentum_step(*expected, gradient, lr=lr, momentum=mu, form=form)
-        fw = idiom(adapter)
         theirs = regression.momentum_step(
-            theta, velocity, gradient, lr=lr, momentum=mu, form=fw.other_form
+            theta, velocity, gradient, lr=lr, momentum=mu, form=other(form)
         )
         if step == 0 and matches(got_velocity, theirs[1]):
-            raise Mismatch(
-                f"that is {fw.other_form_name} form of the velocity, right in {fw.other}; this "
-                f"{fw.framework} exercise asks for {fw.form_name} (see the exercise's statement)"
-            )
+            raise Mismatch(other_form_message(form, idiom(adapter).framework))
         expect_array(
             got_velocity,
             expected[1],
@@ -213,7 +211,7 @@ def momentum_step(learner: Callable[..., Any], adapter: Any) -> str:
         )
         current = [new_theta, new_velocity]
     expect_unchanged(before, tensors, ["theta", "velocity"])
-    return f"three steps in {idiom(adapter).form_name} form: velocity and θ both right"
+    return f"three steps in {WHOSE[form]} form: velocity and θ both right"
 
 
 @exercise("The largest stable learning rate")

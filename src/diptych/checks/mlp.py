@@ -2,7 +2,7 @@
 
 Exercise 1 runs a model of the learner's own making; the framework code that finds its dense
 layers and runs it lives in the adapters' companions for this lesson (``adapters.pytorch_mlp``,
-``adapters.tensorflow_mlp``, chosen by ``idiom(adapter).form``), so that this module imports no
+``adapters.tensorflow_mlp``, picked by ``idiom(adapter).companion``), so that this module imports no
 framework. The other checks use the adapter's ``IDIOM``, and the companions for where tensors go
 and how a model is run: every tensor a check gives the learner sits on the device of the model it
 goes with (the CPU, where a check's model and the learner's new tensors are), never on the
@@ -11,9 +11,9 @@ adapter's ``device()``, so that a right answer passes on CUDA and on Apple's MPS
 
 from __future__ import annotations
 
-import importlib
 import itertools
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -35,17 +35,12 @@ from diptych.checks import (
 from diptych.reference import mlp as reference_mlp
 from diptych.reference.classification import cross_entropy_grad
 
-#: each form's companion: the adapter module that runs a learner's model for these checks
-COMPANIONS = {
-    "pytorch": "diptych.adapters.pytorch_mlp",
-    "keras": "diptych.adapters.tensorflow_mlp",
-}
 
-
-def companion(adapter: Any) -> Any:
-    """The companion of ``adapter`` holding this lesson's framework code; imported on first use,
-    so that a check imports one framework only."""
-    return importlib.import_module(COMPANIONS[idiom(adapter).form])
+def companion(adapter: Any) -> ModuleType:
+    """The companion of ``adapter`` holding this lesson's framework code
+    (``adapters.<framework>_mlp``); imported on first use, so that a check imports one framework
+    only."""
+    return idiom(adapter).companion("mlp")
 
 
 @exercise("A model for any layer sizes")

@@ -7,13 +7,13 @@ every shape still fits: a reshape for a transpose, rows in the other framework's
 kernel transposed in space, BatchNorm's arrays swapped, ε left at the default, momentum copied.
 Exercise 5 debugs a port layer by layer: its framework code (the lesson's CNN built from neutral
 layers, every layer's activations) lives in the adapters' companions ``pytorch_porting`` and
-``tensorflow_porting``, picked by ``idiom(adapter).form``.
+``tensorflow_porting``, picked by ``idiom(adapter).companion``. Which way a twin ports is its
+adapter's ``IDIOM.weight_layout``: the layouts a port into its framework writes.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,8 +44,8 @@ DEFAULT_EPS = {"torch": 1e-5, "keras": 1e-3}
 
 
 def _into_keras(adapter: Any) -> bool:
-    """True in the TensorFlow twin, whose exercises port from PyTorch into Keras."""
-    return idiom(adapter).channels_last
+    """True in the TensorFlow twin, whose exercises port from PyTorch into Keras' layouts."""
+    return idiom(adapter).weight_layout == "keras"
 
 
 def _source_target(adapter: Any) -> tuple[str, str]:
@@ -422,11 +422,6 @@ def _compare_ported_array(name: str, got: np.ndarray, want: np.ndarray, into_ker
 
 # --------------------------------------------------------------------------- exercise 5
 
-#: each form's companion: the lesson's CNN and its activations in that framework
-COMPANIONS = {
-    "pytorch": "diptych.adapters.pytorch_porting",
-    "keras": "diptych.adapters.tensorflow_porting",
-}
 #: how far a port's activations may stray, relative to the layer's largest activation (the
 #: lesson's tolerance), and how far another framework's float32 rounding moves them
 TOLERANCE, ROUNDING = 1e-5, 1e-7
@@ -435,8 +430,9 @@ DEAD_CHANNEL = 3
 
 
 def _companion(adapter: Any) -> ModuleType:
-    """The companion of ``adapter`` with this lesson's framework code; imported on first use."""
-    return importlib.import_module(COMPANIONS[idiom(adapter).form])
+    """The companion of ``adapter`` with this lesson's framework code, the lesson's CNN and its
+    activations (``adapters.<framework>_porting``); imported on first use."""
+    return idiom(adapter).companion("porting")
 
 
 @dataclass(frozen=True)
