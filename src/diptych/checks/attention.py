@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from diptych import porting
+from diptych.adapters.contract import Adapter
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -43,13 +44,13 @@ from diptych.reference import attention as ref
 TOLERANCE = 1e-5
 
 
-def _companion(adapter: Any) -> ModuleType:
+def _companion(adapter: Adapter) -> ModuleType:
     """The companion of ``adapter`` with this lesson's framework code
     (``adapters.<framework>_attention``); imported on first use."""
     return idiom(adapter).companion("attention")
 
 
-def _tensors(adapter: Any, *arrays: np.ndarray) -> list[Any]:
+def _tensors(adapter: Adapter, *arrays: np.ndarray) -> list[Any]:
     """float32 (or bool) tensors of the twin's framework, holding ``arrays``."""
     return [adapter.from_numpy(a if a.dtype == bool else a.astype(np.float32)) for a in arrays]
 
@@ -106,7 +107,7 @@ def _name_the_mistake(
 
 
 @exercise("Scaled dot-product attention")
-def scaled_dot_product_attention(learner: Callable[..., Any], adapter: Any) -> str:
+def scaled_dot_product_attention(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 1: softmax(q kᵀ / √d) v by hand, batched, with Tq ≠ Tk and d ≠ dv."""
     rng = fresh_rng("scaled dot-product attention")
     targets = _companion(adapter).fused_attention()
@@ -182,7 +183,7 @@ def _masked(
 
 
 @exercise("The causal mask")
-def causal_mask(learner: Callable[..., Any], adapter: Any) -> str:
+def causal_mask(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 2: causal attention over left-padded strings; a query with nothing to attend to
     outputs zeros. The framework's fused attention is allowed."""
     rng = fresh_rng("the causal mask")
@@ -325,7 +326,7 @@ def _heads(
 
 
 @exercise("Splitting and merging heads")
-def multi_head(learner: Callable[..., Any], adapter: Any) -> str:
+def multi_head(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 3: a multi-head self-attention layer from four (E, E) kernels (no biases, no
     mask); the framework's fused attention is allowed."""
     rng = fresh_rng("splitting and merging heads")
@@ -415,7 +416,7 @@ def _layer_norm(
 
 
 @exercise("LayerNorm by hand")
-def layer_norm(learner: Callable[..., Any], adapter: Any) -> str:
+def layer_norm(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 4: γ (x − μ)/√(σ² + ε) + β over the last axis, biased variance, by hand."""
     rng = fresh_rng("layer norm by hand")
     companion = _companion(adapter)
@@ -506,7 +507,7 @@ def _attention_layer(rng: np.random.Generator, embed: int) -> dict[str, np.ndarr
 
 
 @exercise("Porting an attention layer")
-def port_attention(learner: Callable[..., Any], adapter: Any) -> str:
+def port_attention(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 5: one multi-head-attention layer's weights into this twin's framework: Keras'
     per-head kernels into nn.MultiheadAttention's packed state_dict (PyTorch twin), or back
     (TensorFlow twin)."""

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from diptych import data
+from diptych.adapters.contract import Adapter
 from diptych.adapters.idiom import Convention
 from diptych.checks import (
     Mismatch,
@@ -38,7 +39,7 @@ from diptych.checks.convolution import (
 from diptych.reference import conv
 
 
-def companion(adapter: Any) -> ModuleType:
+def companion(adapter: Adapter) -> ModuleType:
     """The companion of ``adapter`` holding this lesson's framework code
     (``adapters.<framework>_cnn``); imported on first use, so a check imports one framework."""
     return idiom(adapter).companion(COMPANION)
@@ -48,7 +49,7 @@ def companion(adapter: Any) -> ModuleType:
 
 
 @exercise("BatchNorm in training mode")
-def batch_norm(learner: Callable[..., Any], adapter: Any) -> str:
+def batch_norm(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 1: BatchNorm's training-mode output. Each channel is standardised by its own mean
     and (biased) variance over the batch and both image axes, then scaled by γ and shifted by β."""
     fw = idiom(adapter)
@@ -150,7 +151,7 @@ def batchwise_accuracy(
 
 
 @exercise("Evaluating a model with BatchNorm")
-def evaluation(learner: Callable[..., Any], adapter: Any) -> str:
+def evaluation(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 2 (find the bug): the test accuracy of a trained CNN with BatchNorm, computed
     batch by batch, with BatchNorm in inference mode, the model's mode and statistics left as
     they were, and every digit counted once."""
@@ -248,7 +249,7 @@ CNN_SHAPES = [(8, 1, 3, 3), (8,), (8,), (16, 8, 3, 3), (16,), (16,), (10, 64), (
 TRAIN_EPOCHS, AT_LEAST = 5, 0.90
 
 
-def _framework_shapes(adapter: Any) -> list[tuple[int, ...]]:
+def _framework_shapes(adapter: Adapter) -> list[tuple[int, ...]]:
     """CNN_SHAPES in the framework's own layouts (Keras: HWIO kernels, dense (in, out))."""
     if idiom(adapter).weight_layout != "keras":
         return list(CNN_SHAPES)
@@ -257,7 +258,7 @@ def _framework_shapes(adapter: Any) -> list[tuple[int, ...]]:
 
 
 @exercise("A CNN as practitioners write it")
-def cnn_model(learner: Callable[[], Any], adapter: Any) -> str:
+def cnn_model(learner: Callable[[], Any], adapter: Adapter) -> str:
     """Exercise 3: the described network, built as the lesson builds its own (an nn.Module
     subclass; a functional keras.Model), and trained by the lesson's recipe."""
     fw = idiom(adapter)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from diptych import initial, layouts
+from diptych.adapters.contract import Adapter
 from diptych.adapters.idiom import RIGHT_IN, Idiom, other
 from diptych.checks import (
     Mismatch,
@@ -34,7 +35,7 @@ from diptych.reference import conv
 COMPANION = "cnn"
 
 
-def _patch_extraction(adapter: Any) -> list[Any]:
+def _patch_extraction(adapter: Adapter) -> list[Any]:
     """The framework's own im2col (``F.unfold``, ``tf.image.extract_patches``), from its companion."""
     return list(idiom(adapter).companion(COMPANION).patch_extraction())
 
@@ -63,7 +64,7 @@ def _symmetric_same(n: int, kernel: int, stride: int) -> int:
 
 
 @exercise("Output sizes")
-def output_size(learner: Callable[..., Any], adapter: Any) -> str:
+def output_size(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 1: output length for integer padding, 'valid' and TensorFlow's 'same'."""
     for n, kernel, stride, padding in SIZE_CASES:
         got = learner(n, kernel=kernel, stride=stride, padding=padding)
@@ -86,12 +87,12 @@ def output_size(learner: Callable[..., Any], adapter: Any) -> str:
     return f"right for {len(SIZE_CASES)} settings, even kernels with 'same' included"
 
 
-def _to_framework_images(adapter: Any, images_nchw: np.ndarray) -> Any:
+def _to_framework_images(adapter: Adapter, images_nchw: np.ndarray) -> Any:
     channels_last = idiom(adapter).channels_last
     return adapter.from_numpy(images_nchw.transpose(0, 2, 3, 1) if channels_last else images_nchw)
 
 
-def _in_framework_layout(adapter: Any, nchw: np.ndarray) -> np.ndarray:
+def _in_framework_layout(adapter: Adapter, nchw: np.ndarray) -> np.ndarray:
     return nchw.transpose(0, 2, 3, 1) if idiom(adapter).channels_last else nchw
 
 
@@ -100,7 +101,7 @@ def _kernel_in_framework_layout(fw: Idiom, oihw: np.ndarray) -> np.ndarray:
     return layouts.conv_to_keras(oihw) if fw.weight_layout == "keras" else oihw
 
 
-def _batch_name(adapter: Any, nchw_shape: tuple[int, ...]) -> str:
+def _batch_name(adapter: Adapter, nchw_shape: tuple[int, ...]) -> str:
     """An NCHW shape as the learner was given it: "2×3×7×6 (NCHW)" or "2×7×6×3 (NHWC)"."""
     if idiom(adapter).channels_last:
         n, c, h, w = nchw_shape
@@ -109,7 +110,7 @@ def _batch_name(adapter: Any, nchw_shape: tuple[int, ...]) -> str:
 
 
 @exercise("Convolution by im2col")
-def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
+def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Adapter) -> str:
     """Exercise 2: convolution (stride 1, no padding) as im2col and one matrix product, by hand."""
     fw = idiom(adapter)
     rng = fresh_rng("im2col")
@@ -167,7 +168,7 @@ LOOP_PROBE = ((1, 2, 24, 24), 3, 3)
 MOST_SLICES = 100
 
 
-def _no_loop_over_positions(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> None:
+def _no_loop_over_positions(learner: Callable[[Any, Any, Any], Any], adapter: Adapter) -> None:
     """Exercise 2's rule "no loop over output positions", checked by counting slices."""
     fw = idiom(adapter)
     shape, filters, k = LOOP_PROBE
@@ -195,7 +196,7 @@ def _no_loop_over_positions(learner: Callable[[Any, Any, Any], Any], adapter: An
 
 
 @exercise("The backward pass of max-pooling")
-def max_pool_backward(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
+def max_pool_backward(learner: Callable[[Any, Any], Any], adapter: Adapter) -> str:
     """Exercise 3: route each upstream gradient to the maximum of its 2×2 window, by hand."""
     fw = idiom(adapter)
     rng = fresh_rng("pool")
@@ -249,7 +250,7 @@ KERNEL_MISTAKES = (
 
 
 @exercise("Porting a kernel")
-def convert_kernel(learner: Callable[[np.ndarray], Any], adapter: Any) -> str:
+def convert_kernel(learner: Callable[[np.ndarray], Any], adapter: Adapter) -> str:
     """Exercise 4: a Keras kernel (HWIO) into PyTorch's layout (OIHW), by hand, in both twins: the
     PyTorch learner ports a colleague's Keras kernel in, the Keras learner exports one for a
     PyTorch colleague, and both invert the transpose the lesson shows."""
@@ -346,7 +347,7 @@ def _strided_mistakes(
 
 
 @exercise("Porting a strided convolution")
-def port_strided_conv(learner: Callable[[np.ndarray, np.ndarray], Any], adapter: Any) -> str:
+def port_strided_conv(learner: Callable[[np.ndarray, np.ndarray], Any], adapter: Adapter) -> str:
     """Exercise 5: rebuild the other framework's stride-2 3×3 convolution in this framework,
     from its exported weights: the kernel's layout and the padding both differ. The images go
     to the learner's layer on the CPU, where tensors made from NumPy arrays are (on a GPU

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from diptych import data
+from diptych.adapters.contract import Adapter
 from diptych.adapters.idiom import WHOSE, other
 from diptych.checks import (
     Mismatch,
@@ -40,7 +41,7 @@ def _problem(name: str, n: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 @exercise("The gradient of the mean squared error")
-def mse_gradient(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
+def mse_gradient(learner: Callable[[Any, Any, Any], Any], adapter: Adapter) -> str:
     """Exercise 1: the analytic gradient of the mean squared error, without autograd.
 
     First on a line fit (two columns: x and 1), then on a design with three features, so that
@@ -57,7 +58,7 @@ def mse_gradient(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
 
 def _mse_gradient_on(
     learner: Callable[[Any, Any, Any], Any],
-    adapter: Any,
+    adapter: Adapter,
     X: np.ndarray,
     y: np.ndarray,
     theta: np.ndarray,
@@ -100,7 +101,7 @@ def _mse_gradient_on(
 
 
 @exercise("One minibatch SGD step")
-def sgd_step(learner: Callable[..., Any], adapter: Any) -> str:
+def sgd_step(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 2: one minibatch SGD step, called three times in a row as a training loop would."""
     X, y, theta = _problem("sgd_step")
     batches = [np.array([0, 3, 5, 8]), np.array([1, 2, 9, 11]), np.array([4, 6, 7, 10])]
@@ -139,7 +140,7 @@ def sgd_step(learner: Callable[..., Any], adapter: Any) -> str:
 
 
 def _one_sgd_step(
-    learner: Callable[..., Any], adapter: Any, theta: Any, X: Any, y: Any, lr: float
+    learner: Callable[..., Any], adapter: Adapter, theta: Any, X: Any, y: Any, lr: float
 ) -> Any:
     """Call exercise 2's function once; name a gradient that autograd never computed (None)."""
     try:
@@ -170,7 +171,7 @@ def _step_atol(change: np.ndarray) -> float:
 
 
 @exercise("A momentum step")
-def momentum_step(learner: Callable[..., Any], adapter: Any) -> str:
+def momentum_step(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 3: heavy-ball momentum in this framework's form, three steps in a row."""
     form = idiom(adapter).momentum
     rng = fresh_rng("momentum")
@@ -215,7 +216,7 @@ def momentum_step(learner: Callable[..., Any], adapter: Any) -> str:
 
 
 @exercise("The largest stable learning rate")
-def largest_stable_learning_rate(learner: Callable[[Any], Any], adapter: Any) -> str:
+def largest_stable_learning_rate(learner: Callable[[Any], Any], adapter: Adapter) -> str:
     """Exercise 4: 2 / λ_max of the MSE's Hessian."""
     X, _, _ = _problem("stable", n=30)
     tensor = adapter.from_numpy(X)
@@ -242,7 +243,7 @@ def largest_stable_learning_rate(learner: Callable[[Any], Any], adapter: Any) ->
 
 
 @exercise("The fastest learning rate")
-def fastest_learning_rate(learner: Callable[[Any], Any], adapter: Any) -> str:
+def fastest_learning_rate(learner: Callable[[Any], Any], adapter: Adapter) -> str:
     """Exercise 5: η* = argmin_η max_i |1 − ηλᵢ| and that smallest rate, for the MSE's Hessian.
 
     Checked on a line fit (2 parameters) and on a design with 3 features, where "the other

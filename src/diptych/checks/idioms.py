@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from diptych.adapters.contract import Adapter
 from diptych.adapters.idiom import RIGHT_IN, WHOSE, Convention, Idiom, Target, other
 from diptych.checks.core import Mismatch
 
 
-def idiom(adapter: Any) -> Idiom:
-    """The idioms of the framework behind ``adapter``: every adapter brings its ``IDIOM``."""
+def idiom(adapter: Adapter) -> Idiom:
+    """The idioms of the framework behind ``adapter``: every adapter brings its ``IDIOM``; a
+    notebook may pass anything, so what is not an adapter is refused by name."""
     own = getattr(adapter, "IDIOM", None)
     if not isinstance(own, Idiom):
         raise TypeError(f"{getattr(adapter, '__name__', adapter)!r} has no IDIOM: not an adapter")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from diptych import data
+from diptych.adapters.contract import Adapter
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -56,7 +57,7 @@ def _extreme_logits() -> np.ndarray:
 
 
 @exercise("A stable log-softmax")
-def log_softmax(learner: Callable[[Any], Any], adapter: Any) -> str:
+def log_softmax(learner: Callable[[Any], Any], adapter: Adapter) -> str:
     """Exercise 1: a numerically stable log-softmax along the last axis, by hand."""
     Z = _extreme_logits()
     tensor = adapter.from_numpy(Z)
@@ -86,7 +87,7 @@ def log_softmax(learner: Callable[[Any], Any], adapter: Any) -> str:
 
 @exercise("Cross-entropy from logits")
 def cross_entropy(
-    learner: Callable[[Any, Any], Any], adapter: Any, uses: Callable[[Any], Any] | None = None
+    learner: Callable[[Any, Any], Any], adapter: Adapter, uses: Callable[[Any], Any] | None = None
 ) -> str:
     """Exercise 2: mean cross-entropy from logits and integer labels.
 
@@ -160,7 +161,7 @@ def _builds_on(learner: Callable[..., Any], uses: Callable[..., Any] | None) -> 
     return uses is not None and getattr(uses, "__name__", "") in names
 
 
-def _right_log_softmax(uses: Callable[[Any], Any] | None, adapter: Any) -> bool:
+def _right_log_softmax(uses: Callable[[Any], Any] | None, adapter: Adapter) -> bool:
     if uses is None:
         return False
     Z = _extreme_logits()
@@ -173,7 +174,7 @@ def _right_log_softmax(uses: Callable[[Any], Any] | None, adapter: Any) -> bool:
 
 
 @exercise("The softmax-regression gradient")
-def softmax_regression_gradient(learner: Callable[..., Any], adapter: Any) -> str:
+def softmax_regression_gradient(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 3: the analytic gradient of softmax regression, (dW, db), without autograd."""
     rng = fresh_rng("gradient")
     X, W, b = rng.random((8, 6)), rng.normal(size=(6, 4)), rng.normal(size=4)
@@ -207,7 +208,7 @@ BCE_REASON = (
 
 
 @exercise("Binary cross-entropy from a logit")
-def binary_cross_entropy(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
+def binary_cross_entropy(learner: Callable[[Any, Any], Any], adapter: Adapter) -> str:
     """Exercise 4: mean binary cross-entropy from logits, finite where σ(z) rounds to 0 or 1."""
     z = np.array([-800.0, -40.0, -3.0, -0.5, 0.0, 0.7, 40.0, 800.0])
     t = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
@@ -248,7 +249,7 @@ def binary_cross_entropy(learner: Callable[[Any, Any], Any], adapter: Any) -> st
 
 def _still_computes_a_probability(
     learner: Callable[[Any, Any], Any],
-    adapter: Any,
+    adapter: Adapter,
     shortcuts: list[Any],
     got: np.ndarray,
     expected: float,
@@ -307,14 +308,14 @@ class TrainingWatch:
     mistakes: set[str] = field(default_factory=set)
 
 
-def _companion(adapter: Any) -> ModuleType:
+def _companion(adapter: Adapter) -> ModuleType:
     """This exercise's framework code for ``adapter``'s twin
     (``adapters.<framework>_linear_models``), imported on first use."""
     return idiom(adapter).companion("linear_models")
 
 
 @exercise("Training softmax regression")
-def train_softmax_regression(learner: Callable[..., Any], adapter: Any) -> str:
+def train_softmax_regression(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 5: build and train softmax regression with the framework's layer, loss and
     optimizer; return (model, its accuracy on the test images), at least the bar."""
     companion = _companion(adapter)

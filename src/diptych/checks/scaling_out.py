@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from diptych import scaling
+from diptych.adapters.contract import Adapter
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -54,14 +55,14 @@ SPLITS = [(2, 1), (3, 0), (5, 4, 4), (32, 32)]
 FLOAT32 = 1e-5
 
 
-def engine(adapter: Any) -> ModuleType:
+def engine(adapter: Adapter) -> ModuleType:
     """The companion of ``adapter`` that holds this lesson's framework code, named after its
     engine (``pytorch_ddp``, ``tensorflow_mirrored``); imported on first use, so a check imports
     one framework."""
     return idiom(adapter).companion(idiom(adapter).engine)
 
 
-def _ddp(adapter: Any) -> bool:
+def _ddp(adapter: Adapter) -> bool:
     """DDP's terms (a process group, gradients averaged), else MirroredStrategy's (logical
     devices, gradients summed)."""
     return idiom(adapter).engine == "ddp"
@@ -89,7 +90,7 @@ def _two_replicas(mirrored: ModuleType) -> Any:
 
 
 @exercise("Replicas on one machine")
-def replicas(learner: Callable[..., Any], adapter: Any) -> str:
+def replicas(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 1: a process group of gloo (PyTorch), two logical CPUs and a strategy (TF)."""
     if _ddp(adapter):
         return _join_group(learner, engine(adapter))
@@ -178,7 +179,7 @@ def _mirrored_strategy(learner: Callable[[int], Any], mirrored: ModuleType) -> s
 
 
 @exercise("Sharding a global batch")
-def sharding(learner: Callable[[Any, int, int], Any], adapter: Any) -> str:
+def sharding(learner: Callable[[Any, int, int], Any], adapter: Adapter) -> str:
     """Exercise 2: equal, disjoint shards that together are the global batch; uneven refused."""
     if not _ddp(adapter):
         _two_cpus_if_possible(engine(adapter))
@@ -229,7 +230,7 @@ def _expect_partition(shards: list[np.ndarray], batch: np.ndarray, replicas: int
 
 
 @exercise("Scaling the loss")
-def loss_scaling(learner: Callable[..., Any], adapter: Any) -> str:
+def loss_scaling(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 3: each replica's loss such that the engine's reduction of the replicas'
     gradients is the global batch's mean, for uneven and empty shards too, with the global count
     all-reduced at run time (no replica is told it)."""
@@ -363,7 +364,7 @@ def _name_the_scaling(
 
 
 @exercise("The partial-batch trap")
-def partial_batch(learner: Callable[..., Any], adapter: Any) -> str:
+def partial_batch(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 4: the replicas' batches, step by step, are the full global batches of one
     process, in order, without duplicates and without the partial last batch."""
     if _ddp(adapter):
@@ -452,7 +453,7 @@ def _replica_loaders(learner: Callable[..., Any], ddp: ModuleType) -> str:
     return "every step is one process's full global batch, dealt out evenly; nothing padded or shuffled"
 
 
-def _global_batches(learner: Callable[..., Any], adapter: Any, mirrored: ModuleType) -> str:
+def _global_batches(learner: Callable[..., Any], adapter: Adapter, mirrored: ModuleType) -> str:
     strategy = _two_replicas(mirrored)
     for n, global_batch in ((103, 16), (70, 8)):
         X = np.arange(n, dtype=np.float32)[:, None] * np.ones((1, 3), dtype=np.float32)
@@ -482,7 +483,7 @@ def _global_batches(learner: Callable[..., Any], adapter: Any, mirrored: ModuleT
 
 
 @exercise("A checkpoint written once")
-def checkpoint(learner: Callable[..., Any], adapter: Any) -> str:
+def checkpoint(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 5: the process of rank 0 (the chief) alone writes the weights, in a form a plain
     model loads; the weights come back bit for bit."""
     if _ddp(adapter):

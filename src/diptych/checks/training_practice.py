@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from diptych.adapters.contract import Adapter
 from diptych.adapters.idiom import WHOSE, Idiom, other
 from diptych.checks import (
     Mismatch,
@@ -37,7 +38,7 @@ from diptych.checks.idioms import other_form_message
 from diptych.reference import training
 
 
-def companion(adapter: Any) -> ModuleType:
+def companion(adapter: Adapter) -> ModuleType:
     """The companion of ``adapter`` that holds this lesson's framework code
     (``adapters.<framework>_training_practice``); imported on first use, so that a check imports
     one framework only."""
@@ -105,7 +106,7 @@ def _orders(pipeline: Any) -> list[int]:
 
 
 @exercise("A data pipeline")
-def data_pipeline(learner: Callable[..., Any], adapter: Any) -> str:
+def data_pipeline(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 1: a shuffled, batched, reproducible pipeline that drops the short last batch."""
     X, y = _marked_rows()
     given = snapshot(X, y)
@@ -255,7 +256,7 @@ EARLY_STOPPING_MISTAKES = [
 
 
 @exercise("Early stopping")
-def early_stopping(learner: Callable[[list[float], int], Any], adapter: Any) -> str:
+def early_stopping(learner: Callable[[list[float], int], Any], adapter: Adapter) -> str:
     """Exercise 2: the best epoch, and the epoch at which patience runs out."""
     answers = []
     for losses, patience in CURVES:
@@ -284,7 +285,7 @@ def early_stopping(learner: Callable[[list[float], int], Any], adapter: Any) -> 
 
 
 @exercise("Coupled and decoupled weight decay")
-def weight_decay_step(learner: Callable[..., Any], adapter: Any) -> str:
+def weight_decay_step(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 3: momentum-SGD steps with coupled or decoupled decay, in this framework's form."""
     fw = idiom(adapter)
     rng = fresh_rng("decay")
@@ -371,7 +372,7 @@ MODE_SIZES, MODE_DROPOUT = [8, 32, 32, 4], 0.5
 
 
 @exercise("Find the bug: a forgotten mode")
-def forgotten_mode(learner: Callable[..., Any], adapter: Any) -> str:
+def forgotten_mode(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 4: PyTorch's prediction without ``model.eval()``, or Keras' training step without
     ``training=True``, found and fixed."""
     if idiom(adapter).training_mode == "model":  # PyTorch: the model forgot model.eval()
@@ -455,7 +456,7 @@ CHECKPOINT_SIZES, OTHER_SIZES = [8, 16, 4], [8, 16, 4, 4]
 
 
 @exercise("Save and restore")
-def save_and_restore(save: Callable[..., Any], load: Callable[..., Any], adapter: Any) -> str:
+def save_and_restore(save: Callable[..., Any], load: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 5: a checkpoint that restores predictions bit for bit and resumes training."""
     rng = fresh_rng("save and restore")
     X, probe, more = (rng.normal(size=(12, 8)).astype(np.float32) for _ in range(3))
