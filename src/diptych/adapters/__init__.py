@@ -3,11 +3,11 @@
     from diptych.adapters import pytorch as adapter      # in the PyTorch notebook
     from diptych.adapters import tensorflow as adapter   # in the TensorFlow notebook
 
-The two adapters share one API, the ``Adapter`` protocol of ``contract``, which mypy holds each to:
-``setup``, ``seed_framework``, ``device``, ``from_numpy``, ``to_numpy``, ``load_dense``,
-``load_conv``, ``float64``, ``set_threads``, ``version``, ``NAME`` and ``IDIOM`` (what the exercise
-checks need to know about the framework, one field per convention; see ``idiom``). ``loading.load``
-loads one by its row of ``frameworks``.
+The two adapters share one API, the ``Adapter`` protocol of ``contract``, which mypy holds each
+to: ``setup``, ``seed_framework``, ``device``, ``from_numpy``, ``to_numpy``, ``load_dense``,
+``load_conv``, ``float64``, ``set_threads``, ``version``, ``installation`` (for ``diptych
+doctor``), ``NAME`` and ``IDIOM`` (what the exercise checks need to know about the framework, one
+field per convention; see ``idiom``). ``loading.load`` loads one by its row of ``frameworks``.
 
 Framework companions, ``<framework>_<topic>.py``, hold lesson-specific framework code that is not
 part of the shared API, for example ``pytorch_ddp`` (lesson 10: DistributedDataParallel, the worker

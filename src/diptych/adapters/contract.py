@@ -3,8 +3,8 @@
 An adapter is a module (``from diptych.adapters import pytorch as adapter``), and a module
 satisfies a ``Protocol`` whose members it defines, so the contract is written once, here, and mypy
 holds each adapter to it (``adapters.loading``, where both are assigned to ``Adapter``). The
-notebooks, the checks, ``benchmark`` and ``seeding`` use nothing of an adapter that is not named
-below (tests/test_adapter_contract.py reads their sources).
+notebooks, the checks, ``benchmark``, ``seeding`` and ``diptych doctor`` use nothing of an adapter
+that is not named below (tests/test_adapter_contract.py reads their sources).
 
 A framework's own objects (tensors, devices, layers) are typed ``Any``: each framework comes in
 through ``optional.require``, and the contract must not import any.
@@ -13,6 +13,7 @@ through ``optional.require``, and the contract must not import any.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -22,6 +23,16 @@ from diptych.adapters.idiom import Idiom
 
 #: a framework's tensor, device or layer
 Native = Any
+
+
+@dataclass(frozen=True)
+class Installation:
+    """What a framework says about itself and this machine, for ``diptych doctor``."""
+
+    version: str  # as the framework reports it, build tag included: "2.13.0+cpu"
+    devices: tuple[str, ...]  # what it can compute on: "cpu", "cuda:0 (NVIDIA H100)", "mps"
+    built_for_cuda: bool  # a CUDA build (else a CPU or another accelerator's build)
+    sees_gpu: bool  # a GPU it would use: CUDA or Apple's MPS
 
 
 class Adapter(Protocol):
@@ -68,4 +79,8 @@ class Adapter(Protocol):
 
     def version(self) -> str:
         """The framework's version without its build tag: "2.13.0"."""
+        ...
+
+    def installation(self) -> Installation:
+        """What the framework is and sees here, for ``diptych doctor``."""
         ...

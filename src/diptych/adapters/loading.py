@@ -1,7 +1,9 @@
 """An adapter loaded by its framework's row in ``frameworks``, typed as the ``Adapter`` contract.
 
 A notebook imports its adapter by name; the library and the command, which serve every framework,
-load it from the table instead, typed as the contract: what ``load`` imports is an adapter, which
+load it from the table instead (``diptych doctor`` asks each one what it sees). Outside
+``adapters/``, a module that needs an adapter by a name known only at run time calls ``load``
+rather than importing that name itself (tested): what ``load`` imports is an adapter, which
 imports its framework, so that no module outside ``adapters/`` imports a framework itself.
 
 Under ``TYPE_CHECKING`` each adapter module is assigned to ``Adapter``, so mypy holds each to the

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from diptych import initial, layouts
+from diptych.adapters.contract import Installation
 from diptych.adapters.idiom import Idiom, Target
 from diptych.frameworks import PYTORCH
 from diptych.optional import require
@@ -219,7 +220,7 @@ IDIOM = Idiom(
 )
 
 
-# --- thread pools, version, compiler: lessons 09 and 11, and ``diptych bench`` -------------
+# --- thread pools, version, compiler: lessons 09 and 11, ``diptych bench`` and doctor ------
 
 
 def set_threads(threads: int) -> int:
@@ -233,6 +234,24 @@ def set_threads(threads: int) -> int:
 def version() -> str:
     """PyTorch's version without the build tag ("2.13.0", not "2.13.0+cpu")."""
     return str(torch.__version__).split("+")[0]
+
+
+def installation() -> Installation:
+    """PyTorch's version and build, and the devices it sees: the CPU, each CUDA device by name,
+    Apple's MPS."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [
+            f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())
+        ]
+    if torch.backends.mps.is_available():
+        devices.append("mps")
+    return Installation(
+        version=str(torch.__version__),
+        devices=tuple(devices),
+        built_for_cuda=torch.version.cuda is not None,
+        sees_gpu=len(devices) > 1,
+    )
 
 
 def cxx_compiler() -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from diptych import initial, layouts
+from diptych.adapters.contract import Installation
 from diptych.adapters.idiom import Idiom, Target
 from diptych.frameworks import TENSORFLOW
 from diptych.optional import require
@@ -193,7 +194,7 @@ IDIOM = Idiom(
 )
 
 
-# --- thread pools and version: lessons 09 and 11, and ``diptych bench`` --------------------
+# --- thread pools, version, installation: lessons 09 and 11, ``diptych bench`` and doctor ---
 
 
 def set_threads(threads: int) -> int:
@@ -207,3 +208,14 @@ def set_threads(threads: int) -> int:
 def version() -> str:
     """TensorFlow's version ("2.21.0")."""
     return str(tf.__version__).split("+")[0]
+
+
+def installation() -> Installation:
+    """TensorFlow's version and build, and the devices it sees (``CPU:0``, ``GPU:0``, ...)."""
+    devices = [d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()]
+    return Installation(
+        version=str(tf.__version__),
+        devices=tuple(devices),
+        built_for_cuda=bool(tf.test.is_built_with_cuda()),
+        sees_gpu=bool(tf.config.list_physical_devices("GPU")),
+    )
