@@ -47,7 +47,6 @@ def numpy_adapter() -> types.SimpleNamespace:
             engine="ddp",
             weight_layout="pytorch",
             channels_last=False,
-            module=lambda: np,
             autograd=lambda: none,
             convolution=lambda: none,
             log_softmax=lambda: none,

@@ -79,7 +79,6 @@ class Idiom:
     weight_layout: Convention
     channels_last: bool  # images NHWC (else NCHW)
     # --- entry points a check switches off, and builders for test inputs ---
-    module: Callable[[], Any]  # the framework module (lesson 09's checks still read it)
     autograd: Callable[[], list[Target]]
     convolution: Callable[[], list[Target]]
     log_softmax: Callable[[], list[Target]]

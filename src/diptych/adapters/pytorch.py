@@ -127,10 +127,6 @@ def _copy(parameter: Any, value: np.ndarray, what: str) -> None:
 # --- what the exercise checks need to know about PyTorch (see diptych.adapters.idiom) ---------
 
 
-def _framework() -> Any:
-    return torch
-
-
 def _autograd() -> list[Target]:
     return [
         (torch.Tensor, "backward", "Tensor.backward"),
@@ -204,7 +200,6 @@ IDIOM = Idiom(
     engine="ddp",
     weight_layout="pytorch",
     channels_last=False,
-    module=_framework,
     autograd=_autograd,
     convolution=_convolution,
     log_softmax=_log_softmax,

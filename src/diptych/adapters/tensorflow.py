@@ -108,10 +108,6 @@ def _assign(layer: Any, values: list[np.ndarray]) -> None:
 # --- what the exercise checks need to know about TensorFlow (see diptych.adapters.idiom) ------
 
 
-def _framework() -> Any:
-    return tf
-
-
 def _autograd() -> list[Target]:
     return [
         (tf, "GradientTape", "tf.GradientTape"),
@@ -178,7 +174,6 @@ IDIOM = Idiom(
     engine="mirrored",
     weight_layout="keras",
     channels_last=True,
-    module=_framework,
     autograd=_autograd,
     convolution=_convolution,
     log_softmax=_log_softmax,

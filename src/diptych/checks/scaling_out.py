@@ -516,7 +516,7 @@ def _checkpoint_torch(learner: Callable[..., Any], ddp: ModuleType) -> str:
             "`torch.distributed.destroy_process_group()` and then this check again"
         )
     with ddp.model_in_ddp(seed=7) as model, tempfile.TemporaryDirectory() as scratch:
-        expected = ddp.state_of(model.module)
+        expected = ddp.state_inside(model)
         path = _written_once(learner, model, Path(scratch), "model.pt", "rank")
         try:
             state = ddp.read_checkpoint(path)
@@ -539,7 +539,7 @@ def _checkpoint_torch(learner: Callable[..., Any], ddp: ModuleType) -> str:
         except RuntimeError as error:
             first = str(error).strip().splitlines()[0]
             raise Mismatch(f"a plain model refuses your state_dict: {first}") from None
-        _model_unchanged(ddp.state_of(model.module), expected)
+        _model_unchanged(ddp.state_inside(model), expected)
         _same_weights(ddp.state_of(plain), expected)
     return "rank 0 alone writes a state_dict that a plain model loads strictly, bit for bit"
 
