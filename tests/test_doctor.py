@@ -18,16 +18,16 @@ def test_no_framework_at_all_fails_both(monkeypatch):
     missing = doctor.Finding(
         doctor.Level.WARN, "PyTorch", "not installed", "pip install -e '.[pytorch]'"
     )
-    monkeypatch.setattr(doctor, "_torch", lambda: missing)
-    monkeypatch.setattr(doctor, "_tensorflow", lambda: missing)
+    monkeypatch.setattr(doctor, "_framework", lambda framework: missing)
     assert [f.level for f in doctor._frameworks()] == ["fail", "fail"]
 
 
 def test_one_framework_is_enough(monkeypatch):
-    monkeypatch.setattr(doctor, "_torch", lambda: doctor.Finding(doctor.Level.OK, "PyTorch", "2"))
-    monkeypatch.setattr(
-        doctor, "_tensorflow", lambda: doctor.Finding(doctor.Level.WARN, "TensorFlow", "no")
-    )
+    seen = {
+        "PyTorch": doctor.Finding(doctor.Level.OK, "PyTorch", "2"),
+        "TensorFlow": doctor.Finding(doctor.Level.WARN, "TensorFlow", "no"),
+    }
+    monkeypatch.setattr(doctor, "_framework", lambda framework: seen[framework.name])
     assert [f.level for f in doctor._frameworks()] == ["ok", "warn"]
 
 

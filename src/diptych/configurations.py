@@ -5,7 +5,9 @@ PyTorch picks its vectorised kernels by the CPU's instruction set (``ATEN_CPU_CA
 oneDNN by ``ONEDNN_MAX_CPU_ISA`` and MKL by ``MKL_CBWR``; each can be capped to an older set, and
 the thread count changes how sums are split. Together they change the last bits of results the
 way a learner's laptop would. ``diptych run --matrix`` runs every configuration here; the test
-suite runs the first imitation.
+suite runs the first imitation. The shared libraries' variables (oneDNN, MKL, OpenMP, OpenBLAS)
+are set here, each framework's own come from its adapter (``adapters.environments``), so that a
+third framework brings its own.
 
 A table, not command machinery: it sits beside the library because ``benchmark`` caps its measuring
 process's threads with ``thread_limits`` too, and the library never imports ``diptych.command``.
@@ -14,6 +16,8 @@ process's threads with ``thread_limits`` too, and the library never imports ``di
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from diptych.adapters import environments
 
 
 @dataclass(frozen=True)
@@ -30,15 +34,27 @@ class Configuration:
 
 
 def thread_limits(threads: int) -> dict[str, str]:
-    """Environment that caps every thread pool a kernel starts at ``threads``: PyTorch's and
-    MKL's (OpenMP), NumPy's OpenBLAS (the reference; OMP_* does not reach it) and TensorFlow's."""
+    """Environment that caps every thread pool a kernel starts at ``threads``: OpenMP's and MKL's
+    (PyTorch's pools are theirs), NumPy's OpenBLAS (the reference; OMP_* does not reach it), and
+    each framework's own, as its adapter declares them (``adapters.environments``: TensorFlow's)."""
     count = str(threads)
     return {
         "OMP_NUM_THREADS": count,
         "MKL_NUM_THREADS": count,
         "OPENBLAS_NUM_THREADS": count,
-        "TF_NUM_INTRAOP_THREADS": count,
-        "TF_NUM_INTEROP_THREADS": "1",
+        **environments.thread_limits(threads),
+    }
+
+
+def imitation(cpu: str, *, onednn: str, mkl: str, threads: int) -> dict[str, str]:
+    """The environment of an imitated CPU: the shared libraries' caps (oneDNN's instruction set,
+    MKL's code path), each framework's own (``adapters.environments``: PyTorch's ATen), and
+    ``threads`` threads."""
+    return {
+        "ONEDNN_MAX_CPU_ISA": onednn,
+        **environments.imitating(cpu),
+        "MKL_CBWR": mkl,
+        **thread_limits(threads),
     }
 
 
@@ -49,22 +65,12 @@ IMITATIONS = (
     Configuration(
         "avx2-1thread",
         "an AVX2 CPU without AVX-512, one thread",
-        {
-            "ONEDNN_MAX_CPU_ISA": "AVX2",
-            "ATEN_CPU_CAPABILITY": "avx2",
-            "MKL_CBWR": "AVX2",
-            **thread_limits(1),
-        },
+        imitation("avx2", onednn="AVX2", mkl="AVX2", threads=1),
     ),
     Configuration(
         "sse41-1thread",
         "an old CPU without AVX, one thread",
-        {
-            "ONEDNN_MAX_CPU_ISA": "SSE41",
-            "ATEN_CPU_CAPABILITY": "default",
-            "MKL_CBWR": "COMPATIBLE",
-            **thread_limits(1),
-        },
+        imitation("sse41", onednn="SSE41", mkl="COMPATIBLE", threads=1),
     ),
 )
 

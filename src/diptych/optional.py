@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from types import ModuleType
 
 from diptych import frameworks
+from diptych.adapters import environments
+from diptych.adapters.environments import tensorflow as tensorflow_environment
 
 #: Python module name -> (what a person calls it, the diptych extra that installs it)
 INSTALL_HINTS = {
@@ -21,28 +23,26 @@ INSTALL_HINTS = {
 }
 
 
-#: TensorFlow's C++ log lines off, and oneDNN's sum-reordering CPU kernels off (see below)
-QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+#: the variables TensorFlow's adapter sets before TensorFlow's import, by name: lesson 01's
+#: TensorFlow notebook prints them, and ``benchmark`` passes them on (an alias of the adapter's
+#: ``adapters.environments.tensorflow.BEFORE_IMPORT``, where they are declared)
+QUIET_TENSORFLOW = tensorflow_environment.BEFORE_IMPORT
 
 
 class MissingFrameworkError(ImportError):
     """A framework the learner asked for is not installed."""
 
 
-def quiet_tensorflow_environment() -> None:
-    """Silence TensorFlow's C++ log lines and oneDNN's reordering; both must precede its import.
-
-    oneDNN's fused kernels reorder float sums, which moves results by an ulp or two between runs
-    of different shapes; the curriculum promises identical numbers, so it is switched off.
-    """
-    for name, value in QUIET_TENSORFLOW.items():
-        os.environ.setdefault(name, value)
-
-
 def require(module: str) -> ModuleType:
-    """Import ``module`` (``"torch"`` or ``"tensorflow"``) or raise a clear MissingFrameworkError."""
-    if module == "tensorflow":
-        quiet_tensorflow_environment()
+    """Import ``module`` ("torch", "tensorflow", "nbgrader.preprocessors") or raise a clear
+    MissingFrameworkError.
+
+    A framework's module gets, first, the environment its adapter asks for before the import
+    (``adapters.environments``: TensorFlow's quiet, exact start), each variable where not set
+    already, so that a caller's choice (``benchmark``'s oneDNN) stands.
+    """
+    for name, value in environments.before_importing(module).items():
+        os.environ.setdefault(name, value)
     try:
         return importlib.import_module(module)
     except ImportError as error:

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from diptych import initial, layouts
+from diptych.adapters.contract import Installation
 from diptych.adapters.idiom import Idiom, Target
-from diptych.frameworks import PYTORCH, TENSORFLOW
+from diptych.frameworks import PYTORCH
 from diptych.optional import require
 from diptych.seeding import seed_everything
 
@@ -126,10 +127,6 @@ def _copy(parameter: Any, value: np.ndarray, what: str) -> None:
 # --- what the exercise checks need to know about PyTorch (see diptych.adapters.idiom) ---------
 
 
-def _framework() -> Any:
-    return torch
-
-
 def _autograd() -> list[Target]:
     return [
         (torch.Tensor, "backward", "Tensor.backward"),
@@ -194,15 +191,23 @@ def _predict(model: Any, X: np.ndarray) -> np.ndarray:
 
 IDIOM = Idiom(
     framework=NAME,
-    other=TENSORFLOW.name,
-    form="pytorch",
+    companions=__name__,
+    momentum="pytorch",
+    adam_epsilon="pytorch",
+    warmup="pytorch",
+    batch_norm_momentum="pytorch",
+    training_mode="model",
+    engine="ddp",
+    weight_layout="pytorch",
     channels_last=False,
-    module=_framework,
     autograd=_autograd,
     convolution=_convolution,
     log_softmax=_log_softmax,
     dropout=_dropout,
     batch_norm=_batch_norm,
+    tensor_type=lambda: torch.Tensor,
+    reduce_sum=lambda x, *axis: torch.sum(x, *axis),
+    sin=lambda x: torch.sin(x),
     mlp=_mlp,
     dense_layers=lambda model: [m for m in model if hasattr(m, "weight")],
     predict=_predict,
@@ -210,7 +215,7 @@ IDIOM = Idiom(
 )
 
 
-# --- thread pools, version, compiler: lessons 09 and 11, and ``diptych bench`` -------------
+# --- thread pools, version, compiler: lessons 09 and 11, ``diptych bench`` and doctor ------
 
 
 def set_threads(threads: int) -> int:
@@ -224,6 +229,24 @@ def set_threads(threads: int) -> int:
 def version() -> str:
     """PyTorch's version without the build tag ("2.13.0", not "2.13.0+cpu")."""
     return str(torch.__version__).split("+")[0]
+
+
+def installation() -> Installation:
+    """PyTorch's version and build, and the devices it sees: the CPU, each CUDA device by name,
+    Apple's MPS."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [
+            f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())
+        ]
+    if torch.backends.mps.is_available():
+        devices.append("mps")
+    return Installation(
+        version=str(torch.__version__),
+        devices=tuple(devices),
+        built_for_cuda=torch.version.cuda is not None,
+        sees_gpu=len(devices) > 1,
+    )
 
 
 def cxx_compiler() -> str | None:

@@ -155,6 +155,14 @@ def load_neutral(model: Any, weights: Mapping[str, np.ndarray]) -> None:
     )
 
 
+# --- LayerNorm's defaults, which exercise 4's check names when a learner falls back on them ---
+
+#: the ε a LayerNorm layer uses when none is given
+LAYER_NORM_EPSILON = 1e-5
+#: where an unbiased variance comes from unasked, as a hint's aside (nothing in Keras)
+UNBIASED_BY_DEFAULT = ", torch.var's and Tensor.var's default"
+
+
 # --- what checks.attention switches off where an exercise says "by hand" ---------------------
 
 

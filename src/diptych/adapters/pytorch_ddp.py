@@ -527,6 +527,12 @@ def state_of(model: Any) -> dict[str, np.ndarray]:
     return {key: value.detach().numpy().copy() for key, value in model.state_dict().items()}
 
 
+def state_inside(model: Any) -> dict[str, np.ndarray]:
+    """The state of the model that ``DistributedDataParallel`` wraps (its ``module``), as NumPy
+    copies: what a checkpoint a plain model loads holds."""
+    return state_of(model.module)
+
+
 def load_strict(model: Any, state: Any) -> None:
     """``model.load_state_dict(state, strict=True)``."""
     model.load_state_dict(state, strict=True)

@@ -19,9 +19,9 @@ What ``checks.linear_models`` needs PyTorch to do:
 * **Name exercise 4's shortcuts** (``binary_cross_entropies``): PyTorch's own binary
   cross-entropies, which that exercise switches off while the learner's function runs.
 
-The check judges; this module only runs PyTorch and notes what it saw, as the names of the
-mistakes (``PROBABILITIES_AS_LOGITS``, ...) added to ``watch.mistakes``. A framework companion
-of ``adapters.pytorch``; importing it imports PyTorch.
+The check judges; this module only runs PyTorch and notes what it saw, as the names of the mistakes
+(``PROBABILITIES_AS_LOGITS``, ...) added to ``watch.mistakes``, each worded in ``MISTAKES``. A
+framework companion of ``adapters.pytorch``; importing it imports PyTorch.
 """
 
 from __future__ import annotations
@@ -43,6 +43,19 @@ PROBABILITIES_AS_LOGITS = "probabilities_as_logits"
 NOT_LOG_PROBABILITIES = "not_log_probabilities"
 #: a backward pass added its gradients to the last step's, never cleared
 STALE_GRADIENTS = "stale_gradients"
+
+#: what each mistake means, in the learner's terms: the check's message when it was noted
+MISTAKES = {
+    PROBABILITIES_AS_LOGITS: "your loss was handed probabilities (rows in [0, 1] that sum to 1), "
+    "but F.cross_entropy applies softmax itself and expects logits: the softmax ran twice, the "
+    "logits trap of the lesson",
+    NOT_LOG_PROBABILITIES: "F.nll_loss was handed rows that are not log-probabilities (their "
+    "exponentials do not sum to 1): it takes the log-softmax of the logits, not the logits or "
+    "probabilities",
+    STALE_GRADIENTS: "a backward() ran while the parameters' .grad still held the last step's "
+    "gradient: PyTorch adds gradients up until they are cleared, so each step followed the sum "
+    "of all the gradients so far",
+}
 
 #: how far a row's sum may be from 1 (float32 softmax rows sum to 1 within about 1e-6)
 ROW_SUM_TOLERANCE = 1e-3

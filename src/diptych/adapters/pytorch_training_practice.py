@@ -2,6 +2,7 @@
 
 * **A model in training mode with dropout** (``dropout_mlp``), as a training loop leaves it, and
   its predictions in evaluation mode (``inference_labels``), for the forgotten-mode exercise.
+* **Nothing to inspect in a pipeline** (``stages``): TensorFlow's companion lists its steps.
 * **A model and its optimizer part-way through training** (``training_pair``, ``train_steps``),
   their predictions (``logits``) and parameters (``parameters``), for the checkpoint exercise.
 
@@ -25,6 +26,14 @@ torch = require("torch")
 
 #: the file name ending a checkpoint of this framework gets in the checks
 CHECKPOINT_SUFFIX = ".pt"
+#: how the exercise saves: the model's and the optimizer's ``state_dict`` in one file
+CHECKPOINT = "state_dicts"
+
+
+def stages(pipeline: Any) -> None:
+    """None: a ``DataLoader`` has no steps to list, and PyTorch's pipeline exercise asks for no
+    batch prepared ahead (TensorFlow's companion lists a ``tf.data`` pipeline's)."""
+    del pipeline
 
 
 def tensor(array: np.ndarray) -> Any:

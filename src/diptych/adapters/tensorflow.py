@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 
 from diptych import initial, layouts
+from diptych.adapters.contract import Installation
 from diptych.adapters.idiom import Idiom, Target
-from diptych.frameworks import PYTORCH, TENSORFLOW
+from diptych.frameworks import TENSORFLOW
 from diptych.optional import require
 from diptych.seeding import seed_everything
 
-tf = require("tensorflow")  # sets TF_CPP_MIN_LOG_LEVEL first, so the import is quiet
+tf = require("tensorflow")  # after environments.tensorflow.BEFORE_IMPORT: quiet, oneDNN off
 
 NAME = TENSORFLOW.name
 
@@ -107,10 +108,6 @@ def _assign(layer: Any, values: list[np.ndarray]) -> None:
 # --- what the exercise checks need to know about TensorFlow (see diptych.adapters.idiom) ------
 
 
-def _framework() -> Any:
-    return tf
-
-
 def _autograd() -> list[Target]:
     return [
         (tf, "GradientTape", "tf.GradientTape"),
@@ -168,15 +165,23 @@ def _sgd(model: Any, lr: float) -> Any:
 
 IDIOM = Idiom(
     framework=NAME,
-    other=PYTORCH.name,
-    form="keras",
+    companions=__name__,
+    momentum="keras",
+    adam_epsilon="keras",
+    warmup="keras",
+    batch_norm_momentum="keras",
+    training_mode="call",
+    engine="mirrored",
+    weight_layout="keras",
     channels_last=True,
-    module=_framework,
     autograd=_autograd,
     convolution=_convolution,
     log_softmax=_log_softmax,
     dropout=_dropout,
     batch_norm=_batch_norm,
+    tensor_type=lambda: tf.Tensor,
+    reduce_sum=lambda x, *axis: tf.reduce_sum(x, *axis),
+    sin=lambda x: tf.sin(x),
     mlp=_mlp,
     dense_layers=lambda model: list(model.layers),
     predict=lambda model, X: np.asarray(model(X)),
@@ -184,7 +189,7 @@ IDIOM = Idiom(
 )
 
 
-# --- thread pools and version: lessons 09 and 11, and ``diptych bench`` --------------------
+# --- thread pools, version, installation: lessons 09 and 11, ``diptych bench`` and doctor ---
 
 
 def set_threads(threads: int) -> int:
@@ -198,3 +203,14 @@ def set_threads(threads: int) -> int:
 def version() -> str:
     """TensorFlow's version ("2.21.0")."""
     return str(tf.__version__).split("+")[0]
+
+
+def installation() -> Installation:
+    """TensorFlow's version and build, and the devices it sees (``CPU:0``, ``GPU:0``, ...)."""
+    devices = [d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()]
+    return Installation(
+        version=str(tf.__version__),
+        devices=tuple(devices),
+        built_for_cuda=bool(tf.test.is_built_with_cuda()),
+        sees_gpu=bool(tf.config.list_physical_devices("GPU")),
+    )

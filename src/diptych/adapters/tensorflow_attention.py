@@ -133,6 +133,14 @@ def load_neutral(model: Any, weights: Mapping[str, np.ndarray]) -> None:
     put("head", [weights["head.W"], weights["head.b"]])
 
 
+# --- LayerNorm's defaults, which exercise 4's check names when a learner falls back on them ---
+
+#: the ε a LayerNorm layer uses when none is given
+LAYER_NORM_EPSILON = 1e-3
+#: where an unbiased variance comes from unasked, as a hint's aside (nothing in Keras)
+UNBIASED_BY_DEFAULT = ""
+
+
 # --- what checks.attention switches off where an exercise says "by hand" ---------------------
 
 

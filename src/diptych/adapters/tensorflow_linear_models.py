@@ -23,9 +23,9 @@ Every Keras cross-entropy, whether a loss object, a function or a name given to 
 ends in the TensorFlow backend's ``sparse_categorical_crossentropy`` or
 ``categorical_crossentropy`` with ``from_logits`` resolved; those two are watched there (a
 module of Keras' own, ``keras.src``: should a Keras release move it, the watch sees only
-TensorFlow's functions and the check still judges the accuracy). The check judges; this module
-only runs TensorFlow and notes what it saw, as the names of the mistakes added to
-``watch.mistakes``. A framework companion of ``adapters.tensorflow``; importing it imports
+TensorFlow's functions and the check still judges the accuracy). The check judges; this module only
+runs TensorFlow and notes what it saw, as the names of the mistakes added to ``watch.mistakes``,
+each worded in ``MISTAKES``. A framework companion of ``adapters.tensorflow``; importing it imports
 TensorFlow.
 """
 
@@ -47,6 +47,16 @@ tf = require("tensorflow")
 PROBABILITIES_AS_LOGITS = "probabilities_as_logits"
 #: a loss that expects probabilities (``from_logits=False``) was handed logits
 LOGITS_AS_PROBABILITIES = "logits_as_probabilities"
+
+#: what each mistake means, in the learner's terms: the check's message when it was noted
+MISTAKES = {
+    PROBABILITIES_AS_LOGITS: "your loss was handed probabilities computed by hand (a softmax), "
+    "but it applies softmax itself (told from_logits=True, or one of TensorFlow's "
+    "*_with_logits): the softmax ran twice",
+    LOGITS_AS_PROBABILITIES: "your loss took the model's logits for probabilities: a Keras "
+    "cross-entropy expects probabilities unless it is told otherwise, clips the logits into "
+    "[1e-7, 1 − 1e-7] and learns almost nothing (the logits trap of the lesson)",
+}
 
 #: where Keras' cross-entropies end on the TensorFlow backend, and their names there
 KERAS_BACKEND = "keras.src.backend.tensorflow.nn"

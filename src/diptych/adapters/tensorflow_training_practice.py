@@ -28,6 +28,8 @@ tf = require("tensorflow")  # through the adapter's import: quiet, oneDNN off
 
 #: the file name ending a checkpoint of this framework gets in the checks
 CHECKPOINT_SUFFIX = ".keras"
+#: how the exercise saves: the whole model, its optimizer included, as a ``.keras`` archive
+CHECKPOINT = "archive"
 
 
 def tensor(array: np.ndarray) -> Any:

@@ -32,7 +32,7 @@ from diptych.checks.core import (
     exercises_of,
     run_check,
 )
-from diptych.checks.idioms import by_hand, framework_ops, idiom
+from diptych.checks.idioms import by_hand, idiom
 
 __all__ = [
     "EXERCISES",
@@ -49,7 +49,6 @@ __all__ = [
     "exercises_of",
     "expect_array",
     "expect_unchanged",
-    "framework_ops",
     "fresh_rng",
     "idiom",
     "matches",

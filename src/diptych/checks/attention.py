@@ -10,14 +10,13 @@ outside the root, and a port's reshape without a transpose or projections in the
 Exercises 1 and 4 ask for work by hand: the framework's fused attention and LayerNorm are
 switched off while the learner's code runs; their list is in the lesson's companions
 ``adapters.pytorch_attention`` and ``adapters.tensorflow_attention``, picked by
-``idiom(adapter).form``. Exercise 5 moves NumPy arrays between the frameworks' layouts and
-needs no framework.
+``idiom(adapter).companion``, with each framework's LayerNorm defaults. Exercise 5 moves NumPy
+arrays between the frameworks' layouts and needs no framework.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from diptych import porting
+from diptych.adapters.contract import Adapter
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -40,21 +40,17 @@ from diptych.checks import (
 )
 from diptych.reference import attention as ref
 
-#: each form's companion: the shortcuts a check switches off, in that framework
-COMPANIONS = {
-    "pytorch": "diptych.adapters.pytorch_attention",
-    "keras": "diptych.adapters.tensorflow_attention",
-}
 #: float32 results against float64 answers, in units of the answer's largest value
 TOLERANCE = 1e-5
 
 
-def _companion(adapter: Any) -> ModuleType:
-    """The companion of ``adapter`` with this lesson's framework code; imported on first use."""
-    return importlib.import_module(COMPANIONS[idiom(adapter).form])
+def _companion(adapter: Adapter) -> ModuleType:
+    """The companion of ``adapter`` with this lesson's framework code
+    (``adapters.<framework>_attention``); imported on first use."""
+    return idiom(adapter).companion("attention")
 
 
-def _tensors(adapter: Any, *arrays: np.ndarray) -> list[Any]:
+def _tensors(adapter: Adapter, *arrays: np.ndarray) -> list[Any]:
     """float32 (or bool) tensors of the twin's framework, holding ``arrays``."""
     return [adapter.from_numpy(a if a.dtype == bool else a.astype(np.float32)) for a in arrays]
 
@@ -111,7 +107,7 @@ def _name_the_mistake(
 
 
 @exercise("Scaled dot-product attention")
-def scaled_dot_product_attention(learner: Callable[..., Any], adapter: Any) -> str:
+def scaled_dot_product_attention(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 1: softmax(q kᵀ / √d) v by hand, batched, with Tq ≠ Tk and d ≠ dv."""
     rng = fresh_rng("scaled dot-product attention")
     targets = _companion(adapter).fused_attention()
@@ -187,7 +183,7 @@ def _masked(
 
 
 @exercise("The causal mask")
-def causal_mask(learner: Callable[..., Any], adapter: Any) -> str:
+def causal_mask(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 2: causal attention over left-padded strings; a query with nothing to attend to
     outputs zeros. The framework's fused attention is allowed."""
     rng = fresh_rng("the causal mask")
@@ -330,7 +326,7 @@ def _heads(
 
 
 @exercise("Splitting and merging heads")
-def multi_head(learner: Callable[..., Any], adapter: Any) -> str:
+def multi_head(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 3: a multi-head self-attention layer from four (E, E) kernels (no biases, no
     mask); the framework's fused attention is allowed."""
     rng = fresh_rng("splitting and merging heads")
@@ -420,11 +416,11 @@ def _layer_norm(
 
 
 @exercise("LayerNorm by hand")
-def layer_norm(learner: Callable[..., Any], adapter: Any) -> str:
+def layer_norm(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 4: γ (x − μ)/√(σ² + ε) + β over the last axis, biased variance, by hand."""
     rng = fresh_rng("layer norm by hand")
-    targets = _companion(adapter).layer_norm()
-    form = idiom(adapter).form
+    companion = _companion(adapter)
+    targets = companion.layer_norm()
     for eps in LAYER_NORM_EPS:
         x = rng.normal(size=(2, 5, 7)) * 0.03 + rng.normal(
             size=(2, 5, 1)
@@ -443,7 +439,7 @@ def layer_norm(learner: Callable[..., Any], adapter: Any) -> str:
         got = as_numpy(result, "layer_norm(x, gamma, beta, eps)")
         expected = ref.layer_norm(x, gamma, beta, eps=eps)
         if got.shape == expected.shape:
-            _layer_norm_mistakes(got, expected, x, gamma, beta, eps, form)
+            _layer_norm_mistakes(got, expected, x, gamma, beta, eps, companion)
         expect_array(
             got,
             expected,
@@ -464,18 +460,20 @@ def _layer_norm_mistakes(
     gamma: np.ndarray,
     beta: np.ndarray,
     eps: float,
-    form: str,
+    framework: ModuleType,
 ) -> None:
+    """Name a wrong LayerNorm; ``framework``'s companion knows its LayerNorm's default ε and
+    where an unbiased variance comes from in it."""
     if not np.isfinite(got).all():
         raise Mismatch(
             "NaN or infinity where a token's features are all equal: their variance is 0, and "
             "ε is what keeps the division finite"
         )
     ones, zeros = np.ones_like(gamma), np.zeros_like(beta)
-    default = {"pytorch": 1e-5, "keras": 1e-3}[form]
+    default = framework.LAYER_NORM_EPSILON
     mistakes = {
         "the variance divides by E − 1 (the unbiased estimate"
-        + (", torch.var's and Tensor.var's default" if form == "pytorch" else "")
+        + framework.UNBIASED_BY_DEFAULT
         + "): LayerNorm divides by E": _layer_norm(x, gamma, beta, eps, ddof=1),
         "ε is added to the standard deviation, outside the square root: LayerNorm adds it "
         "to the variance, inside": _layer_norm(x, gamma, beta, eps, outside=True),
@@ -509,11 +507,11 @@ def _attention_layer(rng: np.random.Generator, embed: int) -> dict[str, np.ndarr
 
 
 @exercise("Porting an attention layer")
-def port_attention(learner: Callable[..., Any], adapter: Any) -> str:
+def port_attention(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 5: one multi-head-attention layer's weights into this twin's framework: Keras'
     per-head kernels into nn.MultiheadAttention's packed state_dict (PyTorch twin), or back
     (TensorFlow twin)."""
-    into_keras = idiom(adapter).form == "keras"
+    into_keras = idiom(adapter).weight_layout == "keras"
     rng = fresh_rng("porting an attention layer")
     for embed, heads in PORT_CASES:
         layer = _attention_layer(rng, embed)

@@ -2,13 +2,12 @@
 
 The framework code these checks run (a small trained CNN, outputs in either mode, a short
 training run) lives in the adapters' companions for this lesson, ``adapters.pytorch_cnn`` and
-``adapters.tensorflow_cnn``; a check picks its companion by ``idiom(adapter).form``.
+``adapters.tensorflow_cnn``; a check picks its companion by ``idiom(adapter).companion``.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 from collections import Counter
 from collections.abc import Callable
 from types import ModuleType
@@ -17,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from diptych import data
+from diptych.adapters.contract import Adapter
+from diptych.adapters.idiom import Convention
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -30,7 +31,7 @@ from diptych.checks import (
     snapshot,
 )
 from diptych.checks.convolution import (
-    COMPANIONS,
+    COMPANION,
     _batch_name,
     _in_framework_layout,
     _to_framework_images,
@@ -38,17 +39,17 @@ from diptych.checks.convolution import (
 from diptych.reference import conv
 
 
-def companion(adapter: Any) -> ModuleType:
-    """The companion of ``adapter`` holding this lesson's framework code; imported on first
-    use, so a check imports one framework."""
-    return importlib.import_module(COMPANIONS[idiom(adapter).form])
+def companion(adapter: Adapter) -> ModuleType:
+    """The companion of ``adapter`` holding this lesson's framework code
+    (``adapters.<framework>_cnn``); imported on first use, so a check imports one framework."""
+    return idiom(adapter).companion(COMPANION)
 
 
 # --------------------------------------------------------------------------- exercise 1
 
 
 @exercise("BatchNorm in training mode")
-def batch_norm(learner: Callable[..., Any], adapter: Any) -> str:
+def batch_norm(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 1: BatchNorm's training-mode output. Each channel is standardised by its own mean
     and (biased) variance over the batch and both image axes, then scaled by γ and shifted by β."""
     fw = idiom(adapter)
@@ -150,7 +151,7 @@ def batchwise_accuracy(
 
 
 @exercise("Evaluating a model with BatchNorm")
-def evaluation(learner: Callable[..., Any], adapter: Any) -> str:
+def evaluation(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 2 (find the bug): the test accuracy of a trained CNN with BatchNorm, computed
     batch by batch, with BatchNorm in inference mode, the model's mode and statistics left as
     they were, and every digit counted once."""
@@ -235,7 +236,8 @@ def evaluation(learner: Callable[..., Any], adapter: Any) -> str:
                 f"{where} you return {got:.6f}, but the model reads {expected:.6f} of them "
                 "correctly in inference mode"
             )
-    checked = "statistics and mode unchanged" if fw.form == "pytorch" else "statistics unchanged"
+    on_the_model = fw.training_mode == "model"  # a mode the learner's code could leave changed
+    checked = "statistics and mode unchanged" if on_the_model else "statistics unchanged"
     return f"the right accuracy on 450 and 300 test digits, in uneven batches, {checked}"
 
 
@@ -247,21 +249,21 @@ CNN_SHAPES = [(8, 1, 3, 3), (8,), (8,), (16, 8, 3, 3), (16,), (16,), (10, 64), (
 TRAIN_EPOCHS, AT_LEAST = 5, 0.90
 
 
-def _framework_shapes(adapter: Any) -> list[tuple[int, ...]]:
+def _framework_shapes(adapter: Adapter) -> list[tuple[int, ...]]:
     """CNN_SHAPES in the framework's own layouts (Keras: HWIO kernels, dense (in, out))."""
-    if not idiom(adapter).channels_last:
+    if idiom(adapter).weight_layout != "keras":
         return list(CNN_SHAPES)
     keras_shape = {4: lambda s: (s[2], s[3], s[1], s[0]), 2: lambda s: (s[1], s[0])}
     return [keras_shape.get(len(s), lambda s: s)(s) for s in CNN_SHAPES]
 
 
 @exercise("A CNN as practitioners write it")
-def cnn_model(learner: Callable[[], Any], adapter: Any) -> str:
+def cnn_model(learner: Callable[[], Any], adapter: Adapter) -> str:
     """Exercise 3: the described network, built as the lesson builds its own (an nn.Module
     subclass; a functional keras.Model), and trained by the lesson's recipe."""
     fw = idiom(adapter)
     engine = companion(adapter)
-    own = "an nn.Module subclass" if fw.form == "pytorch" else "a functional keras.Model"
+    own = engine.OWN_MODEL
     engine.seed(0)
     model = learner()
     if model is None:
@@ -294,7 +296,7 @@ def cnn_model(learner: Callable[[], Any], adapter: Any) -> str:
             "its outputs are the same in training and in inference mode, so BatchNorm never "
             "acts: is it called in the forward pass, after each convolution?"
         )
-    _expect_momentum(engine.batch_norm_momenta(model), fw.form)
+    _expect_momentum(engine.batch_norm_momenta(model), fw.batch_norm_momentum)
     engine.train(model, X_fit.reshape(-1, 1, 8, 8), y_fit, epochs=TRAIN_EPOCHS)
     accuracy = engine.accuracy(model, X_val.reshape(-1, 1, 8, 8), y_val)
     if accuracy < AT_LEAST:
@@ -343,7 +345,7 @@ def _expect_described_layers(got: list[tuple[int, ...]], expected: list[tuple[in
     )
 
 
-def _expect_momentum(momenta: list[float], form: str) -> None:
+def _expect_momentum(momenta: list[float], form: Convention) -> None:
     """Mismatch when a BatchNorm keeps its running averages too long for a small dataset:
     Keras' default momentum (0.99), or Keras' 0.9 given to PyTorch."""
     if form == "keras" and any(m > 0.95 for m in momenta):

@@ -2,19 +2,20 @@
 
 Exercise 2 switches off the framework's own gathering of windows as well as its convolution;
 those entry points come from the adapters' companions for the convolution lessons
-(``adapters.pytorch_cnn``, ``adapters.tensorflow_cnn``, chosen by ``idiom(adapter).form``).
+(``adapters.pytorch_cnn``, ``adapters.tensorflow_cnn``, picked by ``idiom(adapter).companion``).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from diptych import initial, layouts
+from diptych.adapters.contract import Adapter
+from diptych.adapters.idiom import RIGHT_IN, Idiom, other
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -27,19 +28,16 @@ from diptych.checks import (
     matches,
     snapshot,
 )
-from diptych.checks.idioms import counting, framework_ops
+from diptych.checks.idioms import counting
 from diptych.reference import conv
 
-#: each form's companion: the adapter's module with the convolution lessons' framework code
-COMPANIONS = {
-    "pytorch": "diptych.adapters.pytorch_cnn",
-    "keras": "diptych.adapters.tensorflow_cnn",
-}
+#: the topic of the companion with the convolution lessons' framework code (06 and 07)
+COMPANION = "cnn"
 
 
-def _patch_extraction(adapter: Any) -> list[Any]:
+def _patch_extraction(adapter: Adapter) -> list[Any]:
     """The framework's own im2col (``F.unfold``, ``tf.image.extract_patches``), from its companion."""
-    return list(importlib.import_module(COMPANIONS[idiom(adapter).form]).patch_extraction())
+    return list(idiom(adapter).companion(COMPANION).patch_extraction())
 
 
 #: (n, kernel, stride, padding) settings: odd and even kernels, strides 1 to 3, every padding
@@ -66,7 +64,7 @@ def _symmetric_same(n: int, kernel: int, stride: int) -> int:
 
 
 @exercise("Output sizes")
-def output_size(learner: Callable[..., Any], adapter: Any) -> str:
+def output_size(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 1: output length for integer padding, 'valid' and TensorFlow's 'same'."""
     for n, kernel, stride, padding in SIZE_CASES:
         got = learner(n, kernel=kernel, stride=stride, padding=padding)
@@ -89,16 +87,21 @@ def output_size(learner: Callable[..., Any], adapter: Any) -> str:
     return f"right for {len(SIZE_CASES)} settings, even kernels with 'same' included"
 
 
-def _to_framework_images(adapter: Any, images_nchw: np.ndarray) -> Any:
+def _to_framework_images(adapter: Adapter, images_nchw: np.ndarray) -> Any:
     channels_last = idiom(adapter).channels_last
     return adapter.from_numpy(images_nchw.transpose(0, 2, 3, 1) if channels_last else images_nchw)
 
 
-def _in_framework_layout(adapter: Any, nchw: np.ndarray) -> np.ndarray:
+def _in_framework_layout(adapter: Adapter, nchw: np.ndarray) -> np.ndarray:
     return nchw.transpose(0, 2, 3, 1) if idiom(adapter).channels_last else nchw
 
 
-def _batch_name(adapter: Any, nchw_shape: tuple[int, ...]) -> str:
+def _kernel_in_framework_layout(fw: Idiom, oihw: np.ndarray) -> np.ndarray:
+    """A neutral OIHW kernel as the framework's conv layer holds it (Keras: HWIO)."""
+    return layouts.conv_to_keras(oihw) if fw.weight_layout == "keras" else oihw
+
+
+def _batch_name(adapter: Adapter, nchw_shape: tuple[int, ...]) -> str:
     """An NCHW shape as the learner was given it: "2×3×7×6 (NCHW)" or "2×7×6×3 (NHWC)"."""
     if idiom(adapter).channels_last:
         n, c, h, w = nchw_shape
@@ -107,7 +110,7 @@ def _batch_name(adapter: Any, nchw_shape: tuple[int, ...]) -> str:
 
 
 @exercise("Convolution by im2col")
-def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
+def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Adapter) -> str:
     """Exercise 2: convolution (stride 1, no padding) as im2col and one matrix product, by hand."""
     fw = idiom(adapter)
     rng = fresh_rng("im2col")
@@ -115,7 +118,7 @@ def conv2d_im2col(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
         x = rng.normal(size=shape)
         layer = initial.conv2d(shape[1], filters, k, seed=4, dtype=np.float64)
         layer["b"] = rng.normal(size=filters)
-        kernel = layouts.conv_to_keras(layer["W"]) if fw.channels_last else layer["W"]
+        kernel = _kernel_in_framework_layout(fw, layer["W"])
         tensors = [
             _to_framework_images(adapter, x),
             adapter.from_numpy(kernel),
@@ -165,19 +168,19 @@ LOOP_PROBE = ((1, 2, 24, 24), 3, 3)
 MOST_SLICES = 100
 
 
-def _no_loop_over_positions(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> None:
+def _no_loop_over_positions(learner: Callable[[Any, Any, Any], Any], adapter: Adapter) -> None:
     """Exercise 2's rule "no loop over output positions", checked by counting slices."""
     fw = idiom(adapter)
     shape, filters, k = LOOP_PROBE
     rng = fresh_rng("im2col loop")
     layer = initial.conv2d(shape[1], filters, k, seed=5, dtype=np.float64)
-    kernel = layouts.conv_to_keras(layer["W"]) if fw.channels_last else layer["W"]
+    kernel = _kernel_in_framework_layout(fw, layer["W"])
     tensors = [
         _to_framework_images(adapter, rng.normal(size=shape)),
         adapter.from_numpy(kernel),
         adapter.from_numpy(layer["b"]),
     ]
-    with counting(framework_ops(adapter).Tensor, "__getitem__") as count:
+    with counting(fw.tensor_type(), "__getitem__") as count:
         by_hand(
             functools.partial(learner, *tensors),
             fw.convolution() + _patch_extraction(adapter),
@@ -193,7 +196,7 @@ def _no_loop_over_positions(learner: Callable[[Any, Any, Any], Any], adapter: An
 
 
 @exercise("The backward pass of max-pooling")
-def max_pool_backward(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
+def max_pool_backward(learner: Callable[[Any, Any], Any], adapter: Adapter) -> str:
     """Exercise 3: route each upstream gradient to the maximum of its 2×2 window, by hand."""
     fw = idiom(adapter)
     rng = fresh_rng("pool")
@@ -247,7 +250,7 @@ KERNEL_MISTAKES = (
 
 
 @exercise("Porting a kernel")
-def convert_kernel(learner: Callable[[np.ndarray], Any], adapter: Any) -> str:
+def convert_kernel(learner: Callable[[np.ndarray], Any], adapter: Adapter) -> str:
     """Exercise 4: a Keras kernel (HWIO) into PyTorch's layout (OIHW), by hand, in both twins: the
     PyTorch learner ports a colleague's Keras kernel in, the Keras learner exports one for a
     PyTorch colleague, and both invert the transpose the lesson shows."""
@@ -344,14 +347,14 @@ def _strided_mistakes(
 
 
 @exercise("Porting a strided convolution")
-def port_strided_conv(learner: Callable[[np.ndarray, np.ndarray], Any], adapter: Any) -> str:
+def port_strided_conv(learner: Callable[[np.ndarray, np.ndarray], Any], adapter: Adapter) -> str:
     """Exercise 5: rebuild the other framework's stride-2 3×3 convolution in this framework,
     from its exported weights: the kernel's layout and the padding both differ. The images go
     to the learner's layer on the CPU, where tensors made from NumPy arrays are (on a GPU
     machine too)."""
     fw = idiom(adapter)
     rng = fresh_rng("strided")
-    keras_same = not fw.channels_last  # the PyTorch twin ports a Keras layer, and vice versa
+    keras_same = other(fw.weight_layout) == "keras"  # the layer's source: the other framework
     W = rng.normal(size=(STRIDED_FILTERS, STRIDED_SHAPES[0][1], 3, 3)).astype(np.float32)
     b = rng.normal(size=STRIDED_FILTERS).astype(np.float32)
     exported = layouts.conv_to_keras(W) if keras_same else W.copy()
@@ -397,6 +400,7 @@ def port_strided_conv(learner: Callable[[np.ndarray, np.ndarray], Any], adapter:
             axes=fw.image_axes,
         )
     return (
-        f"gives the colleague's {fw.other} layer's outputs on 8×10 and 6×6 images, "
+        f"gives the colleague's {RIGHT_IN[other(fw.weight_layout)]} layer's outputs on 8×10 and "
+        "6×6 images, "
         "to float32 rounding"
     )

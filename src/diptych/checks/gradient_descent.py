@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from diptych import data
+from diptych.adapters.contract import Adapter
+from diptych.adapters.idiom import WHOSE, other
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -21,6 +23,7 @@ from diptych.checks import (
     matches,
     snapshot,
 )
+from diptych.checks.idioms import other_form_message
 from diptych.reference import regression
 
 #: relative tolerance on one optimizer step: accepts a learning rate kept in float32 (as Keras
@@ -38,7 +41,7 @@ def _problem(name: str, n: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 @exercise("The gradient of the mean squared error")
-def mse_gradient(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
+def mse_gradient(learner: Callable[[Any, Any, Any], Any], adapter: Adapter) -> str:
     """Exercise 1: the analytic gradient of the mean squared error, without autograd.
 
     First on a line fit (two columns: x and 1), then on a design with three features, so that
@@ -55,7 +58,7 @@ def mse_gradient(learner: Callable[[Any, Any, Any], Any], adapter: Any) -> str:
 
 def _mse_gradient_on(
     learner: Callable[[Any, Any, Any], Any],
-    adapter: Any,
+    adapter: Adapter,
     X: np.ndarray,
     y: np.ndarray,
     theta: np.ndarray,
@@ -98,7 +101,7 @@ def _mse_gradient_on(
 
 
 @exercise("One minibatch SGD step")
-def sgd_step(learner: Callable[..., Any], adapter: Any) -> str:
+def sgd_step(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 2: one minibatch SGD step, called three times in a row as a training loop would."""
     X, y, theta = _problem("sgd_step")
     batches = [np.array([0, 3, 5, 8]), np.array([1, 2, 9, 11]), np.array([4, 6, 7, 10])]
@@ -137,7 +140,7 @@ def sgd_step(learner: Callable[..., Any], adapter: Any) -> str:
 
 
 def _one_sgd_step(
-    learner: Callable[..., Any], adapter: Any, theta: Any, X: Any, y: Any, lr: float
+    learner: Callable[..., Any], adapter: Adapter, theta: Any, X: Any, y: Any, lr: float
 ) -> Any:
     """Call exercise 2's function once; name a gradient that autograd never computed (None)."""
     try:
@@ -168,9 +171,9 @@ def _step_atol(change: np.ndarray) -> float:
 
 
 @exercise("A momentum step")
-def momentum_step(learner: Callable[..., Any], adapter: Any) -> str:
+def momentum_step(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 3: heavy-ball momentum in this framework's form, three steps in a row."""
-    form = idiom(adapter).form
+    form = idiom(adapter).momentum
     rng = fresh_rng("momentum")
     theta, velocity = rng.normal(size=(2, 2))
     gradients = rng.normal(size=(3, 2))
@@ -185,15 +188,11 @@ def momentum_step(learner: Callable[..., Any], adapter: Any) -> str:
         got_theta = np.array(as_numpy(new_theta, "the new θ"), copy=True)
         got_velocity = np.array(as_numpy(new_velocity, "the new velocity"), copy=True)
         expected = regression.momentum_step(*expected, gradient, lr=lr, momentum=mu, form=form)
-        fw = idiom(adapter)
         theirs = regression.momentum_step(
-            theta, velocity, gradient, lr=lr, momentum=mu, form=fw.other_form
+            theta, velocity, gradient, lr=lr, momentum=mu, form=other(form)
         )
         if step == 0 and matches(got_velocity, theirs[1]):
-            raise Mismatch(
-                f"that is {fw.other_form_name} form of the velocity, right in {fw.other}; this "
-                f"{fw.framework} exercise asks for {fw.form_name} (see the exercise's statement)"
-            )
+            raise Mismatch(other_form_message(form, idiom(adapter).framework))
         expect_array(
             got_velocity,
             expected[1],
@@ -213,11 +212,11 @@ def momentum_step(learner: Callable[..., Any], adapter: Any) -> str:
         )
         current = [new_theta, new_velocity]
     expect_unchanged(before, tensors, ["theta", "velocity"])
-    return f"three steps in {idiom(adapter).form_name} form: velocity and θ both right"
+    return f"three steps in {WHOSE[form]} form: velocity and θ both right"
 
 
 @exercise("The largest stable learning rate")
-def largest_stable_learning_rate(learner: Callable[[Any], Any], adapter: Any) -> str:
+def largest_stable_learning_rate(learner: Callable[[Any], Any], adapter: Adapter) -> str:
     """Exercise 4: 2 / λ_max of the MSE's Hessian."""
     X, _, _ = _problem("stable", n=30)
     tensor = adapter.from_numpy(X)
@@ -244,7 +243,7 @@ def largest_stable_learning_rate(learner: Callable[[Any], Any], adapter: Any) ->
 
 
 @exercise("The fastest learning rate")
-def fastest_learning_rate(learner: Callable[[Any], Any], adapter: Any) -> str:
+def fastest_learning_rate(learner: Callable[[Any], Any], adapter: Adapter) -> str:
     """Exercise 5: η* = argmin_η max_i |1 − ηλᵢ| and that smallest rate, for the MSE's Hessian.
 
     Checked on a line fit (2 parameters) and on a design with 3 features, where "the other

@@ -1,12 +1,12 @@
-"""Each framework's idioms that a check must know: layouts, optimizer forms, forbidden shortcuts.
+"""Each framework's idioms that a check must know: layouts, conventions, forbidden shortcuts.
 
 The framework differences themselves live in the adapters (``adapter.IDIOM``, a
-``diptych.adapters.idiom.Idiom``); this module reads them and switches shortcuts off. A twin's
-exercises are asked in its own framework's idiom: the PyTorch twin in PyTorch's forms
-(velocity v ← μv + g; ε after Adam's bias correction; warm-up counting from step 1), the
-TensorFlow twin in Keras' forms (velocity v ← μv − ηg; ε before the bias correction; warm-up
-from 0, as ``keras.optimizers.schedules.CosineDecay``). A check recognises the other form and
-names it as the other framework's.
+``diptych.adapters.idiom.Idiom``, one field per convention); this module reads them and switches
+shortcuts off. A twin's exercises are asked in its own framework's idiom: the PyTorch twin in
+PyTorch's forms (velocity v ← μv + g; ε after Adam's bias correction; warm-up counting from step
+1), the TensorFlow twin in Keras' forms (velocity v ← μv − ηg; ε before the bias correction;
+warm-up from 0, as ``keras.optimizers.schedules.CosineDecay``). A check recognises the other
+form and names it as the other framework's (``adapters.idiom.WHOSE``).
 """
 
 from __future__ import annotations
@@ -15,21 +15,28 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from diptych.adapters.idiom import Idiom, Target
+from diptych.adapters.contract import Adapter
+from diptych.adapters.idiom import RIGHT_IN, WHOSE, Convention, Idiom, Target, other
 from diptych.checks.core import Mismatch
 
 
-def idiom(adapter: Any) -> Idiom:
-    """The idioms of the framework behind ``adapter``: every adapter brings its ``IDIOM``."""
+def idiom(adapter: Adapter) -> Idiom:
+    """The idioms of the framework behind ``adapter``: every adapter brings its ``IDIOM``; a
+    notebook may pass anything, so what is not an adapter is refused by name."""
     own = getattr(adapter, "IDIOM", None)
     if not isinstance(own, Idiom):
         raise TypeError(f"{getattr(adapter, '__name__', adapter)!r} has no IDIOM: not an adapter")
     return own
 
 
-def framework_ops(adapter: Any) -> Any:
-    """The framework module behind ``adapter`` (torch or tensorflow), for building test inputs."""
-    return idiom(adapter).module()
+def other_form_message(form: Convention, framework: str) -> str:
+    """What a check says to a velocity in the other twin's form (lessons 02 and 05), where this
+    ``framework``'s exercise asks for ``form``."""
+    theirs = other(form)
+    return (
+        f"that is {WHOSE[theirs]} form of the velocity, right in {RIGHT_IN[theirs]}; this "
+        f"{framework} exercise asks for {WHOSE[form]} (see the exercise's statement)"
+    )
 
 
 class ForbiddenShortcut(Exception):

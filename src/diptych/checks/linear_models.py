@@ -4,13 +4,13 @@ Exercises 1 to 4 write formulas in tensor operations; exercise 5 builds and trai
 regression with the framework's own layer, loss and optimizer, as practitioners do. Its check
 runs the learner's training on a fresh split of the digits and watches it through this lesson's
 framework companions (``adapters.pytorch_linear_models``, ``adapters.tensorflow_linear_models``,
-chosen by ``idiom(adapter).form``), which note the mistakes a trained model does not show. The
-companions also name the frameworks' own binary cross-entropies, which exercise 4 switches off.
+picked by ``idiom(adapter).companion``), which note the mistakes a trained model does not show
+and word them in their framework's terms (``MISTAKES``). The companions also name the
+frameworks' own binary cross-entropies, which exercise 4 switches off.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 import traceback
 from collections.abc import Callable
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from diptych import data
+from diptych.adapters.contract import Adapter
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -56,7 +57,7 @@ def _extreme_logits() -> np.ndarray:
 
 
 @exercise("A stable log-softmax")
-def log_softmax(learner: Callable[[Any], Any], adapter: Any) -> str:
+def log_softmax(learner: Callable[[Any], Any], adapter: Adapter) -> str:
     """Exercise 1: a numerically stable log-softmax along the last axis, by hand."""
     Z = _extreme_logits()
     tensor = adapter.from_numpy(Z)
@@ -86,7 +87,7 @@ def log_softmax(learner: Callable[[Any], Any], adapter: Any) -> str:
 
 @exercise("Cross-entropy from logits")
 def cross_entropy(
-    learner: Callable[[Any, Any], Any], adapter: Any, uses: Callable[[Any], Any] | None = None
+    learner: Callable[[Any, Any], Any], adapter: Adapter, uses: Callable[[Any], Any] | None = None
 ) -> str:
     """Exercise 2: mean cross-entropy from logits and integer labels.
 
@@ -160,7 +161,7 @@ def _builds_on(learner: Callable[..., Any], uses: Callable[..., Any] | None) -> 
     return uses is not None and getattr(uses, "__name__", "") in names
 
 
-def _right_log_softmax(uses: Callable[[Any], Any] | None, adapter: Any) -> bool:
+def _right_log_softmax(uses: Callable[[Any], Any] | None, adapter: Adapter) -> bool:
     if uses is None:
         return False
     Z = _extreme_logits()
@@ -173,7 +174,7 @@ def _right_log_softmax(uses: Callable[[Any], Any] | None, adapter: Any) -> bool:
 
 
 @exercise("The softmax-regression gradient")
-def softmax_regression_gradient(learner: Callable[..., Any], adapter: Any) -> str:
+def softmax_regression_gradient(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 3: the analytic gradient of softmax regression, (dW, db), without autograd."""
     rng = fresh_rng("gradient")
     X, W, b = rng.random((8, 6)), rng.normal(size=(6, 4)), rng.normal(size=4)
@@ -207,7 +208,7 @@ BCE_REASON = (
 
 
 @exercise("Binary cross-entropy from a logit")
-def binary_cross_entropy(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
+def binary_cross_entropy(learner: Callable[[Any, Any], Any], adapter: Adapter) -> str:
     """Exercise 4: mean binary cross-entropy from logits, finite where σ(z) rounds to 0 or 1."""
     z = np.array([-800.0, -40.0, -3.0, -0.5, 0.0, 0.7, 40.0, 800.0])
     t = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
@@ -248,7 +249,7 @@ def binary_cross_entropy(learner: Callable[[Any, Any], Any], adapter: Any) -> st
 
 def _still_computes_a_probability(
     learner: Callable[[Any, Any], Any],
-    adapter: Any,
+    adapter: Adapter,
     shortcuts: list[Any],
     got: np.ndarray,
     expected: float,
@@ -298,58 +299,26 @@ TRAINING_SEED = 0
 #: what a model that gives each of 10 digits 1/10 scores: a trained model must do far better
 CHANCE_LOSS = math.log(10)
 
-#: the framework code of this exercise's check, by the twin's form
-COMPANIONS = {
-    "pytorch": "diptych.adapters.pytorch_linear_models",
-    "keras": "diptych.adapters.tensorflow_linear_models",
-}
-
-#: what each mistake a companion notes means, in the learner's terms (the names are the
-#: companions' ``PROBABILITIES_AS_LOGITS``, ...), per form
-TRAINING_MISTAKES = {
-    "probabilities_as_logits": {
-        "pytorch": "your loss was handed probabilities (rows in [0, 1] that sum to 1), but "
-        "F.cross_entropy applies softmax itself and expects logits: the softmax ran twice, the "
-        "logits trap of the lesson",
-        "keras": "your loss was handed probabilities computed by hand (a softmax), but it "
-        "applies softmax itself (told from_logits=True, or one of TensorFlow's "
-        "*_with_logits): the softmax ran twice",
-    },
-    "logits_as_probabilities": {
-        "keras": "your loss took the model's logits for probabilities: a Keras cross-entropy "
-        "expects probabilities unless it is told otherwise, clips the logits into [1e-7, 1 − 1e-7] "
-        "and learns almost nothing (the logits trap of the lesson)",
-    },
-    "not_log_probabilities": {
-        "pytorch": "F.nll_loss was handed rows that are not log-probabilities (their exponentials "
-        "do not sum to 1): it takes the log-softmax of the logits, not the logits or probabilities",
-    },
-    "stale_gradients": {
-        "pytorch": "a backward() ran while the parameters' .grad still held the last step's "
-        "gradient: PyTorch adds gradients up until they are cleared, so each step followed the "
-        "sum of all the gradients so far",
-    },
-}
-
 
 @dataclass
 class TrainingWatch:
     """What the framework's companion saw while the learner's function trained: the names of
-    the mistakes it noticed (see ``TRAINING_MISTAKES``)."""
+    the mistakes it noticed (the keys of the companion's ``MISTAKES``)."""
 
     mistakes: set[str] = field(default_factory=set)
 
 
-def _companion(adapter: Any) -> ModuleType:
-    """This exercise's framework code for ``adapter``'s twin, imported on first use."""
-    return importlib.import_module(COMPANIONS[idiom(adapter).form])
+def _companion(adapter: Adapter) -> ModuleType:
+    """This exercise's framework code for ``adapter``'s twin
+    (``adapters.<framework>_linear_models``), imported on first use."""
+    return idiom(adapter).companion("linear_models")
 
 
 @exercise("Training softmax regression")
-def train_softmax_regression(learner: Callable[..., Any], adapter: Any) -> str:
+def train_softmax_regression(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 5: build and train softmax regression with the framework's layer, loss and
     optimizer; return (model, its accuracy on the test images), at least the bar."""
-    form, companion = idiom(adapter).form, _companion(adapter)
+    companion = _companion(adapter)
     split = data.digits(seed=SPLIT_SEED)
     arrays = (split.X_train, split.y_train, split.X_test, split.y_test)
     tensors = [adapter.from_numpy(array) for array in arrays]
@@ -361,8 +330,7 @@ def train_softmax_regression(learner: Callable[..., Any], adapter: Any) -> str:
     model, reported = as_pair(result, "train_softmax_regression", "(model, test accuracy)")
     expect_unchanged(before, tensors, ["X_train", "y_train", "X_test", "y_test"])
     if watch.mistakes:  # the first by name, so that a verdict repeats
-        variants = TRAINING_MISTAKES[min(watch.mistakes)]
-        raise Mismatch(variants.get(form) or next(iter(variants.values())))
+        raise Mismatch(companion.MISTAKES[min(watch.mistakes)])
     if model is None or not callable(model):
         raise Mismatch(
             "the first value you return must be the trained model, which the check calls on "

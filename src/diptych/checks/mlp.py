@@ -2,7 +2,7 @@
 
 Exercise 1 runs a model of the learner's own making; the framework code that finds its dense
 layers and runs it lives in the adapters' companions for this lesson (``adapters.pytorch_mlp``,
-``adapters.tensorflow_mlp``, chosen by ``idiom(adapter).form``), so that this module imports no
+``adapters.tensorflow_mlp``, picked by ``idiom(adapter).companion``), so that this module imports no
 framework. The other checks use the adapter's ``IDIOM``, and the companions for where tensors go
 and how a model is run: every tensor a check gives the learner sits on the device of the model it
 goes with (the CPU, where a check's model and the learner's new tensors are), never on the
@@ -11,14 +11,15 @@ adapter's ``device()``, so that a right answer passes on CUDA and on Apple's MPS
 
 from __future__ import annotations
 
-import importlib
 import itertools
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from diptych import data, initial
+from diptych.adapters.contract import Adapter
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -35,21 +36,16 @@ from diptych.checks import (
 from diptych.reference import mlp as reference_mlp
 from diptych.reference.classification import cross_entropy_grad
 
-#: each form's companion: the adapter module that runs a learner's model for these checks
-COMPANIONS = {
-    "pytorch": "diptych.adapters.pytorch_mlp",
-    "keras": "diptych.adapters.tensorflow_mlp",
-}
 
-
-def companion(adapter: Any) -> Any:
-    """The companion of ``adapter`` holding this lesson's framework code; imported on first use,
-    so that a check imports one framework only."""
-    return importlib.import_module(COMPANIONS[idiom(adapter).form])
+def companion(adapter: Adapter) -> ModuleType:
+    """The companion of ``adapter`` holding this lesson's framework code
+    (``adapters.<framework>_mlp``); imported on first use, so that a check imports one framework
+    only."""
+    return idiom(adapter).companion("mlp")
 
 
 @exercise("A model for any layer sizes")
-def build_mlp(learner: Callable[[list[int]], Any], adapter: Any) -> str:
+def build_mlp(learner: Callable[[list[int]], Any], adapter: Adapter) -> str:
     """Exercise 1: a model of the learner's own making (an ``nn.Module`` subclass, a functional
     ``keras.Model``) for any list of layer widths, ReLU after every layer but the last. Built for
     two non-square size lists, loaded with known weights and run against the reference."""
@@ -153,7 +149,7 @@ def _recognise_building_mistakes(
 
 
 @exercise("Porting weights into layers")
-def load_weights(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
+def load_weights(learner: Callable[[Any, Any], Any], adapter: Adapter) -> str:
     """Exercise 2: port neutral-layout NumPy weights into the framework's dense layers by hand
     (the learner gets the model's dense layers, in order, and the list of weight dicts)."""
     framework, fw = companion(adapter), idiom(adapter)
@@ -214,7 +210,7 @@ def _recognise_loading_mistakes(
 
 
 @exercise("An initialisation that trains deep")
-def init_std(learner: Callable[[int, int], Any], adapter: Any) -> str:
+def init_std(learner: Callable[[int, int], Any], adapter: Adapter) -> str:
     """Exercise 3: a scale that keeps a deep ReLU network's signal steady, on layers that narrow."""
     widths = [1024, 512, 256, 128] + [64] * 7  # ten layers; the first three are not square
     stds = [_std(learner, n_in, n_out) for n_in, n_out in itertools.pairwise(widths)]
@@ -255,7 +251,7 @@ def _std(learner: Callable[[int, int], Any], fan_in: int, fan_out: int) -> float
 
 
 @exercise("Finding the bugs in a training step")
-def train_step(learner: Callable[..., Any], adapter: Any) -> str:
+def train_step(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 4: the corrected version of a training step with two bugs (PyTorch: gradients
     never cleared, softmax before a loss that takes logits; Keras: the loss computed outside the
     tape, a loss that takes the logits for probabilities). Three steps in a row must match the
@@ -367,7 +363,7 @@ def _accumulating_gradients(
 
 
 @exercise("Backpropagation by hand")
-def mlp_gradients(learner: Callable[..., Any], adapter: Any) -> str:
+def mlp_gradients(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 5: the four gradients of a one-hidden-layer **tanh** network's mean cross-entropy,
     by backpropagation, with autograd switched off. The lesson derives and codes it for ReLU; only
     the activation's derivative changes, and that is the step a learner must make."""

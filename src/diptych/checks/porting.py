@@ -7,13 +7,13 @@ every shape still fits: a reshape for a transpose, rows in the other framework's
 kernel transposed in space, BatchNorm's arrays swapped, ε left at the default, momentum copied.
 Exercise 5 debugs a port layer by layer: its framework code (the lesson's CNN built from neutral
 layers, every layer's activations) lives in the adapters' companions ``pytorch_porting`` and
-``tensorflow_porting``, picked by ``idiom(adapter).form``.
+``tensorflow_porting``, picked by ``idiom(adapter).companion``. Which way a twin ports is its
+adapter's ``IDIOM.weight_layout``: the layouts a port into its framework writes.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from diptych import layouts, porting
+from diptych.adapters.contract import Adapter
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -43,12 +44,12 @@ BN_NEUTRAL, BN_TORCH, BN_KERAS = porting.NAMES["batch_norm"]
 DEFAULT_EPS = {"torch": 1e-5, "keras": 1e-3}
 
 
-def _into_keras(adapter: Any) -> bool:
-    """True in the TensorFlow twin, whose exercises port from PyTorch into Keras."""
-    return idiom(adapter).channels_last
+def _into_keras(adapter: Adapter) -> bool:
+    """True in the TensorFlow twin, whose exercises port from PyTorch into Keras' layouts."""
+    return idiom(adapter).weight_layout == "keras"
 
 
-def _source_target(adapter: Any) -> tuple[str, str]:
+def _source_target(adapter: Adapter) -> tuple[str, str]:
     """Who the arrays come from and go to, possessive, as layers are named: "PyTorch's", "Keras'"."""
     return ("PyTorch's", "Keras'") if _into_keras(adapter) else ("Keras'", "PyTorch's")
 
@@ -57,7 +58,7 @@ def _source_target(adapter: Any) -> tuple[str, str]:
 
 
 @exercise("Porting a dense layer")
-def dense_layer(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
+def dense_layer(learner: Callable[[Any, Any], Any], adapter: Adapter) -> str:
     """Exercise 1: a dense layer's kernel and bias, from the other framework into this one."""
     rng = fresh_rng("dense layer")
     W = rng.normal(size=(5, 3)).astype(np.float32)  # neutral (in, out): every axis differs
@@ -123,7 +124,7 @@ FLATTEN_CASES = (((3, 2, 4), 5), ((5, 3, 2), 4))
 
 
 @exercise("Fixing the flatten order")
-def flatten_order(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
+def flatten_order(learner: Callable[[Any, Any], Any], adapter: Adapter) -> str:
     """Exercise 2: the first dense layer after Flatten, with its rows in this framework's order."""
     into_keras = _into_keras(adapter)
     source, target = _source_target(adapter)
@@ -191,7 +192,7 @@ BATCH_NORM_CASES = {"torch": ((3e-5, 0.05), (1e-4, 0.2)), "keras": ((2e-3, 0.95)
 
 
 @exercise("Carrying BatchNorm across")
-def batch_norm(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
+def batch_norm(learner: Callable[[Any, Any], Any], adapter: Adapter) -> str:
     """Exercise 3: BatchNorm's arrays and its ε and momentum, into this framework's terms."""
     into_keras = _into_keras(adapter)
     source, target = _source_target(adapter)
@@ -335,7 +336,7 @@ def _cnn(rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
 
 
 @exercise("Finding the bug in a port")
-def whole_model(learner: Callable[[Any], Any], adapter: Any) -> str:
+def whole_model(learner: Callable[[Any], Any], adapter: Adapter) -> str:
     """Exercise 4: the lesson's whole CNN, from the other framework's arrays into this one's."""
     into_keras = _into_keras(adapter)
     layers = _cnn(fresh_rng("whole model"))
@@ -422,11 +423,6 @@ def _compare_ported_array(name: str, got: np.ndarray, want: np.ndarray, into_ker
 
 # --------------------------------------------------------------------------- exercise 5
 
-#: each form's companion: the lesson's CNN and its activations in that framework
-COMPANIONS = {
-    "pytorch": "diptych.adapters.pytorch_porting",
-    "keras": "diptych.adapters.tensorflow_porting",
-}
 #: how far a port's activations may stray, relative to the layer's largest activation (the
 #: lesson's tolerance), and how far another framework's float32 rounding moves them
 TOLERANCE, ROUNDING = 1e-5, 1e-7
@@ -434,9 +430,10 @@ TOLERANCE, ROUNDING = 1e-5, 1e-7
 DEAD_CHANNEL = 3
 
 
-def _companion(adapter: Any) -> ModuleType:
-    """The companion of ``adapter`` with this lesson's framework code; imported on first use."""
-    return importlib.import_module(COMPANIONS[idiom(adapter).form])
+def _companion(adapter: Adapter) -> ModuleType:
+    """The companion of ``adapter`` with this lesson's framework code, the lesson's CNN and its
+    activations (``adapters.<framework>_porting``); imported on first use."""
+    return idiom(adapter).companion("porting")
 
 
 @dataclass(frozen=True)
@@ -487,7 +484,7 @@ PORTS = (
 
 
 @exercise("Finding the first layer that differs")
-def first_wrong_layer(learner: Callable[..., Any], adapter: Any) -> str:
+def first_wrong_layer(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 5: the first layer of a port whose activations part from the original's."""
     into_keras = _into_keras(adapter)
     companion = _companion(adapter)

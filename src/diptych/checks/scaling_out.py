@@ -16,7 +16,8 @@ and the split a skipped exercise 1 would have made); they say so when TensorFlow
 one device.
 
 The framework code these checks run lives in the adapters' companions for this lesson
-(``adapters.pytorch_ddp``, ``adapters.tensorflow_mirrored``, chosen by ``engine``); this module
+(``adapters.pytorch_ddp``, ``adapters.tensorflow_mirrored``, picked by ``engine``, the adapter's
+``IDIOM.engine``); this module
 holds what the checks compare and the mistakes they name.
 """
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from diptych import scaling
+from diptych.adapters.contract import Adapter
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -54,21 +55,17 @@ SPLITS = [(2, 1), (3, 0), (5, 4, 4), (32, 32)]
 FLOAT32 = 1e-5
 
 
-#: each form's engine for this lesson: the adapter's companion that runs it
-ENGINES = {
-    "pytorch": "diptych.adapters.pytorch_ddp",
-    "keras": "diptych.adapters.tensorflow_mirrored",
-}
+def engine(adapter: Adapter) -> ModuleType:
+    """The companion of ``adapter`` that holds this lesson's framework code, named after its
+    engine (``pytorch_ddp``, ``tensorflow_mirrored``); imported on first use, so a check imports
+    one framework."""
+    return idiom(adapter).companion(idiom(adapter).engine)
 
 
-def engine(adapter: Any) -> ModuleType:
-    """The companion of ``adapter`` that holds this lesson's framework code (DDP for PyTorch's
-    form, MirroredStrategy for Keras'); imported on first use, so a check imports one framework."""
-    return importlib.import_module(ENGINES[idiom(adapter).form])
-
-
-def _pytorch(adapter: Any) -> bool:
-    return idiom(adapter).form == "pytorch"
+def _ddp(adapter: Adapter) -> bool:
+    """DDP's terms (a process group, gradients averaged), else MirroredStrategy's (logical
+    devices, gradients summed)."""
+    return idiom(adapter).engine == "ddp"
 
 
 def _two_cpus_if_possible(mirrored: ModuleType) -> None:
@@ -93,9 +90,9 @@ def _two_replicas(mirrored: ModuleType) -> Any:
 
 
 @exercise("Replicas on one machine")
-def replicas(learner: Callable[..., Any], adapter: Any) -> str:
+def replicas(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 1: a process group of gloo (PyTorch), two logical CPUs and a strategy (TF)."""
-    if _pytorch(adapter):
+    if _ddp(adapter):
         return _join_group(learner, engine(adapter))
     return _mirrored_strategy(learner, engine(adapter))
 
@@ -182,9 +179,9 @@ def _mirrored_strategy(learner: Callable[[int], Any], mirrored: ModuleType) -> s
 
 
 @exercise("Sharding a global batch")
-def sharding(learner: Callable[[Any, int, int], Any], adapter: Any) -> str:
+def sharding(learner: Callable[[Any, int, int], Any], adapter: Adapter) -> str:
     """Exercise 2: equal, disjoint shards that together are the global batch; uneven refused."""
-    if not _pytorch(adapter):
+    if not _ddp(adapter):
         _two_cpus_if_possible(engine(adapter))
     examples = fresh_rng("shard").permutation(1000)
     for size, replicas in ((64, 2), (24, 3), (8, 4)):
@@ -233,11 +230,11 @@ def _expect_partition(shards: list[np.ndarray], batch: np.ndarray, replicas: int
 
 
 @exercise("Scaling the loss")
-def loss_scaling(learner: Callable[..., Any], adapter: Any) -> str:
+def loss_scaling(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 3: each replica's loss such that the engine's reduction of the replicas'
     gradients is the global batch's mean, for uneven and empty shards too, with the global count
     all-reduced at run time (no replica is told it)."""
-    if _pytorch(adapter):
+    if _ddp(adapter):
         return _loss_in_processes(learner, engine(adapter))
     return _loss_in_replicas(learner, engine(adapter))
 
@@ -263,7 +260,7 @@ def _loss_in_processes(learner: Callable[..., Any], ddp: ModuleType) -> str:
                 )
             values.append(_scalar(loss))
         if not matches(np.mean(values), losses.mean(), atol=1e-12):  # DDP averages
-            _name_the_scaling(values, shards, losses, pytorch=True)
+            _name_the_scaling(values, shards, losses, averaged=True)
     return (
         "the replicas' losses, averaged, are the global mean for equal, uneven and empty shards, "
         "with the count all-reduced"
@@ -301,7 +298,7 @@ def _loss_in_replicas(learner: Callable[..., Any], mirrored: ModuleType) -> str:
                     "told the global count): that is the global count only when the shards are "
                     "equal"
                 )
-            _name_the_scaling(values, shards, losses, pytorch=False, atol=FLOAT32)
+            _name_the_scaling(values, shards, losses, averaged=False, atol=FLOAT32)
     return (
         "the replicas' losses sum to the global mean for splits 2 + 1, 1 + 0, 4 + 3 and 32 + 32, "
         "with the count all-reduced in the step"
@@ -328,7 +325,7 @@ def _name_the_scaling(
     values: list[float],
     shards: list[np.ndarray],
     losses: np.ndarray,
-    pytorch: bool,
+    averaged: bool,
     *,
     atol: float = 1e-12,
 ) -> None:
@@ -342,20 +339,20 @@ def _name_the_scaling(
         raise Mismatch(
             f"for {split}, you return each replica's mean over its own examples: an example of "
             "a small shard weighs more than one of a large shard (and an empty shard gives nan)"
-            + ("" if pytorch else "; and MirroredStrategy adds the replicas' gradients up")
+            + ("" if averaged else "; and MirroredStrategy adds the replicas' gradients up")
         )
-    if pytorch and matches(mine, summed_form, atol=atol):
+    if averaged and matches(mine, summed_form, atol=atol):
         raise Mismatch(
             "that is tf.distribute's scaling, for engines that sum the replicas' gradients; DDP "
             "averages them, so your losses come out divided by the number of replicas"
         )
-    if not pytorch and matches(mine, averaged_form, atol=atol):
+    if not averaged and matches(mine, averaged_form, atol=atol):
         raise Mismatch(
             "that is DDP's scaling, for engines that average the replicas' gradients; "
             "MirroredStrategy sums them, so your losses come out multiplied by the number of "
             "replicas"
         )
-    how, combined = ("averaged", mine.mean()) if pytorch else ("summed", mine.sum())
+    how, combined = ("averaged", mine.mean()) if averaged else ("summed", mine.sum())
     raise Mismatch(
         f"for {split}, your replicas' losses {how} give {combined:.6g}, not the mean loss of "
         f"the global batch, {losses.mean():.6g}: which count divides the sum, and is it the "
@@ -367,10 +364,10 @@ def _name_the_scaling(
 
 
 @exercise("The partial-batch trap")
-def partial_batch(learner: Callable[..., Any], adapter: Any) -> str:
+def partial_batch(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 4: the replicas' batches, step by step, are the full global batches of one
     process, in order, without duplicates and without the partial last batch."""
-    if _pytorch(adapter):
+    if _ddp(adapter):
         return _replica_loaders(learner, engine(adapter))
     return _global_batches(learner, adapter, engine(adapter))
 
@@ -456,7 +453,7 @@ def _replica_loaders(learner: Callable[..., Any], ddp: ModuleType) -> str:
     return "every step is one process's full global batch, dealt out evenly; nothing padded or shuffled"
 
 
-def _global_batches(learner: Callable[..., Any], adapter: Any, mirrored: ModuleType) -> str:
+def _global_batches(learner: Callable[..., Any], adapter: Adapter, mirrored: ModuleType) -> str:
     strategy = _two_replicas(mirrored)
     for n, global_batch in ((103, 16), (70, 8)):
         X = np.arange(n, dtype=np.float32)[:, None] * np.ones((1, 3), dtype=np.float32)
@@ -486,10 +483,10 @@ def _global_batches(learner: Callable[..., Any], adapter: Any, mirrored: ModuleT
 
 
 @exercise("A checkpoint written once")
-def checkpoint(learner: Callable[..., Any], adapter: Any) -> str:
+def checkpoint(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 5: the process of rank 0 (the chief) alone writes the weights, in a form a plain
     model loads; the weights come back bit for bit."""
-    if _pytorch(adapter):
+    if _ddp(adapter):
         return _checkpoint_torch(learner, engine(adapter))
     return _checkpoint_keras(learner, engine(adapter))
 
@@ -519,7 +516,7 @@ def _checkpoint_torch(learner: Callable[..., Any], ddp: ModuleType) -> str:
             "`torch.distributed.destroy_process_group()` and then this check again"
         )
     with ddp.model_in_ddp(seed=7) as model, tempfile.TemporaryDirectory() as scratch:
-        expected = ddp.state_of(model.module)
+        expected = ddp.state_inside(model)
         path = _written_once(learner, model, Path(scratch), "model.pt", "rank")
         try:
             state = ddp.read_checkpoint(path)
@@ -542,7 +539,7 @@ def _checkpoint_torch(learner: Callable[..., Any], ddp: ModuleType) -> str:
         except RuntimeError as error:
             first = str(error).strip().splitlines()[0]
             raise Mismatch(f"a plain model refuses your state_dict: {first}") from None
-        _model_unchanged(ddp.state_of(model.module), expected)
+        _model_unchanged(ddp.state_inside(model), expected)
         _same_weights(ddp.state_of(plain), expected)
     return "rank 0 alone writes a state_dict that a plain model loads strictly, bit for bit"
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from diptych.adapters.contract import Adapter
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -24,7 +25,7 @@ from diptych.reference import calculus
 
 
 @exercise("The derivative of softplus")
-def softplus_derivative(learner: Callable[[Any], Any], adapter: Any) -> str:
+def softplus_derivative(learner: Callable[[Any], Any], adapter: Adapter) -> str:
     """Exercise 1: d/dx log(1 + eˣ) by hand, elementwise, finite for very large |x|.
 
     The chain rule gives eˣ / (1 + eˣ), which is inf / inf = nan at x = 800: that form is named.
@@ -66,7 +67,7 @@ def softplus_derivative(learner: Callable[[Any], Any], adapter: Any) -> str:
 
 
 @exercise("An outer sum by broadcasting")
-def outer_sum(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
+def outer_sum(learner: Callable[[Any, Any], Any], adapter: Adapter) -> str:
     """Exercise 2: M[i, j] = a[i] + b[j] by broadcasting, shape (n, m), for several n ≠ m."""
     rng = fresh_rng("outer")
     for n, m in ((4, 3), (1, 5), (6, 2)):
@@ -87,19 +88,18 @@ def outer_sum(learner: Callable[[Any, Any], Any], adapter: Any) -> str:
 
 
 def _test_functions(
-    adapter: Any,
+    adapter: Adapter,
 ) -> list[tuple[str, Callable[[Any], Any], Callable[[np.ndarray], np.ndarray]]]:
     """Scalar functions written in the adapter's framework, with their analytic gradients."""
-    fw = idiom(adapter).module()
-    total = getattr(fw, "reduce_sum", None) or fw.sum
+    fw = idiom(adapter)
     return [
-        ("Σ x³", lambda x: total(x**3), lambda x: 3 * x**2),
-        ("Σ x² sin x", lambda x: total(x**2 * fw.sin(x)), calculus.grad_f),
+        ("Σ x³", lambda x: fw.reduce_sum(x**3), lambda x: 3 * x**2),
+        ("Σ x² sin x", lambda x: fw.reduce_sum(x**2 * fw.sin(x)), calculus.grad_f),
     ]
 
 
 @exercise("A gradient by autograd")
-def autograd_gradient(learner: Callable[[Callable[[Any], Any], Any], Any], adapter: Any) -> str:
+def autograd_gradient(learner: Callable[[Callable[[Any], Any], Any], Any], adapter: Adapter) -> str:
     """Exercise 3: the gradient of a scalar function, by autograd; twice on the same x."""
     x = fresh_rng("autograd").uniform(-2, 2, size=5)
     for name, fn, gradient in _test_functions(adapter):
@@ -140,19 +140,22 @@ def autograd_gradient(learner: Callable[[Callable[[Any], Any], Any], Any], adapt
 
 
 def _batched_functions(
-    adapter: Any,
+    adapter: Adapter,
 ) -> list[tuple[str, Callable[[Any], Any], Callable[[np.ndarray], np.ndarray]]]:
     """The test functions of exercise 3, taking a batch of points (one per row) to their values."""
-    fw = idiom(adapter).module()
-    total = getattr(fw, "reduce_sum", None) or fw.sum
+    fw = idiom(adapter)
     return [
-        ("Σ x³", lambda points: total(points**3, -1), lambda x: 3 * x**2),
-        ("Σ x² sin x", lambda points: total(points**2 * fw.sin(points), -1), calculus.grad_f),
+        ("Σ x³", lambda points: fw.reduce_sum(points**3, -1), lambda x: 3 * x**2),
+        (
+            "Σ x² sin x",
+            lambda points: fw.reduce_sum(points**2 * fw.sin(points), -1),
+            calculus.grad_f,
+        ),
     ]
 
 
 @exercise("A central difference in one batch")
-def central_difference(learner: Callable[..., Any], adapter: Any) -> str:
+def central_difference(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 4: the central difference, its 2n points evaluated in one call of a batched fn.
 
     ``fn`` takes a batch of points, one per row, to their values (as a model's forward pass takes
@@ -282,7 +285,7 @@ def _one_sided(f: Callable[[np.ndarray], float], x: np.ndarray, step: float) -> 
 
 
 @exercise("Standardise every row")
-def standardise_rows(learner: Callable[[Any], Any], adapter: Any) -> str:
+def standardise_rows(learner: Callable[[Any], Any], adapter: Adapter) -> str:
     """Exercise 5: each row minus its mean, over its standard deviation (dividing by m).
 
     A square matrix comes first: there, row statistics without their reduced axis broadcast

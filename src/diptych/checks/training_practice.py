@@ -5,12 +5,11 @@ forgotten mode as PyTorch's missing ``model.eval()`` before predicting, or Keras
 ``training=True`` in a hand-written training step; a checkpoint as two ``state_dict``s in one file,
 or a ``.keras`` archive. The framework code these checks run lives in the adapters' companions for
 this lesson (``adapters.pytorch_training_practice``, ``adapters.tensorflow_training_practice``,
-chosen by ``companion``); this module holds what the checks compare and the mistakes they name.
+picked by ``companion``); this module holds what the checks compare and the mistakes they name.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import tempfile
 import warnings
@@ -21,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from diptych.adapters.contract import Adapter
+from diptych.adapters.idiom import WHOSE, Idiom, other
 from diptych.checks import (
     Mismatch,
     as_numpy,
@@ -33,23 +34,15 @@ from diptych.checks import (
     snapshot,
 )
 from diptych.checks.compare import fresh_rng
+from diptych.checks.idioms import other_form_message
 from diptych.reference import training
 
-#: each form's companion for this lesson: the adapter module that runs its framework
-COMPANIONS = {
-    "pytorch": "diptych.adapters.pytorch_training_practice",
-    "keras": "diptych.adapters.tensorflow_training_practice",
-}
 
-
-def companion(adapter: Any) -> ModuleType:
-    """The companion of ``adapter`` that holds this lesson's framework code; imported on first
-    use, so that a check imports one framework only."""
-    return importlib.import_module(COMPANIONS[idiom(adapter).form])
-
-
-def _pytorch(adapter: Any) -> bool:
-    return idiom(adapter).form == "pytorch"
+def companion(adapter: Adapter) -> ModuleType:
+    """The companion of ``adapter`` that holds this lesson's framework code
+    (``adapters.<framework>_training_practice``); imported on first use, so that a check imports
+    one framework only."""
+    return idiom(adapter).companion("training_practice")
 
 
 # --------------------------------------------------------------------------- exercise 1
@@ -113,7 +106,7 @@ def _orders(pipeline: Any) -> list[int]:
 
 
 @exercise("A data pipeline")
-def data_pipeline(learner: Callable[..., Any], adapter: Any) -> str:
+def data_pipeline(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 1: a shuffled, batched, reproducible pipeline that drops the short last batch."""
     X, y = _marked_rows()
     given = snapshot(X, y)
@@ -165,7 +158,7 @@ def data_pipeline(learner: Callable[..., Any], adapter: Any) -> str:
         )
     if _orders(learner(X, y, batch_size=BATCH, seed=6)) == again:
         raise Mismatch("seeds 5 and 6 give the same order: the shuffle ignores `seed`")
-    ahead = "" if _pytorch(adapter) else _prepares_ahead(companion(adapter).stages(pipeline))
+    ahead = _prepares_ahead(companion(adapter).stages(pipeline))
     return (
         f"{full} full batches of {BATCH} per epoch, a new order every epoch, the same orders "
         f"for the same seed, rows and labels together{ahead}"
@@ -263,7 +256,7 @@ EARLY_STOPPING_MISTAKES = [
 
 
 @exercise("Early stopping")
-def early_stopping(learner: Callable[[list[float], int], Any], adapter: Any) -> str:
+def early_stopping(learner: Callable[[list[float], int], Any], adapter: Adapter) -> str:
     """Exercise 2: the best epoch, and the epoch at which patience runs out."""
     answers = []
     for losses, patience in CURVES:
@@ -292,7 +285,7 @@ def early_stopping(learner: Callable[[list[float], int], Any], adapter: Any) -> 
 
 
 @exercise("Coupled and decoupled weight decay")
-def weight_decay_step(learner: Callable[..., Any], adapter: Any) -> str:
+def weight_decay_step(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 3: momentum-SGD steps with coupled or decoupled decay, in this framework's form."""
     fw = idiom(adapter)
     rng = fresh_rng("decay")
@@ -315,7 +308,7 @@ def weight_decay_step(learner: Callable[..., Any], adapter: Any) -> str:
             ]
             _recognise_decay_mistakes(got, state, grad, hyper, decoupled, fw)
             expected = training.weight_decay_step(
-                state[0], grad, state[1], **hyper, decoupled=decoupled, form=fw.form
+                state[0], grad, state[1], **hyper, decoupled=decoupled, form=fw.momentum
             )
             expect_array(
                 got[1],
@@ -335,7 +328,7 @@ def weight_decay_step(learner: Callable[..., Any], adapter: Any) -> str:
             )
             state, current = expected, list(pair)
         expect_unchanged(before, tensors, ["theta", "velocity"])
-    return f"coupled and decoupled steps both right, two in a row, in {fw.form_name} form"
+    return f"coupled and decoupled steps both right, two in a row, in {WHOSE[fw.momentum]} form"
 
 
 def _recognise_decay_mistakes(
@@ -344,23 +337,21 @@ def _recognise_decay_mistakes(
     grad: np.ndarray,
     hyper: dict[str, float],
     decoupled: bool,
-    fw: Any,
+    fw: Idiom,
 ) -> None:
     theta, velocity = state
+    form = fw.momentum
     ours = training.weight_decay_step(
-        theta, grad, velocity, **hyper, decoupled=decoupled, form=fw.form
+        theta, grad, velocity, **hyper, decoupled=decoupled, form=form
     )
     theirs = training.weight_decay_step(
-        theta, grad, velocity, **hyper, decoupled=decoupled, form=fw.other_form
+        theta, grad, velocity, **hyper, decoupled=decoupled, form=other(form)
     )
     swapped = training.weight_decay_step(
-        theta, grad, velocity, **hyper, decoupled=not decoupled, form=fw.form
+        theta, grad, velocity, **hyper, decoupled=not decoupled, form=form
     )
     if matches(got[1], theirs[1]) and not matches(got[1], ours[1]):
-        raise Mismatch(
-            f"that is {fw.other_form_name} form of the velocity, right in {fw.other}; this "
-            f"{fw.framework} exercise asks for {fw.form_name} (see the exercise's statement)"
-        )
+        raise Mismatch(other_form_message(form, fw.framework))
     if matches(got[1], swapped[1]) and not matches(got[1], ours[1]):
         raise Mismatch(
             "decoupled decay must stay out of the velocity: it shrinks θ directly"
@@ -368,7 +359,7 @@ def _recognise_decay_mistakes(
             else "coupled decay is part of the gradient, so it enters the velocity"
         )
     shrunk_after = (1 - hyper["lr"] * hyper["weight_decay"]) * training.weight_decay_step(
-        theta, grad, velocity, **{**hyper, "weight_decay": 0.0}, decoupled=True, form=fw.form
+        theta, grad, velocity, **{**hyper, "weight_decay": 0.0}, decoupled=True, form=form
     )[0]
     if decoupled and matches(got[0], shrunk_after) and not matches(got[0], ours[0]):
         raise Mismatch("θ is shrunk after the step; decoupled decay shrinks it before")
@@ -381,12 +372,12 @@ MODE_SIZES, MODE_DROPOUT = [8, 32, 32, 4], 0.5
 
 
 @exercise("Find the bug: a forgotten mode")
-def forgotten_mode(learner: Callable[..., Any], adapter: Any) -> str:
+def forgotten_mode(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 4: PyTorch's prediction without ``model.eval()``, or Keras' training step without
     ``training=True``, found and fixed."""
-    if _pytorch(adapter):
+    if idiom(adapter).training_mode == "model":  # PyTorch: the model forgot model.eval()
         return _predict_in_evaluation_mode(learner, companion(adapter))
-    return _train_with_dropout_on(learner, companion(adapter))
+    return _train_with_dropout_on(learner, companion(adapter))  # Keras: training=True forgotten
 
 
 def _predict_in_evaluation_mode(predict: Callable[[Any, Any], Any], pt: ModuleType) -> str:
@@ -465,16 +456,16 @@ CHECKPOINT_SIZES, OTHER_SIZES = [8, 16, 4], [8, 16, 4, 4]
 
 
 @exercise("Save and restore")
-def save_and_restore(save: Callable[..., Any], load: Callable[..., Any], adapter: Any) -> str:
+def save_and_restore(save: Callable[..., Any], load: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 5: a checkpoint that restores predictions bit for bit and resumes training."""
     rng = fresh_rng("save and restore")
     X, probe, more = (rng.normal(size=(12, 8)).astype(np.float32) for _ in range(3))
     y = rng.integers(0, 4, size=12).astype(np.int64)
     with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "checkpoint" + companion(adapter).CHECKPOINT_SUFFIX)
-        if _pytorch(adapter):
-            return _state_dicts(save, load, companion(adapter), path, X, y, probe, more)
-        return _keras_archive(save, load, companion(adapter), path, X, y, probe, more)
+        framework = companion(adapter)
+        path = os.path.join(folder, "checkpoint" + framework.CHECKPOINT_SUFFIX)
+        saved_as = {"state_dicts": _state_dicts, "archive": _keras_archive}[framework.CHECKPOINT]
+        return saved_as(save, load, framework, path, X, y, probe, more)
 
 
 @contextmanager

@@ -1,4 +1,8 @@
-"""``diptych doctor``: can this machine run the curriculum? Each problem comes with its fix."""
+"""``diptych doctor``: can this machine run the curriculum? Each problem comes with its fix.
+
+Doctor imports no framework itself: it loads each framework's adapter (``adapters.loading``) and
+asks it what it is and sees (``adapter.installation()``), so a third framework is reported by
+its adapter alone."""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ from dataclasses import dataclass
 from enum import Enum
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from diptych import platforms
-from diptych.frameworks import PYTORCH, TENSORFLOW, Framework, others
-from diptych.optional import is_installed, require
+from diptych.adapters.contract import Adapter
+from diptych.adapters.loading import load
+from diptych.frameworks import FRAMEWORKS, Framework, others
+from diptych.optional import is_installed
 
 CORE_PACKAGES = (
     "numpy",
@@ -142,26 +147,26 @@ def _porting_tools() -> list[Finding]:
 
 
 def _frameworks() -> list[Finding]:
-    findings = [_torch(), _tensorflow()]
+    """One line per framework in the table; one framework is enough to run its track."""
+    findings = [_framework(framework) for framework in FRAMEWORKS]
     if all(f.level != Level.OK for f in findings):
         return [Finding(Level.FAIL, f.topic, f.detail, f.fix) for f in findings]
     return findings
 
 
-def _load(framework: Framework) -> tuple[Any, Finding | None]:
-    """Import a framework, or say why it cannot be used: absent, or present but broken."""
-    name, module = framework.name, framework.module
+def _load(framework: Framework) -> Adapter | Finding:
+    """Load a framework's adapter (which imports the framework), or say why it cannot be used:
+    absent, or present but broken."""
+    name = framework.name
     other = " or ".join(f.name for f in others(framework))
     fix = f"pip install -e '.[{framework.extra}]'"
-    if not is_installed(module):
-        return None, Finding(
-            Level.WARN, name, f"not installed: only the {other} track can run", fix
-        )
+    if not is_installed(framework.module):
+        return Finding(Level.WARN, name, f"not installed: only the {other} track can run", fix)
     try:
-        return require(module), None
+        return load(framework)
     except Exception as error:  # a broken install raises anything from ImportError to OSError
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-        return None, Finding(
+        return Finding(
             Level.WARN,
             name,
             f"installed but cannot be imported ({reason}): only the {other} track can run",
@@ -169,35 +174,17 @@ def _load(framework: Framework) -> tuple[Any, Finding | None]:
         )
 
 
-def _torch() -> Finding:
-    torch, problem = _load(PYTORCH)
-    if problem:
-        return problem
-    devices = ["cpu"]
-    if torch.cuda.is_available():
-        devices += [
-            f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())
-        ]
-    if torch.backends.mps.is_available():
-        devices.append("mps")
+def _framework(framework: Framework) -> Finding:
+    """A framework's version, build and devices, as its adapter sees them."""
+    adapter = _load(framework)
+    if isinstance(adapter, Finding):
+        return adapter
+    seen = adapter.installation()
     return _gpu_finding(
-        PYTORCH.name,
-        f"{torch.__version__}; devices: {', '.join(devices)}",
-        built_for_cuda=torch.version.cuda is not None,
-        sees_gpu=len(devices) > 1,
-    )
-
-
-def _tensorflow() -> Finding:
-    tf, problem = _load(TENSORFLOW)
-    if problem:
-        return problem
-    devices = [d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices()]
-    return _gpu_finding(
-        TENSORFLOW.name,
-        f"{tf.__version__}; devices: {', '.join(devices)}",
-        built_for_cuda=tf.test.is_built_with_cuda(),
-        sees_gpu=bool(tf.config.list_physical_devices("GPU")),
+        framework.name,
+        f"{seen.version}; devices: {', '.join(seen.devices)}",
+        built_for_cuda=seen.built_for_cuda,
+        sees_gpu=seen.sees_gpu,
     )
 
 

@@ -23,16 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diptych.adapters import environments
 from diptych.command.interrupts import RUNNING, Interrupted, kill
-from diptych.optional import QUIET_TENSORFLOW
 from diptych.outcomes import Outcome
 from diptych.recording import RECORD_ENV, read_outcomes, read_values
 
 __all__ = ["KERNEL_ENV", "Execution", "Interrupted", "NotebookError", "execute", "read_notebook"]
 
-#: environment every executed notebook gets: quiet, deterministic, no progress bars
+#: environment every executed notebook gets: what each framework's adapter asks for before the
+#: framework starts (TensorFlow's quiet, exact start), deterministic hashes, no progress bars
 KERNEL_ENV = {
-    **QUIET_TENSORFLOW,
+    **environments.before_import(),
     "TQDM_DISABLE": "1",
     "PYTHONHASHSEED": "0",
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
