@@ -22,7 +22,7 @@ FRAMEWORK_NAMES = {"torch", "tf", "tensorflow", "keras", "jax", "flax"}
 IMPORTER = "optional.py"
 #: lesson 09's files, whose owner moves them to ``adapters.loading.load`` and
 #: ``idiom(adapter).companion("performance")``: imports by a computed name, counted
-PENDING = {"benchmark.py": 2, "checks/performance.py": 1}
+PENDING = {"benchmark.py": 2}
 
 
 def outside_the_adapters() -> list[Path]:

@@ -102,8 +102,8 @@ class Idiom:
     @property
     def form(self) -> Convention:
         """Read-only alias of the one two-valued field this class had before each convention got
-        its own: kept for lesson 09's checks (``checks/performance.py`` picks its companion and its
-        compiler by it) until they read ``companion("performance")`` and a field of their own.
+        its own: kept for lesson 09's clipping check (``checks/performance.py`` picks how the
+        update is compiled by it) until that reads a field of its own.
         It answers the optimizer form, which ``form`` named."""
         return self.momentum
 

@@ -26,6 +26,16 @@ from diptych.optional import require
 torch = require("torch")
 
 
+#: lesson 09's profiler table as this framework names it (``checks.performance``, exercise 4):
+#: the whole step's row, the two matrix products, an operator the first one calls, three others
+PROFILE_NAMES = (
+    "ProfilerStep*",
+    ("aten::addmm", "aten::mm"),
+    "aten::copy_",
+    ("Optimizer.step#SGD.step", "aten::_log_softmax", "aten::t"),
+)
+
+
 def capture_whole(
     function: Callable[..., Any], cases: Sequence[tuple[Any, ...]]
 ) -> tuple[list[np.ndarray] | None, str | None]:

@@ -9,7 +9,6 @@ the framework, through this lesson's companions (``adapters.pytorch_performance`
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable
 from types import ModuleType
@@ -18,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from diptych import timing
+from diptych.adapters.contract import Adapter
 from diptych.checks import Mismatch, exercise, idiom
-from diptych.frameworks import PYTORCH
 from diptych.timing import Conditions, Timing
 
 #: the reasons exercise 1 names, in the order the exercise asks them to be looked for
@@ -196,7 +195,7 @@ COMPARISON_CASES: tuple[tuple[Timing, Timing, str | None, str, str], ...] = (
 
 
 @exercise("The unfair comparison")
-def unfair_comparison(learner: Callable[[Timing, Timing], Any], adapter: Any) -> str:
+def unfair_comparison(learner: Callable[[Timing, Timing], Any], adapter: Adapter) -> str:
     """Exercise 1: name the first reason two recorded timings cannot be compared, or None."""
     del adapter
     for a, b, expected, about, hint in COMPARISON_CASES:
@@ -285,7 +284,7 @@ RULE_CASES: tuple[tuple[tuple[float, ...], tuple[float, ...], bool, str, str, st
 
 
 @exercise("The decision rule")
-def decision_rule(learner: Callable[..., Any], adapter: Any) -> str:
+def decision_rule(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 2: the lesson's rule, from the block times: a bootstrap interval on the ratio of
     the medians, resampled round by round when the blocks are paired."""
     del adapter  # the rule is the same in every framework
@@ -345,7 +344,7 @@ BREAK_EVEN_CASES = (
 
 
 @exercise("Compile cost, amortised")
-def break_even_steps(learner: Callable[[Timing, Timing], Any], adapter: Any) -> str:
+def break_even_steps(learner: Callable[[Timing, Timing], Any], adapter: Adapter) -> str:
     """Exercise 3: the number of steps after which the compiled variant has cost no more time."""
     del adapter
     for eager, compiled, about in BREAK_EVEN_CASES:
@@ -401,18 +400,16 @@ def _ties_at(n: float, eager: Timing, compiled: Timing) -> bool:
 Row = tuple[str, int, float, float]
 
 
-def _profile_names(adapter: Any) -> tuple[str, tuple[str, str], str, tuple[str, ...]]:
+def _profile_names(adapter: Adapter) -> tuple[str, tuple[str, str], str, tuple[str, ...]]:
     """The twin's names: its whole-step row, its two matrix products, an operator the first
-    product calls, and three operators beside them."""
-    if idiom(adapter).framework == PYTORCH.name:
-        others = ("Optimizer.step#SGD.step", "aten::_log_softmax", "aten::t")
-        return "ProfilerStep*", ("aten::addmm", "aten::mm"), "aten::copy_", others
-    others = ("ResourceApplyGradientDescent", "SparseSoftmaxCrossEntropyWithLogits", "Cast")
-    return "train", ("_FusedMatMul", "MatMul"), "Identity", others
+    product calls, and three operators beside them (its companion's ``PROFILE_NAMES``)."""
+    names: tuple[str, tuple[str, str], str, tuple[str, ...]]
+    names = idiom(adapter).companion("performance").PROFILE_NAMES
+    return names
 
 
 def _profile(
-    adapter: Any, *, steps: int, step: float, products: tuple[float, float], callee: float
+    adapter: Adapter, *, steps: int, step: float, products: tuple[float, float], callee: float
 ) -> list[Row]:
     """A table of ``steps`` profiled steps of ``step`` seconds each, in which the two products'
     self times per step are ``products`` and an operator the first one calls adds ``callee`` to
@@ -448,7 +445,7 @@ PROFILE_CASES = (
 
 
 @exercise("Where the time goes")
-def read_profile(learner: Callable[..., Any], adapter: Any) -> str:
+def read_profile(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 4: the products' share of the profiled and of the unprofiled step, from a
     profiler's table, and a conclusion only where both shares agree."""
     whole, products, *_ = _profile_names(adapter)
@@ -526,16 +523,12 @@ def _judge_conclusion(got: Any, expected: str, shares: tuple[float, float], abou
 PROFILE_CONCLUSIONS = ("arithmetic", "around it", "cannot tell")
 
 
-#: each form's companion for exercise 5: the framework code that runs the learner's update
-ENGINES = {
-    "pytorch": "diptych.adapters.pytorch_performance",
-    "keras": "diptych.adapters.tensorflow_performance",
-}
 LEARNING_RATE = 0.1
 
 
-def _engine(adapter: Any) -> ModuleType:
-    return importlib.import_module(ENGINES[idiom(adapter).form])
+def _engine(adapter: Adapter) -> ModuleType:
+    """The twin's companion for exercise 5: the framework code that runs the learner's update."""
+    return idiom(adapter).companion("performance")
 
 
 def _clip_cases() -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -599,7 +592,7 @@ def _judge_clipped(
 
 
 @exercise("A clipped update in one graph")
-def clipped_update(learner: Callable[..., Any], adapter: Any) -> str:
+def clipped_update(learner: Callable[..., Any], adapter: Adapter) -> str:
     """Exercise 5: the update with its gradient clipped to a norm, written so that the framework
     compiles it whole: captured in one graph by ``torch.compile(fullgraph=True)`` (PyTorch), or a
     ``tf.function`` traced once for every call (TensorFlow)."""
