@@ -15,10 +15,9 @@ from __future__ import annotations
 import re
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from threading import Lock
 from typing import Any
 
 from diptych import __version__
@@ -27,11 +26,10 @@ from diptych.command import class_table, exit_status
 from diptych.command.class_table import Cell, Column, Row, Table
 from diptych.command.execution import NotebookError, read_notebook
 from diptych.command.files import validate_output_file, write_atomic
-from diptych.command.interrupts import RUNNING
 from diptych.command.mistakes import short_name
 from diptych.command.registry import FRAMEWORK_NAMES, framework_of
 from diptych.command.roster import Submission, discover, pseudonyms, shareable_name
-from diptych.command.runner import thread_share
+from diptych.command.runner import in_parallel, thread_share
 from diptych.command.verdicts import Verdict, lesson_checks, run_checks
 from diptych.optional import TRACKS, is_installed
 from diptych.outcomes import Status
@@ -156,22 +154,10 @@ def run_all(
     names: dict[str, str],
 ) -> list[Checked]:
     """Run the notebooks that can run, ``jobs`` at a time, with a progress bar by cells."""
-    from tqdm.auto import tqdm
-
     runnable = [item for item in prepared if item.notebook is not None]
-    total = sum(cell.cell_type == "code" for item in runnable for cell in item.notebook.cells)
-    bar = tqdm(total=total, unit="cell", desc="diptych class", disable=not progress, leave=False)
-    lock = Lock()
     threads = thread_share(jobs)
 
-    def tick() -> None:
-        with lock:
-            bar.update(1)
-
-    def one(item: Checked) -> None:
-        RUNNING.raise_if_stopping()  # stopped while this one waited for its turn
-        with lock:
-            bar.set_postfix_str(names[item.submission.learner])
+    def one(item: Checked, tick: Callable[[], None]) -> None:
         try:
             execution, item.verdicts = run_checks(
                 item.notebook,
@@ -190,13 +176,15 @@ def run_all(
         finally:
             item.notebook = None
 
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-    try:
-        for future in [pool.submit(one, item) for item in runnable]:
-            future.result()
-    finally:  # on Interrupted: drop what has not started; running ones end within seconds
-        pool.shutdown(wait=True, cancel_futures=True)
-        bar.close()
+    in_parallel(
+        runnable,
+        one,
+        jobs=jobs,
+        cells=sum(c.cell_type == "code" for item in runnable for c in item.notebook.cells),
+        desc="diptych class",
+        progress=progress,
+        label=lambda item: names[item.submission.learner],
+    )
     return prepared
 
 

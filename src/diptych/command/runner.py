@@ -7,10 +7,11 @@ ones end within a second or two, and Interrupted reaches the command; nothing is
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from threading import Lock
-from typing import Any
+from typing import Any, TypeVar
 
 from diptych.command.execution import Execution, code_cell_count, execute
 from diptych.command.files import write_atomic
@@ -18,6 +19,9 @@ from diptych.command.interrupts import RUNNING
 from diptych.command.registry import Lesson
 from diptych.command.report import LessonReport, compare_values
 from diptych.configurations import DEFAULT, Configuration, thread_limits
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def run_lessons(
@@ -38,33 +42,22 @@ def run_lessons(
     (a maintainer's refresh of committed outputs). ``baseline`` (lesson -> framework -> values
     recorded elsewhere, see ``report.read_baseline``) stands in for frameworks not run here.
     """
-    from tqdm.auto import tqdm
-
     tasks = [(lesson, fw) for lesson in lessons for fw in frameworks if fw in lesson.notebooks]
-    total = sum(code_cell_count(lesson.notebooks[fw]) for lesson, fw in tasks)
-    bar = tqdm(total=total, unit="cell", desc="diptych run", disable=not progress, leave=False)
-    lock = Lock()
-
-    def tick() -> None:
-        with lock:
-            bar.update(1)
-
     threads = {**thread_share(jobs), **configuration.env}
 
-    def one(task: tuple[Lesson, str]) -> Execution:
-        RUNNING.raise_if_stopping()  # stopped while this one waited for its turn
+    def one(task: tuple[Lesson, str], tick: Callable[[], None]) -> Execution:
         lesson, fw = task
-        with lock:
-            bar.set_postfix_str(f"{lesson.name} {fw} ({configuration.name})")
         return execute(lesson.notebooks[fw], timeout=timeout, on_cell=tick, env=threads)
 
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-    try:
-        futures = [pool.submit(one, task) for task in tasks]
-        executions = [future.result() for future in futures]
-    finally:  # on Interrupted: drop what has not started; running ones end within seconds
-        pool.shutdown(wait=True, cancel_futures=True)
-        bar.close()
+    executions = in_parallel(
+        tasks,
+        one,
+        jobs=jobs,
+        cells=sum(code_cell_count(lesson.notebooks[fw]) for lesson, fw in tasks),
+        desc="diptych run",
+        progress=progress,
+        label=lambda task: f"{task[0].name} {task[1]} ({configuration.name})",
+    )
     if save_outputs:
         for execution in executions:
             if execution.ok:
@@ -82,6 +75,44 @@ def run_lessons(
             )
         )
     return reports
+
+
+def in_parallel(
+    tasks: Sequence[T],
+    run: Callable[[T, Callable[[], None]], R],
+    *,
+    jobs: int,
+    cells: int,
+    desc: str,
+    progress: bool,
+    label: Callable[[T], str],
+) -> list[R]:
+    """``run(task, tick)`` for every task, ``jobs`` at a time in threads, in the tasks' order, with
+    one progress bar of ``cells`` cells that ``tick`` advances (``label`` names the task last
+    started). On Ctrl-C or SIGTERM tasks not yet started are dropped and running ones end within
+    seconds (their kernels are stopped by ``interrupts``); shared by ``diptych run`` and ``class``."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=cells, unit="cell", desc=desc, disable=not progress, leave=False)
+    lock = Lock()
+
+    def tick() -> None:
+        with lock:
+            bar.update(1)
+
+    def one(task: T) -> R:
+        RUNNING.raise_if_stopping()  # stopped while this one waited for its turn
+        with lock:
+            bar.set_postfix_str(label(task))
+        return run(task, tick)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        futures = [pool.submit(one, task) for task in tasks]
+        return [future.result() for future in futures]
+    finally:  # on Interrupted: drop what has not started; running ones end within seconds
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
 
 
 def thread_share(jobs: int) -> dict[str, str]:
