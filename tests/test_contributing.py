@@ -256,8 +256,14 @@ def code(source: str, **metadata: object) -> nbformat.NotebookNode:
     return cell
 
 
-#: what the throwaway's Parity section records: four values, the fewest the suite accepts
-RECORDED = ("doubled", "squared", "negated", "halved")
+#: what the throwaway's Parity section records, four values (the fewest the suite accepts): each
+#: name's framework expression (of the tensor ``t``) and the NumPy reference it is checked against
+RECORDED = {
+    "doubled": ("2 * {t}", "x + x"),
+    "squared": ("{t} * {t}", "x * x"),
+    "negated": ("-{t}", "-x"),
+    "halved": ("{t} / 2", "x / 2"),
+}
 
 #: step 2's one cell of imports; a TensorFlow notebook imports diptych's adapter first
 IMPORTS = {
@@ -305,19 +311,20 @@ def lesson_notebook(framework: str, paths: dict[str, Path], time: str) -> nbform
             markdown("## Doubling\n\nThe framework doubles the array; NumPy's `x + x` checks it."),
             code(
                 "x = np.arange(6.0).reshape(2, 3)  # (2, 3)\n"
-                f"doubled = adapter.to_numpy(2 * {own})\n"
-                f"squared = adapter.to_numpy({own} * {own})\n"
-                f"negated = adapter.to_numpy(-{own})\n"
-                f"halved = adapter.to_numpy({own} / 2)\ndoubled"
+                + "".join(
+                    f"{name} = adapter.to_numpy({framework.format(t=own)})\n"
+                    for name, (framework, _) in RECORDED.items()
+                )
+                + "doubled"
             ),
             markdown("## Summary\n\n* An array doubles element by element, in any framework."),
             markdown(f"## Exercises\n\n[Three exercises]({exercises}) on arrays, elementwise."),
             markdown("## Parity\n\nThe framework's doubling against NumPy's.", **collapsed),
             code(
-                'parity.matches_reference("doubled", doubled, x + x, atol=1e-12)\n'
-                'parity.matches_reference("squared", squared, x * x, atol=1e-12)\n'
-                'parity.matches_reference("negated", negated, -x, atol=1e-12)\n'
-                'parity.matches_reference("halved", halved, x / 2, atol=1e-12)',
+                "\n".join(
+                    f'parity.matches_reference("{name}", {name}, {numpy}, atol=1e-12)'
+                    for name, (_, numpy) in RECORDED.items()
+                ),
                 tags=["nbval-check-output"],
             ),
         ]
