@@ -60,12 +60,14 @@ lock-check: $(STAMP)
 # platforms.py says in one sentence, before pip starts, why this Python or machine cannot install.
 # On Linux, torch-cpu.txt puts PyTorch's CPU build in place first (PyPI's is the CUDA build). uv
 # installs the rest of the lock (requirements/uv.txt says why); pip does where uv cannot (uv reads
-# neither pip.conf nor PIP_* variables: a mirror, a wheel folder, no network).
+# neither pip.conf nor PIP_* variables: a mirror, a wheel folder, no network). PyTorch's index is
+# asked twice more, not five times, when it cannot be reached: a room whose wheels come from a
+# folder (pip's find-links) would otherwise wait 8 s for pip's back-off.
 $(STAMP): requirements/$(LOCK).txt requirements/torch-cpu.txt requirements/uv.txt pyproject.toml
 	@$(PYTHON) src/diptych/platforms.py
 	@if [ -s $(STAMP) ] && [ "$$(cat $(STAMP))" != "$(LOCK)" ]; then rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
-	$(if $(filter cpu,$(LOCK)),$(PIP) --no-deps -r requirements/torch-cpu.txt)
+	$(if $(filter cpu,$(LOCK)),$(PIP) --retries 2 --no-deps -r requirements/torch-cpu.txt)
 	$(PIP) -r requirements/uv.txt && $(UV) -r requirements/$(LOCK).txt || { echo "$(FALLBACK)"; $(PIP) -r requirements/$(LOCK).txt; }
 	$(PIP) --no-deps --no-build-isolation -e .
 	echo $(LOCK) > $(STAMP)

@@ -51,7 +51,11 @@ TARGETS = {
 def pip_installs(lock: str) -> list[list[str]]:
     """The pip install lines of the Makefile's install stamp, in order (arguments after PIP); the
     second and third are uv's own install and pip's in its place (``install_lock``)."""
-    installs = [["--no-deps", "-r", "requirements/torch-cpu.txt"]] if lock == "cpu" else []
+    installs = (
+        [["--retries", "2", "--no-deps", "-r", "requirements/torch-cpu.txt"]]
+        if lock == "cpu"
+        else []
+    )
     return [
         *installs,
         ["-r", "requirements/uv.txt"],
