@@ -369,6 +369,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         def _split_scope(self, nodeid: str) -> str:
             return scope_of(nodeid)
 
+    # the scopes go out in the order pytest_collection_modifyitems gives them (heavy first), not
+    # in xdist's order (most items first), which sent a file of two long tests last
+    config.option.loadscopereorder = False
     return ByLesson(config, log)
 
 
@@ -384,8 +387,30 @@ def scope_of(nodeid: str) -> str:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Remember which notebook runs are selected, so that a comparison can tell a twin that was
-    left out (skipped, saying so) from one that should have run and did not (a failure)."""
+    """Under xdist, order the scopes heavy first (a plain run keeps pytest's order), and remember which notebook runs
+    are selected, so that a comparison can tell a twin that was left out (skipped, saying so)
+    from one that should have run and did not (a failure)."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the order it collects is the plan
+        items[:] = heavy_first(items)
     config.stash[_SELECTED] = {
         item.parent.nodeid for item in items if isinstance(item.parent, NotebookRun)
     }
+
+
+def heavy_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The items, scope by scope: first the scopes that start kernels or processes (a notebook's
+    run, a file with a ``slow`` test), then the rest, each group with its scopes of most items
+    first, as xdist orders them. The workers take scopes in this order, so the many quick files
+    are what is left at the end, and neither worker waits long for the other: ordered by items
+    alone, a file of two 7 s tests came last, and one worker idled 17 s at the end."""
+    scopes: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        scopes.setdefault(scope_of(item.nodeid), []).append(item)
+
+    def weight(scope: list[pytest.Item]) -> tuple[bool, int]:
+        heavy = any(
+            isinstance(i.parent, NotebookRun) or i.get_closest_marker("slow") for i in scope
+        )
+        return not heavy, -len(scope)
+
+    return [item for scope in sorted(scopes.values(), key=weight) for item in scope]

@@ -17,6 +17,7 @@ from tests.notebook_runs import (
     LESSON_CONFIGURATIONS,
     SOLUTION_CONFIGURATIONS,
     configurations_of,
+    heavy_first,
     scope_of,
 )
 
@@ -187,3 +188,30 @@ def test_a_default_only_lesson_needs_100x_the_bar_against_the_twin_and_the_refer
     assert not _float64_margin(row(FLOAT64_MARGIN / 2, {}))  # the twins too close to the bar
     assert not _float64_margin(row(1e6, {"tensorflow": 50.0}))  # a notebook's own check
     assert _float64_margin(row(None, {}, at_least=0.9))  # a bar: no rounding margin to keep
+
+
+class _Item:
+    """What heavy_first reads of a pytest item: its node id, its parent and its marks."""
+
+    def __init__(self, nodeid: str, *, slow: bool = False) -> None:
+        self.nodeid, self.parent, self._slow = nodeid, None, slow
+
+    def get_closest_marker(self, name: str) -> object:
+        return object() if name == "slow" and self._slow else None
+
+
+def test_scopes_that_start_kernels_go_to_the_workers_first_and_stay_whole():
+    quick = [_Item(f"tests/test_quick.py::t{i}") for i in range(5)]
+    slow_file = [_Item("tests/test_few.py::a", slow=True), _Item("tests/test_few.py::b")]
+    many_slow = [_Item(f"tests/test_many.py::t{i}", slow=i == 0) for i in range(3)]
+    ordered = heavy_first([*quick, *slow_file, *many_slow])
+    # a file with a slow test is heavy, whatever its size; quick files last; most items first
+    assert [item.nodeid.split("::")[0] for item in ordered] == [
+        *["tests/test_many.py"] * 3,
+        *["tests/test_few.py"] * 2,
+        *["tests/test_quick.py"] * 5,
+    ]
+    assert [i.nodeid for i in ordered if "few" in i.nodeid] == [
+        "tests/test_few.py::a",
+        "tests/test_few.py::b",
+    ]
