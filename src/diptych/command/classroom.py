@@ -7,7 +7,7 @@ it (``verdicts.run_checks``: a clean copy, in a scratch folder, the learner's fi
 read, is not an exercise notebook, needs a framework not installed here, or stops (the time
 limit, a dead kernel) is one row saying so in a fixed phrase, never a crash. A notebook that is
 byte for byte as the curriculum hands it out (``exercises/``, line endings aside) is not run: on a
-hub every learner holds every lesson's exercises, handed out as their server starts, and a run would
+hub every learner holds every lesson's exercises (``diptych.command.handout``), and a run would
 only say "not attempted" of each, at a kernel's cost. The table
 (``diptych.command.class_table``) holds fixed words and mistakes' short names
 (``diptych.command.mistakes``), never a check's message, which may quote the learner's code.
