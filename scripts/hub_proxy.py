@@ -14,6 +14,7 @@ be reached, it says so, and the hub's test skips with that reason. It never fail
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -39,12 +40,22 @@ def local() -> Path:
 
 
 def find() -> str | None:
-    """The proxy to start: ``$DIPTYCH_HUB_PROXY``, this checkout's, or one on PATH."""
+    """The proxy to start: ``$DIPTYCH_HUB_PROXY``, this checkout's (at the pinned version), or
+    one on PATH."""
     if os.environ.get(ENV):
         return os.environ[ENV] if Path(os.environ[ENV]).is_file() else None
-    if local().is_file():
+    if local().is_file() and installed_version() == VERSION:
         return str(local())
     return shutil.which(PACKAGE)
+
+
+def installed_version() -> str | None:
+    """The version of this checkout's proxy, from its package.json (no Node.js started)."""
+    manifest = PREFIX / "node_modules" / PACKAGE / "package.json"
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8")).get("version")
+    except (OSError, ValueError):
+        return None
 
 
 def why_missing() -> str:
@@ -66,6 +77,7 @@ def install() -> str | None:
         "install",
         "--prefix",
         str(PREFIX),
+        "--save-exact",  # its package.json names the version, not a range
         "--no-audit",
         "--no-fund",
         "--loglevel=error",

@@ -303,6 +303,25 @@ def run_all(notebook: nbformat.NotebookNode, server: str, token: str) -> nbforma
         GatewayClient.clear_instance()
 
 
+def test_the_proxy_is_this_checkouts_at_its_pinned_version_or_said_missing(tmp_path, monkeypatch):
+    proxy = _proxy_module()
+    monkeypatch.setattr(proxy, "PREFIX", tmp_path / "hub-proxy")
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing here"))
+    monkeypatch.delenv(proxy.ENV, raising=False)
+    assert proxy.find() is None
+    assert "npm" in proxy.why_missing()
+    proxy.local().parent.mkdir(parents=True)
+    proxy.local().write_text("#!/bin/sh\n", encoding="utf-8")
+    manifest = proxy.PREFIX / "node_modules" / proxy.PACKAGE / "package.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text('{"version": "5.2.0"}', encoding="utf-8")
+    assert proxy.find() is None  # an install of another version is not this checkout's pin
+    manifest.write_text(json.dumps({"version": proxy.VERSION}), encoding="utf-8")
+    assert proxy.find() == str(proxy.local())
+    monkeypatch.setenv(proxy.ENV, str(tmp_path / "nowhere"))
+    assert proxy.find() is None and "not a file" in proxy.why_missing()
+
+
 # ---------------------------------------------------------------------- the hand-out
 
 
