@@ -455,6 +455,9 @@ def test_kubernetes_servers_start_as_the_local_ones_do():
     assert image_cmd == singleuser["cmd"]
     assert singleuser["defaultUrl"] == local.default_url
     assert singleuser["extraEnv"] == local.environment
+    (owner,) = singleuser["initContainers"]  # the same image gives each new home its learner
+    assert owner["image"] == f"{singleuser['image']['name']}:{singleuser['image']['tag']}"
+    assert owner["volumeMounts"][0]["subPath"] == singleuser["storage"]["static"]["subPath"]
 
 
 def helm_merge(defaults: dict, given: dict) -> dict:
