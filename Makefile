@@ -2,7 +2,7 @@
 # (the linters, the type checker, then every test and notebook); `make unit` is the fast loop:
 # the tests that execute no notebook, and how much of the package they run (coverage). `make test` also finds a Chromium for the site's browser
 # tests, installing Debian's package where it can (scripts/chromium.py; they skip, saying why,
-# where there is none).
+# where there is none), and JupyterHub's proxy for its test (scripts/hub_proxy.py, from npm).
 # Both create the virtual environment .venv from the lock file first, once, and again only when
 # the lock or pyproject.toml changes. `make run LOCK=gpu` installs the GPU lock instead (Linux x86-64,
 # CUDA); switching locks recreates .venv. scripts/make.py does the same without make (Windows):
@@ -20,7 +20,7 @@ FALLBACK := uv could not install the lock here: pip installs it instead
 # makes .venv and the linters run (CPU)
 MAKEFLAGS += --jobs=2
 
-.PHONY: run test unit lint browser guide-check lock-check clean-venv
+.PHONY: run test unit lint browser hub-proxy guide-check lock-check clean-venv
 # the stamp names the lock installed (an empty one is from before there was a choice: cpu)
 ifneq ($(LOCK),$(or $(shell cat $(STAMP) 2>/dev/null),cpu))
 .PHONY: $(STAMP)
@@ -29,12 +29,17 @@ endif
 run: $(STAMP)
 	$(BIN)/diptych run
 
-test: lint browser
+test: lint browser hub-proxy
 	$(BIN)/python -m pytest
 
 # standard library only, so it needs no .venv and runs beside the set-up
 browser:
 	$(PYTHON) scripts/chromium.py --install
+
+# JupyterHub's proxy for its test, from npm into build/hub-proxy/ where none is found (standard
+# library too; without npm the test skips, saying why)
+hub-proxy:
+	$(PYTHON) scripts/hub_proxy.py --install
 
 # the fast loop, with the package's line coverage (configured in pyproject.toml): reported, not a gate
 unit: $(STAMP)

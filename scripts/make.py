@@ -44,7 +44,12 @@ TARGETS = {
         [*COVERAGE, "report"],
     ],
     "guide-check": [["python", "-m", "pytest", "-m", "guide", "tests/test_contributing.py"]],
-    "test": [*LINT, ["python", "scripts/chromium.py", "--install"], ["python", "-m", "pytest"]],
+    "test": [
+        *LINT,
+        ["python", "scripts/chromium.py", "--install"],
+        ["python", "scripts/hub_proxy.py", "--install"],
+        ["python", "-m", "pytest"],
+    ],
 }
 
 

@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 
 from diptych.checks import compare, tensors
-from diptych.command import mistakes, roster
+from diptych.command import classroom, mistakes, roster
 from diptych.command.cli import main
 from diptych.command.exit_status import UsageError
+from diptych.outcomes import Status
 
-from helpers import diptych, write_notebook
+from helpers import REPO, diptych, write_notebook
 
 #: a string planted in a learner's answer, where a check's message quotes it
 MARKER = "zq-marker-7781"
@@ -369,3 +370,22 @@ def test_a_notebook_past_its_time_limit_is_a_row_that_says_so(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     (row,) = csv.DictReader(io.StringIO((tmp_path / "c.csv").read_text(encoding="utf-8")))
     assert (row["tensors 2"], row["note"]) == ("not run", "error: timed out")
+
+
+def test_a_notebook_as_handed_out_is_not_attempted_without_a_run(tmp_path):
+    # on a hub every learner holds every lesson's exercises (diptych.command.handout): one still
+    # as the curriculum hands it out says "not attempted" of each exercise, and starts no kernel
+    stub = REPO / "exercises" / "01_tensors" / "exercises_tensors_pytorch.ipynb"
+    given = tmp_path / "ada" / stub.name
+    given.parent.mkdir()
+    given.write_bytes(stub.read_bytes().replace(b"\n", b"\r\n"))  # saved on Windows
+    stubs = classroom.handed_out()
+
+    untouched = classroom.prepare(roster.Submission("ada", given), stubs)
+
+    assert untouched.notebook is None and not untouched.problem
+    assert untouched.expected
+    assert [v.status for v in untouched.verdicts] == [Status.NOT_DONE] * len(untouched.expected)
+    given.write_bytes(stub.read_bytes().replace(b"NotImplementedError", b"NotImplementedErrors"))
+    edited = classroom.prepare(roster.Submission("ada", given), stubs)
+    assert edited.notebook is not None and edited.verdicts == []

@@ -60,10 +60,12 @@ def test_both_install_the_lock_with_uv_and_fall_back_to_pip_alike():
 
 @pytest.mark.parametrize("target", ["run", "test", "lint", "unit", "guide-check"])
 def test_both_run_the_same_commands(target):
-    # test: lint browser (make runs the browser's install beside the set-up; make.py in turn)
-    before = [*recipe("lint"), *recipe("browser")] if target == "test" else []
+    # test: lint browser hub-proxy (make runs the browser's and the proxy's installs beside the
+    # set-up; make.py in turn)
+    before = [*recipe("lint"), *recipe("browser"), *recipe("hub-proxy")] if target == "test" else []
     commands = [shlex.split(line) for line in [*before, *recipe(target)]]
-    # the browser script needs only the standard library: make runs it with $(PYTHON)
+    # the browser's and the proxy's scripts need only the standard library: make runs them with
+    # $(PYTHON)
     programs = {"$(PYTHON)": "python"}
     expected = [
         [programs.get(program, program.removeprefix("$(BIN)/")), *args]
@@ -71,7 +73,7 @@ def test_both_run_the_same_commands(target):
     ]
     assert expected == make_py().TARGETS[target]
     if target == "test":
-        assert re.search(r"^test: lint browser$", MAKEFILE, re.MULTILINE)
+        assert re.search(r"^test: lint browser hub-proxy$", MAKEFILE, re.MULTILINE)
 
 
 def test_both_check_the_platform_first_and_write_the_same_stamp():

@@ -5,7 +5,10 @@ Each notebook (found by ``diptych.command.roster``) is read, then run as ``dipty
 it (``verdicts.run_checks``: a clean copy, in a scratch folder, the learner's file only read),
 ``jobs`` at a time, each within a time limit for the whole notebook. A notebook that cannot be
 read, is not an exercise notebook, needs a framework not installed here, or stops (the time
-limit, a dead kernel) is one row saying so in a fixed phrase, never a crash. The table
+limit, a dead kernel) is one row saying so in a fixed phrase, never a crash. A notebook that is
+byte for byte as the curriculum hands it out (``exercises/``, line endings aside) is not run: on a
+hub every learner holds every lesson's exercises (``diptych.command.handout``), and a run would
+only say "not attempted" of each, at a kernel's cost. The table
 (``diptych.command.class_table``) holds fixed words and mistakes' short names
 (``diptych.command.mistakes``), never a check's message, which may quote the learner's code.
 """
@@ -27,7 +30,7 @@ from diptych.command.class_table import Cell, Column, Row, Table
 from diptych.command.execution import NotebookError, read_notebook
 from diptych.command.files import validate_output_file, write_atomic
 from diptych.command.mistakes import short_name
-from diptych.command.registry import FRAMEWORK_NAMES, framework_of
+from diptych.command.registry import FRAMEWORK_NAMES, CurriculumError, framework_of, locate
 from diptych.command.roster import Submission, discover, pseudonyms, shareable_name
 from diptych.command.runner import in_parallel, thread_share
 from diptych.command.verdicts import Verdict, lesson_checks, run_checks
@@ -96,8 +99,9 @@ def check_class(
         flush=True,
     )
     started = time.perf_counter()
+    stubs = handed_out()
     checked = run_all(
-        [prepare(s) for s in submissions],
+        [prepare(s, stubs) for s in submissions],
         jobs=jobs,
         timeout=timeout,
         progress=progress,
@@ -122,8 +126,29 @@ def _write(path: Path, text: str) -> None:
     write_atomic(path, text)
 
 
-def prepare(submission: Submission) -> Checked:
-    """Read a submission and decide whether it can run; a problem otherwise, in fixed words."""
+def handed_out() -> dict[str, set[bytes]]:
+    """The curriculum's exercise notebooks as handed out, by file name (line endings aside);
+    none where no curriculum is found."""
+    try:
+        folder = locate().root / "exercises"
+    except CurriculumError:
+        return {}
+    stubs: dict[str, set[bytes]] = {}
+    for stub in folder.glob("*/exercises_*.ipynb"):
+        try:
+            stubs.setdefault(stub.name, set()).add(_unix(stub.read_bytes()))
+        except OSError:
+            continue
+    return stubs
+
+
+def _unix(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n")
+
+
+def prepare(submission: Submission, stubs: dict[str, set[bytes]] | None = None) -> Checked:
+    """Read a submission and decide whether it can run; a problem otherwise, in fixed words. One
+    of ``stubs`` (``handed_out``), unchanged, is every exercise not attempted, without a run."""
     path = submission.path
     try:
         notebook = read_notebook(path)
@@ -135,7 +160,19 @@ def prepare(submission: Submission) -> Checked:
     framework = framework_of(path)
     if framework is not None and not is_installed(TRACKS[framework]):
         return Checked(submission, expected, problem=f"{FRAMEWORK_NAMES[framework]} not installed")
+    if _untouched(path, stubs or {}):
+        not_done = [Verdict(e.heading, Status.NOT_DONE, "") for e in expected]
+        return Checked(submission, expected, verdicts=not_done)
     return Checked(submission, expected, notebook=notebook)
+
+
+def _untouched(path: Path, stubs: dict[str, set[bytes]]) -> bool:
+    if path.name not in stubs:
+        return False
+    try:
+        return _unix(path.read_bytes()) in stubs[path.name]
+    except OSError:  # gone since it was read: let the run say so
+        return False
 
 
 def unusable(message: str, path: Path) -> str:
