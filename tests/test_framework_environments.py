@@ -19,7 +19,7 @@ from diptych.command import execution
 
 
 @pytest.mark.parametrize("module", [pytorch_environment, tensorflow_environment])
-def test_an_environment_module_imports_nothing_but_the_frameworks_table(module):
+def test_an_environment_module_imports_nothing_but_the_frameworks_table_and_os(module):
     tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | {
         alias.name
@@ -27,7 +27,7 @@ def test_an_environment_module_imports_nothing_but_the_frameworks_table(module):
         if isinstance(node, ast.Import)
         for alias in node.names
     }
-    assert imported <= {"__future__", "diptych.frameworks"}
+    assert imported <= {"__future__", "diptych.frameworks", "os", "sys"}
 
 
 def test_every_framework_has_its_environment_in_the_tables_order():
