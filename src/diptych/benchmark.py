@@ -38,23 +38,18 @@ import numpy as np
 
 from diptych import timing
 from diptych.adapters.environments import tensorflow as tensorflow_environment
-from diptych.frameworks import BY_KEY
+from diptych.frameworks import BY_KEY, FRAMEWORKS
 
 #: the MLP's layer widths: digits' 64 pixels, 128 hidden ReLU units, 10 classes
 SIZES = (64, 128, 10)
 LEARNING_RATE = 0.1
-#: what each framework can run, in the order a table shows them
-VARIANTS = {"pytorch": ("eager", "compiled"), "tensorflow": ("eager", "function", "xla")}
+#: what each framework can run, in the order a table shows them (its row's ``variants``; a
+#: framework without any is not benchmarked)
+VARIANTS = {f.key: tuple(name for name, _ in f.variants) for f in FRAMEWORKS if f.variants}
 #: the configurations a measuring process can run in (see the module docstring)
 CONFIGURATIONS = ("default", "parity")
 #: how each variant is written in its framework, for tables and legends
-IDIOMS = {
-    ("pytorch", "eager"): "eager",
-    ("pytorch", "compiled"): "torch.compile",
-    ("tensorflow", "eager"): "eager (GradientTape)",
-    ("tensorflow", "function"): "tf.function",
-    ("tensorflow", "xla"): "tf.function(jit_compile=True)",
-}
+IDIOMS = {(f.key, name): written for f in FRAMEWORKS for name, written in f.variants}
 
 
 class BenchmarkError(RuntimeError):

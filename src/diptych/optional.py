@@ -1,7 +1,7 @@
 """Import a framework only when it is used, with a message that says how to install it.
 
-A learner may install one framework's track only (``pip install -e '.[pytorch]'``); touching the
-other framework's helpers must then say which extra is missing instead of a bare ImportError.
+A learner may install one framework's track only (``pip install -e '.[pytorch]'``); touching
+another framework's helpers must then say which extra is missing instead of a bare ImportError.
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ def require_tracks(keys: Iterable[str], *, chosen: bool) -> None:
     message = f"{names} {verb} not installed here: pip install -e '.[{','.join(missing)}]'"
     present = [fw for fw in TRACKS if fw not in missing]
     if not chosen and present:
-        track = present[0]
-        message += (
-            f", or run the {INSTALL_HINTS[TRACKS[track]][0]} track alone with --framework {track}"
-        )
+        names = " and ".join(INSTALL_HINTS[TRACKS[fw]][0] for fw in present)
+        options = " ".join(f"--framework {fw}" for fw in present)
+        tracks = "track" if len(present) == 1 else "tracks"
+        message += f", or run the {names} {tracks} alone with {options}"
     raise MissingFrameworkError(message)
