@@ -17,6 +17,7 @@ import pytest
 from diptych import frameworks
 from diptych.adapters import contract, loading
 
+import numpy_adapter
 from helpers import REPO
 
 SRC = REPO / "src" / "diptych"
@@ -55,6 +56,14 @@ def test_each_adapter_has_every_name_of_the_contract(framework):
     assert [name for name in sorted(contract_names()) if not hasattr(adapter, name)] == []
     assert adapter.NAME == framework.name == adapter.IDIOM.framework
     assert loading.load(framework) is adapter
+
+
+def test_the_tests_stand_in_adapter_has_every_name_of_the_contract():
+    """``tests/numpy_adapter.py``, the third framework of tests/test_third_framework.py, is an
+    adapter as a package would write one (mypy does not read tests/)."""
+    assert [name for name in sorted(contract_names()) if not hasattr(numpy_adapter, name)] == []
+    assert numpy_adapter.NAME == numpy_adapter.FRAMEWORK.name == numpy_adapter.IDIOM.framework
+    assert numpy_adapter.FRAMEWORK.adapter == numpy_adapter.__name__
 
 
 def test_mypy_holds_every_frameworks_adapter_to_the_contract():
