@@ -139,6 +139,7 @@ def test_the_site_shows_three_frameworks_side_by_side(third, ran):
         assert page.count(f'data-sync-id="{key}"') == page.count('data-sync-id="pytorch"') > 0
     assert "PyTorch, TensorFlow and NumPy, section by section" in page
     assert "Values in PyTorch / Values in Keras / Values in NumPy" in page  # one section
+    assert "_static/diptych-frameworks.css" in page  # the page links the colours
     colours = (out / "_static/diptych-frameworks.css").read_text(encoding="utf-8")
     assert (
         f'[data-sync-id="numpy"] {{ --diptych-framework: {numpy_adapter.FRAMEWORK.color}; }}'
