@@ -37,7 +37,7 @@ def test_every_place_that_names_a_framework_reads_the_one_table():
     assert {f.key: f.name for f in frameworks.FRAMEWORKS} == registry.FRAMEWORK_NAMES
     assert {f.key: f.module for f in frameworks.FRAMEWORKS} == optional.TRACKS
     for f in frameworks.FRAMEWORKS:
-        assert optional.INSTALL_HINTS[f.module] == (f.name, f.extra)
+        assert optional.INSTALL_HINTS[f.module] == (f.name, f.install_command)
         assert plot.COLORS[f.name] == f.color
 
 

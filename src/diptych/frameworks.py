@@ -34,6 +34,9 @@ class Framework:
     #: other names its notebooks call it by, masked like ``name`` when twins' headings are
     #: paired (TensorFlow's lessons say "Keras")
     aliases: tuple[str, ...] = ()
+    #: how a person installs its track where that is not diptych's extra of its key: a package's
+    #: own row names its package ("pip install diptych-jax")
+    install: str = ""
     #: ``diptych bench``'s variants of lesson 09's step, each with how it is written in this
     #: framework (none: the framework is not benchmarked)
     variants: tuple[tuple[str, str], ...] = ()
@@ -42,6 +45,11 @@ class Framework:
     def extra(self) -> str:
         """The ``pip install -e '.[extra]'`` that installs this framework's track."""
         return self.key
+
+    @property
+    def install_command(self) -> str:
+        """What a message tells a person to run to install this framework's track."""
+        return self.install or f"pip install -e '.[{self.extra}]'"
 
 
 PYTORCH = Framework(

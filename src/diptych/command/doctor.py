@@ -160,7 +160,7 @@ def _load(framework: Framework) -> Adapter | Finding:
     name = framework.name
     rest = [f.name for f in others(framework)]
     other = f"{listed(rest)} track{'s' if len(rest) > 1 else ''}"
-    fix = f"pip install -e '.[{framework.extra}]'"
+    fix = framework.install_command
     if not is_installed(framework.module):
         return Finding(Level.WARN, name, f"not installed: only the {other} can run", fix)
     try:
