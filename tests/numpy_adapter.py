@@ -1,10 +1,12 @@
-"""NumPy dressed as a framework: an adapter module with the ``Adapter`` contract's names, and its
-row of the framework table (``FRAMEWORK``).
+"""NumPy dressed as a framework: an adapter module with the ``Adapter`` contract's names, its row
+of the framework table (``FRAMEWORK``), and what it reads from the environment (an
+``adapters.environments.Environment``: a variable of its own, so that a test sees it arrive).
 
 The tests' one stand-in for a further framework. A check that needs an adapter takes this
 module (``import numpy_adapter``: tests/ is on pytest's path), and tests/test_third_framework.py
-registers ``FRAMEWORK`` through the ``diptych.frameworks`` entry point group, as a package adding a
-framework would, to run a lesson in three frameworks. Nothing here is computed by a framework:
+registers ``FRAMEWORK`` through the ``diptych.frameworks`` entry point group and this module through
+``diptych.environments``, as a package adding a framework would, to run a lesson in three
+frameworks. Nothing here is computed by a framework:
 a tensor is a NumPy array, a layer a dict of arrays.
 """
 
@@ -25,6 +27,8 @@ from diptych.frameworks import Framework
 #: this framework's row: ``slug_numpy.ipynb``, ``--framework numpy``, the reference's blue
 FRAMEWORK = Framework("numpy", "NumPy", "numpy", "numpy_adapter", "#4c72b0")
 NAME = FRAMEWORK.name
+#: what a kernel gets before any framework's import, as TensorFlow's quiet start is declared
+BEFORE_IMPORT = {"DIPTYCH_NUMPY_FRAMEWORK": "declared"}
 _NOTHING: list = []  # NumPy has no autograd, convolution, ... for a check to switch off
 
 
@@ -64,6 +68,14 @@ def load_conv(layer: Any, weights: initial.Layer) -> None:
 
 def set_threads(threads: int) -> int:
     return threads
+
+
+def thread_limits(threads: int) -> dict[str, str]:
+    return {}  # NumPy's BLAS threads are capped by ``configurations`` already
+
+
+def imitating(cpu: str) -> dict[str, str]:
+    return {}
 
 
 def version() -> str:

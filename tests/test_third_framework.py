@@ -1,8 +1,9 @@
 """A third framework is its row, its adapter and its notebooks, and nothing else.
 
 NumPy dressed as a framework (``numpy_adapter``: an adapter module and its ``Framework`` row) is
-registered as a package would register it, through the ``diptych.frameworks`` entry point group:
-a throwaway distribution's metadata on ``PYTHONPATH``, which the command and every kernel it
+registered as a package would register it, through the ``diptych.frameworks`` entry point group
+(and its environment through ``diptych.environments``): a throwaway distribution's metadata on
+``PYTHONPATH``, which the command and every kernel it
 starts inherit. A temporary curriculum holds lesson 01 in three tiny notebooks, one per framework,
 and a solved NumPy exercise. Then ``diptych run --json``, the report, ``diptych check`` and
 ``diptych site`` each handle three frameworks. The notebooks record values but import no
@@ -30,6 +31,7 @@ RECORDS = {
         "parity.record('total', [1.0 + 5e-8, 2.0], atol=1e-6)\nparity.record('w', 0.5, atol=1e-6)"
     ),
     "numpy": (
+        "import os\nassert os.environ['DIPTYCH_NUMPY_FRAMEWORK'] == 'declared'  # its environment\n"
         "import numpy_adapter as adapter\n"
         "total = adapter.to_numpy(adapter.from_numpy(np.array([1.0 - 2e-8, 2.0])))\n"
         "parity.record('total', total, atol=1e-6)\nparity.record('w', 0.501, atol=1e-6)"
@@ -64,6 +66,7 @@ def third(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     (package / "METADATA").write_text("Metadata-Version: 2.1\nName: diptych-numpy\nVersion: 0\n")
     (package / "entry_points.txt").write_text(
         "[diptych.frameworks]\nnumpy = numpy_adapter:FRAMEWORK\n"
+        "[diptych.environments]\nnumpy = numpy_adapter\n"
     )
     path = [str(package.parent), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]
     env = {
