@@ -128,6 +128,14 @@ def test_a_baseline_stands_in_for_the_framework_not_run_here(tmp_path):
     assert rows[0].ok and rows[0].values["tensorflow"] == 1.0
 
 
+def test_a_baseline_leaves_out_a_framework_this_table_does_not_have(tmp_path):
+    """A run on a machine with a package's framework (here "jax", in no row of this table)."""
+    runs = {"pytorch": run(loss=entry(1.0)), "jax": run(loss=entry(1.0))}
+    path = tmp_path / "elsewhere.json"
+    path.write_text(json.dumps(to_json([LessonReport("01_demo", runs, compare_values(runs))])))
+    assert list(read_baseline(path)["01_demo"]) == ["pytorch"]
+
+
 @pytest.mark.parametrize("text", ["", "{}", '{"lessons": [{"notebooks": 3}]}', "not json"])
 def test_a_baseline_that_is_not_a_result_is_refused_in_words(tmp_path, text):
     path = tmp_path / "bad.json"

@@ -231,13 +231,16 @@ def to_json(reports: list[LessonReport], configuration: Configuration = DEFAULT)
 
 def read_baseline(path: Path) -> dict[str, dict[str, Execution]]:
     """Values another machine recorded (``diptych run --json``), as lesson -> framework -> a
-    stand-in Execution, so a framework that cannot run here can still be compared against."""
+    stand-in Execution, so a framework that cannot run here can still be compared against.
+
+    A framework this table does not have (a package's, installed there and not here) is left out:
+    there is nothing here to name it by, and nothing run here to compare it with."""
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
         lessons = (document.get("matrix") or [document])[0]["lessons"]
         baseline: dict[str, dict[str, Execution]] = {}
         for lesson in lessons:
-            for fw in lesson["notebooks"]:
+            for fw in (key for key in lesson["notebooks"] if key in FRAMEWORK_NAMES):
                 entries = {
                     name: {
                         "value": row[fw],
