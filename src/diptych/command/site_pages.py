@@ -146,6 +146,8 @@ def lesson_page(
 
 def _every(count: int) -> str:
     """A lesson's notebooks in a sentence: "the notebook", "both notebooks", "all 3 notebooks"."""
+    if count < 2:
+        return "the notebook"
     return "both notebooks" if count == 2 else f"all {count} notebooks"
 
 
