@@ -7,7 +7,9 @@ import`` depends on which one Python finds first.
 * ``REPO``, the repository's root, for what is computed while tests are collected (a module's
   parametrisation cannot use a fixture; the ``repo`` fixture returns the same folder);
 * ``diptych``, the real console entry point in a fresh process;
-* ``write_notebook``, a small notebook for the tiny curricula;
+* ``write_notebook``, a small notebook for the tiny curricula, and ``ROWS_RIGHT`` and
+  ``ROWS_CHECK``, a learner's right answer to lesson 01's exercise 5 and its check cell, which need
+  nothing of an adapter but ``from_numpy`` (a NumPy stand-in passes);
 * ``verdict`` and ``case_id``, for the exercise checks' tables of right and wrong answers;
 * ``imported_names``, every module a parsed source imports, wherever the import sits.
 """
@@ -39,6 +41,13 @@ def diptych(
         text=True,
         timeout=timeout,
     )
+
+
+ROWS_RIGHT = (
+    "def standardise_rows(X):\n"
+    "    return (X - X.mean(axis=1, keepdims=True)) / X.std(axis=1, keepdims=True)"
+)
+ROWS_CHECK = ("checks.standardise_rows(standardise_rows, adapter)", ["exercise-check"])
 
 
 def write_notebook(

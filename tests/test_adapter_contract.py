@@ -17,6 +17,7 @@ import pytest
 from diptych import frameworks
 from diptych.adapters import contract, loading
 
+import numpy_adapter
 from helpers import REPO
 
 SRC = REPO / "src" / "diptych"
@@ -57,9 +58,17 @@ def test_each_adapter_has_every_name_of_the_contract(framework):
     assert loading.load(framework) is adapter
 
 
+def test_the_tests_stand_in_adapter_has_every_name_of_the_contract():
+    """``tests/numpy_adapter.py``, the third framework of tests/test_third_framework.py, is an
+    adapter as a package would write one (mypy does not read tests/)."""
+    assert [name for name in sorted(contract_names()) if not hasattr(numpy_adapter, name)] == []
+    assert numpy_adapter.NAME == numpy_adapter.FRAMEWORK.name == numpy_adapter.IDIOM.framework
+    assert numpy_adapter.FRAMEWORK.adapter == numpy_adapter.__name__
+
+
 def test_mypy_holds_every_frameworks_adapter_to_the_contract():
-    """``adapters.loading`` assigns the adapter of every row of the table to ``Adapter``, where
-    mypy alone sees it (under ``TYPE_CHECKING``)."""
+    """``adapters.loading`` assigns the adapter of every built-in row of the table to ``Adapter``,
+    where mypy alone sees it (under ``TYPE_CHECKING``); a package checks its own likewise."""
     tree = ast.parse((SRC / "adapters" / "loading.py").read_text("utf-8"))
     guarded = next(n for n in tree.body if isinstance(n, ast.If))
     imported = {
@@ -75,4 +84,5 @@ def test_mypy_holds_every_frameworks_adapter_to_the_contract():
         and ast.unparse(node.annotation) == "Adapter"
         and isinstance(node.value, ast.Name)
     ]
-    assert sorted(checked) == sorted(framework.adapter for framework in frameworks.FRAMEWORKS)
+    built_in = [f.adapter for f in frameworks.FRAMEWORKS if f.adapter.startswith("diptych.")]
+    assert sorted(checked) == sorted(built_in)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from diptych import benchmark, timing
+from diptych import benchmark, frameworks, timing
 from diptych.command import bench
 from diptych.command.cli import main
 
@@ -130,7 +130,7 @@ def test_bad_input_is_refused_before_anything_is_measured(
         ["--batch-sizes", "0"],
         ["--threads", "two"],
         ["--rounds", "-1"],
-        ["--framework", "jax"],
+        ["--framework", "no-such-framework"],
     ],
 )
 def test_bad_options_are_usage_errors(measured, capsys, args):
@@ -149,6 +149,20 @@ def test_a_framework_not_installed_is_noted_or_refused(measured, monkeypatch, ca
     assert "note: TensorFlow is not installed here: not measured" in capsys.readouterr().out
     assert main(["bench", "--framework", "tensorflow"]) == 2
     assert "pip install -e '.[tensorflow]'" in capsys.readouterr().err
+
+
+def test_a_framework_whose_row_names_no_variants_is_noted_and_not_measured(
+    measured, monkeypatch, capsys
+):
+    """A framework added to the table without a benchmarked step (``Framework.variants`` empty):
+    ``diptych bench`` says so and measures the others; ``--framework`` offers only the others."""
+    row = frameworks.Framework("numpy", "NumPy", "numpy", "numpy_adapter", "#4c72b0")
+    monkeypatch.setattr(bench, "KEYS", (*frameworks.KEYS, row.key))
+    monkeypatch.setitem(bench.BY_KEY, row.key, row)
+    assert main(["bench", "--rounds", "1", "--steps", "1", "--batch-sizes", "4"]) == 0
+    assert [s.framework for s in measured] == list(benchmark.VARIANTS)
+    note = "note: NumPy has no benchmarked step (its row names no variants): not measured"
+    assert note in capsys.readouterr().out
 
 
 def test_a_failed_measurement_is_reported_and_the_rest_kept(monkeypatch, tmp_path, capsys):
@@ -171,7 +185,7 @@ def test_settings_refuse_what_a_framework_cannot_run():
     with pytest.raises(ValueError, match="tensorflow variants are"):
         benchmark.Settings("tensorflow", ("compiled",))
     with pytest.raises(ValueError, match="unknown framework"):
-        benchmark.Settings("jax", ("eager",))
+        benchmark.Settings("no-such-framework", ("eager",))
     with pytest.raises(ValueError, match="must be positive"):
         benchmark.Settings("pytorch", ("eager",), batch_sizes=(0,))
     with pytest.raises(ValueError, match="unknown configuration"):

@@ -23,7 +23,8 @@ from diptych.command.cli import main
 from diptych.command.exit_status import UsageError
 from diptych.outcomes import Status
 
-from helpers import REPO, diptych, write_notebook
+import numpy_adapter
+from helpers import REPO, ROWS_CHECK, ROWS_RIGHT, diptych, write_notebook
 
 #: a string planted in a learner's answer, where a check's message quotes it
 MARKER = "zq-marker-7781"
@@ -33,14 +34,9 @@ SETUP = (
 )
 OUTER_RIGHT = "def outer_sum(a, b):\n    return a[:, None] + b[None, :]"
 OUTER_SWAPPED = f"def outer_sum(a, b):\n    # {MARKER}\n    return b[:, None] + a[None, :]"
-ROWS_RIGHT = (
-    "def standardise_rows(X):\n"
-    "    return (X - X.mean(axis=1, keepdims=True)) / X.std(axis=1, keepdims=True)"
-)
 ROWS_CRASH = f"def standardise_rows(X):\n    raise ValueError('{MARKER}')"
 STUB = "    raise NotImplementedError('Replace this line with your code')"
 OUTER_CHECK = ("checks.outer_sum(outer_sum, adapter)", ["exercise-check"])
-ROWS_CHECK = ("checks.standardise_rows(standardise_rows, adapter)", ["exercise-check"])
 #: the first cell of the two notebooks that must run at once: each marks its start, then waits
 #: (at most a minute) for the other's mark; one at a time, the first would wait in vain
 MEET = (
@@ -145,11 +141,9 @@ def test_pseudonyms_follow_the_sorted_names_and_sort_as_numbers():
 
 # --- mistakes' short names -----------------------------------------------------------------------
 
-NUMPY = types.SimpleNamespace(NAME="NumPy", from_numpy=lambda array: np.array(array, copy=True))
-
 
 def failure(check, learner, outcomes) -> str:
-    check(learner, NUMPY)
+    check(learner, numpy_adapter)
     return outcomes()[-1].message
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from diptych.command.cli import main
+from diptych.frameworks import KEYS
 
 from helpers import REPO, diptych
 
@@ -42,9 +43,10 @@ def test_unknown_lesson_is_a_usage_error_without_traceback(args, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_unknown_framework_is_a_usage_error():
-    result = diptych("run", "01", "--framework", "jax")
-    assert result.returncode == 2 and "invalid choice: 'jax'" in result.stderr
+def test_an_unknown_framework_is_a_usage_error_that_names_the_known_ones():
+    result = diptych("run", "01", "--framework", "no-such-framework")
+    assert result.returncode == 2 and "invalid choice: 'no-such-framework'" in result.stderr
+    assert all(f"'{key}'" in result.stderr for key in KEYS), result.stderr
 
 
 def test_bad_timeout_and_jobs_are_usage_errors():

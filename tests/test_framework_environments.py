@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import os
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,11 @@ from diptych.adapters.environments import pytorch as pytorch_environment
 from diptych.adapters.environments import tensorflow as tensorflow_environment
 from diptych.command import execution
 
+import numpy_adapter
+
 
 @pytest.mark.parametrize("module", [pytorch_environment, tensorflow_environment])
-def test_an_environment_module_imports_nothing_but_the_frameworks_table(module):
+def test_an_environment_module_imports_nothing_but_the_frameworks_table_and_os(module):
     tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | {
         alias.name
@@ -27,11 +30,23 @@ def test_an_environment_module_imports_nothing_but_the_frameworks_table(module):
         if isinstance(node, ast.Import)
         for alias in node.names
     }
-    assert imported <= {"__future__", "diptych.frameworks"}
+    assert imported <= {"__future__", "diptych.frameworks", "os", "sys"}
 
 
-def test_every_framework_has_its_environment_in_the_tables_order():
-    assert tuple(e.FRAMEWORK for e in environments.ENVIRONMENTS) == frameworks.FRAMEWORKS
+def test_every_built_in_framework_has_its_environment_in_the_tables_order():
+    declared = [e.FRAMEWORK for e in environments.ENVIRONMENTS]
+    assert declared == [f for f in frameworks.FRAMEWORKS if f in declared]
+    assert declared[:2] == [frameworks.PYTORCH, frameworks.TENSORFLOW]
+
+
+def test_a_package_registers_its_frameworks_environment_by_the_frameworks_key(monkeypatch):
+    registered: list[EntryPoint] = []
+    monkeypatch.setattr(environments, "entry_points", lambda group: list(registered))
+    registered[:] = [EntryPoint("numpy", "numpy_adapter", environments.ENTRY_POINTS)]
+    assert environments._registered() == (numpy_adapter,)
+    registered[:] = [EntryPoint("jax", "numpy_adapter", environments.ENTRY_POINTS)]
+    with pytest.raises(TypeError, match="not the environment of the framework of key 'jax'"):
+        environments._registered()
 
 
 def test_a_kernel_gets_what_every_framework_asks_for_before_its_import():

@@ -1,12 +1,13 @@
 """One framework table; a third framework's adapter needs nothing the checks do not already ask.
 
-The fake adapter below is NumPy dressed as a framework: it brings its own ``IDIOM`` and satisfies
-every ``adapter.<name>`` the checks use, and a lesson's check runs on it unchanged.
+The fake adapter (``numpy_adapter``) is NumPy dressed as a framework: it brings its own ``IDIOM``
+and satisfies every ``adapter.<name>`` the checks use, and a lesson's check runs on it unchanged.
 """
 
 import ast
 import re
 import types
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,12 @@ import pytest
 
 from diptych import checks, frameworks, optional, plot, recording
 from diptych.checks import linear_models
-from diptych.checks.idioms import Idiom, idiom
+from diptych.checks.idioms import idiom
 from diptych.command import registry
 from diptych.outcomes import Status
 from diptych.reference import classification
 
+import numpy_adapter
 from helpers import imported_names
 
 SRC = Path(checks.__file__).resolve().parents[1]  # src/diptych
@@ -30,46 +32,36 @@ def attributes_the_checks_use() -> set[str]:
     return {name for source in sources for name in re.findall(r"\badapter\.(\w+)", source)}
 
 
-def numpy_adapter() -> types.SimpleNamespace:
-    none: list = []
-    return types.SimpleNamespace(
-        NAME="NumPy",
-        from_numpy=lambda array: np.array(array, copy=True),
-        load_dense=lambda layer, weights: None,
-        IDIOM=Idiom(
-            framework="NumPy",
-            companions="numpy_companions",
-            momentum="pytorch",
-            adam_epsilon="pytorch",
-            warmup="pytorch",
-            batch_norm_momentum="pytorch",
-            training_mode="model",
-            engine="ddp",
-            weight_layout="pytorch",
-            channels_last=False,
-            autograd=lambda: none,
-            convolution=lambda: none,
-            log_softmax=lambda: none,
-            dropout=lambda: none,
-            batch_norm=lambda: none,
-            tensor_type=lambda: np.ndarray,
-            reduce_sum=np.sum,
-            sin=np.sin,
-            mlp=lambda sizes: None,
-            dense_layers=lambda model: [],
-            predict=lambda model, X: X,
-            sgd=lambda model, lr: None,
-        ),
-    )
-
-
 def test_every_place_that_names_a_framework_reads_the_one_table():
     assert tuple(f.key for f in frameworks.FRAMEWORKS) == frameworks.KEYS
     assert {f.key: f.name for f in frameworks.FRAMEWORKS} == registry.FRAMEWORK_NAMES
     assert {f.key: f.module for f in frameworks.FRAMEWORKS} == optional.TRACKS
     for f in frameworks.FRAMEWORKS:
-        assert optional.INSTALL_HINTS[f.module] == (f.name, f.extra)
+        assert optional.INSTALL_HINTS[f.module] == (f.name, f.install_command)
         assert plot.COLORS[f.name] == f.color
+
+
+def test_a_registered_row_follows_the_built_in_ones_and_is_checked(monkeypatch):
+    """A package's row comes through the ``diptych.frameworks`` entry point group, named by its
+    key; a row under another name, or a key taken already, is refused by name."""
+    registered: list[EntryPoint] = []
+    monkeypatch.setattr(frameworks, "entry_points", lambda group: list(registered))
+    frameworks.table.cache_clear()
+    try:
+        registered[:] = [EntryPoint("numpy", "numpy_adapter:FRAMEWORK", frameworks.ENTRY_POINTS)]
+        built_in = (frameworks.PYTORCH, frameworks.TENSORFLOW)
+        assert frameworks.table() == (*built_in, numpy_adapter.FRAMEWORK)
+        for name, value, refused in [
+            ("jax", "numpy_adapter:FRAMEWORK", "is not the Framework row of key 'jax'"),
+            ("numpy", "numpy_adapter:NAME", "is not the Framework row"),
+            ("pytorch", "diptych.frameworks:PYTORCH", "two framework rows have the key"),
+        ]:
+            registered[:] = [EntryPoint(name, value, frameworks.ENTRY_POINTS)]
+            frameworks.table.cache_clear()
+            with pytest.raises((TypeError, ValueError), match=refused):
+                frameworks.table()
+    finally:
+        frameworks.table.cache_clear()
 
 
 def test_only_the_table_is_called_frameworks():
@@ -102,7 +94,7 @@ def test_an_object_without_an_idiom_is_refused_by_name():
 
 
 def test_a_third_framework_adapter_satisfies_the_checks(monkeypatch, tmp_path):
-    adapter = numpy_adapter()
+    adapter = numpy_adapter
     assert attributes_the_checks_use() <= set(vars(adapter))
     monkeypatch.setenv(recording.RECORD_ENV, str(tmp_path))
 

@@ -15,7 +15,16 @@ from diptych.adapters import idiom
 from diptych.reference import classification, regression, training
 
 #: every lesson's companion, by topic (lesson 10's is the engine's: ``IDIOM.engine``)
-TOPICS = ("linear_models", "mlp", "training_practice", "cnn", "porting", "attention")
+TOPICS = (
+    "gradient_descent",
+    "linear_models",
+    "mlp",
+    "training_practice",
+    "cnn",
+    "porting",
+    "performance",
+    "attention",
+)
 
 
 @pytest.mark.parametrize("framework", frameworks.FRAMEWORKS, ids=lambda f: f.key)

@@ -20,9 +20,6 @@ SRC = REPO / "src" / "diptych"
 FRAMEWORK_NAMES = {"torch", "tf", "tensorflow", "keras", "jax", "flax"}
 #: the lazy import itself: its callers are what is checked
 IMPORTER = "optional.py"
-#: lesson 09's files, whose owner moves them to ``adapters.loading.load`` and
-#: ``idiom(adapter).companion("performance")``: imports by a computed name, counted
-PENDING = {"benchmark.py": 2}
 
 
 def outside_the_adapters() -> list[Path]:
@@ -94,7 +91,7 @@ def test_no_module_outside_the_adapters_imports_by_a_computed_name():
         found = imports_by_a_computed_name(ast.parse(path.read_text(encoding="utf-8")))
         if found and name != IMPORTER:
             counts[name] = len(found)
-    assert counts == PENDING
+    assert counts == {}
 
 
 def test_no_module_outside_the_adapters_holds_a_framework():

@@ -45,3 +45,21 @@ def test_the_pytorch_adapter_fails_clearly_when_torch_is_absent(monkeypatch):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
     assert "PyTorch is not installed" in result.stderr and "'.[pytorch]'" in result.stderr
+
+
+def test_a_packages_framework_is_installed_by_its_own_command(monkeypatch):
+    """A row a package registers names how to install it; diptych's extras still go in one."""
+    from diptych import frameworks
+
+    row = frameworks.Framework(
+        "jax", "JAX", "no_such_module_diptych_test", "diptych_jax", "#000", install="pip install x"
+    )
+    monkeypatch.setitem(frameworks.BY_KEY, row.key, row)
+    monkeypatch.setitem(optional.TRACKS, row.key, row.module)
+    monkeypatch.setitem(optional.INSTALL_HINTS, row.module, (row.name, row.install_command))
+    monkeypatch.setattr(optional, "is_installed", lambda module: module == "json")
+    with pytest.raises(optional.MissingFrameworkError) as raised:
+        optional.require_tracks(["pytorch", "jax", "tensorflow"], chosen=True)
+    assert str(raised.value).endswith(
+        "are not installed here: pip install -e '.[pytorch,tensorflow]'; pip install x"
+    )

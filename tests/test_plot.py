@@ -128,6 +128,25 @@ def test_framework_overlay_counts_exactly_equal_points():
     assert bottom.get_title() == "|Δ| (exactly equal at 6 of 10 points)"
 
 
+def test_framework_overlay_draws_every_framework_and_the_widest_pair_beneath():
+    a = np.linspace(2, 0, 5)
+    figure = plot.framework_overlay(
+        "loss_curve",
+        {
+            "PyTorch": a,
+            "TensorFlow": a + np.r_[0, 0, 2e-7, 0, 0],
+            "NumPy": a - np.r_[0, 0, 0, 0, 3e-7],
+        },
+    )
+    top, bottom = figure.axes
+    assert [line.get_label() for line in top.lines] == ["PyTorch", "TensorFlow", "NumPy"]
+    assert len({line.get_linestyle() for line in top.lines}) == 3
+    assert top.get_title() == "loss_curve: PyTorch, TensorFlow and NumPy from the same start"
+    assert bottom.get_title() == "|Δ| (exactly equal at 3 of 5 points)"
+    (differences,) = bottom.lines
+    assert differences.get_ydata()[[2, 4]] == pytest.approx([2e-7, 3e-7], rel=1e-6)
+
+
 def test_step_times_draws_time_and_throughput_on_log_axes_at_the_sizes_measured():
     from diptych import timing
 

@@ -1,5 +1,6 @@
 import pytest
 
+from diptych import frameworks
 from diptych.command import registry
 
 
@@ -30,11 +31,18 @@ def test_select_keeps_order_and_drops_duplicates(repo):
     assert [lesson.number for lesson in chosen] == ["02", "01"]
 
 
-def test_framework_names_are_checked():
-    assert registry.chosen_frameworks(None) == ("pytorch", "tensorflow")
-    assert registry.chosen_frameworks("pytorch") == ("pytorch",)
-    with pytest.raises(registry.CurriculumError, match="jax"):
-        registry.chosen_frameworks("jax")
+def test_every_framework_of_the_table_runs_unless_some_are_named_in_its_order():
+    keys = frameworks.KEYS
+    assert registry.chosen_frameworks(None) == registry.chosen_frameworks([]) == keys
+    assert registry.chosen_frameworks([keys[-1], keys[0], keys[-1]]) == (keys[0], keys[-1])
+
+
+def test_an_unknown_framework_is_an_error_that_names_the_known_ones():
+    with pytest.raises(registry.CurriculumError) as raised:
+        registry.chosen_frameworks([frameworks.KEYS[0], "no-such-framework"])
+    message = str(raised.value)
+    assert "'no-such-framework'" in message
+    assert all(key in message for key in frameworks.KEYS)
 
 
 def test_find_root_from_a_subfolder_and_from_the_variable(repo, monkeypatch, tmp_path):

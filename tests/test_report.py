@@ -46,6 +46,30 @@ def test_tenfold_headroom_agrees_and_a_difference_beyond_tolerance_is_no():
     assert not disagree.ok and disagree.status == "NO"
 
 
+def test_three_frameworks_are_compared_pair_by_pair():
+    """The widest pair is the second and the third (2e-7 apart; each is nearer the first): the row
+    shows its difference and headroom. A third framework beyond the tolerance fails the row
+    however well the first two agree."""
+    three = {
+        "first": run(loss=entry([1.0, 2.0])),
+        "second": run(loss=entry([1.0 + 1.5e-7, 2.0])),
+        "third": run(loss=entry([1.0 - 5e-8, 2.0])),
+    }
+    (row,) = compare_values(three)
+    assert row.max_abs_diff == pytest.approx(2e-7, rel=1e-6)
+    assert row.headroom == pytest.approx(1e-6 / 2e-7, rel=1e-6)
+    assert not row.ok and row.status == "thin"
+    three["second"] = run(loss=entry([1.0, 2.0]))
+    assert compare_values(three)[0].ok
+    three["third"] = run(loss=entry([1.0, 2.1]))
+    assert compare_values(three)[0].status == "NO"
+
+
+def test_a_value_one_of_three_frameworks_did_not_record_fails_its_row():
+    three = {"first": run(loss=entry(1.0)), "second": run(loss=entry(1.0)), "third": run()}
+    assert compare_values(three)[0].status == "NO"
+
+
 def test_a_thin_check_against_the_reference_makes_the_row_thin():
     rows = compare_values(
         {
@@ -102,6 +126,14 @@ def test_a_baseline_stands_in_for_the_framework_not_run_here(tmp_path):
     assert baseline["01_demo"]["tensorflow"].values["loss"]["value"] == 1.0
     rows = compare_values({"pytorch": run(loss=entry(1.0 + 1e-8)), **baseline["01_demo"]})
     assert rows[0].ok and rows[0].values["tensorflow"] == 1.0
+
+
+def test_a_baseline_leaves_out_a_framework_this_table_does_not_have(tmp_path):
+    """A run on a machine with a package's framework (here "jax", in no row of this table)."""
+    runs = {"pytorch": run(loss=entry(1.0)), "jax": run(loss=entry(1.0))}
+    path = tmp_path / "elsewhere.json"
+    path.write_text(json.dumps(to_json([LessonReport("01_demo", runs, compare_values(runs))])))
+    assert list(read_baseline(path)["01_demo"]) == ["pytorch"]
 
 
 @pytest.mark.parametrize("text", ["", "{}", '{"lessons": [{"notebooks": 3}]}', "not json"])

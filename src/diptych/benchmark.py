@@ -23,7 +23,6 @@ backward and the optimizer's update) with ``torch.compile``.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -38,28 +37,19 @@ from typing import Any
 import numpy as np
 
 from diptych import timing
-from diptych.frameworks import BY_KEY
+from diptych.adapters.environments import tensorflow as tensorflow_environment
+from diptych.frameworks import BY_KEY, FRAMEWORKS
 
 #: the MLP's layer widths: digits' 64 pixels, 128 hidden ReLU units, 10 classes
 SIZES = (64, 128, 10)
 LEARNING_RATE = 0.1
-#: what each framework can run, in the order a table shows them
-VARIANTS = {"pytorch": ("eager", "compiled"), "tensorflow": ("eager", "function", "xla")}
+#: what each framework can run, in the order a table shows them (its row's ``variants``; a
+#: framework without any is not benchmarked)
+VARIANTS = {f.key: tuple(name for name, _ in f.variants) for f in FRAMEWORKS if f.variants}
 #: the configurations a measuring process can run in (see the module docstring)
 CONFIGURATIONS = ("default", "parity")
 #: how each variant is written in its framework, for tables and legends
-IDIOMS = {
-    ("pytorch", "eager"): "eager",
-    ("pytorch", "compiled"): "torch.compile",
-    ("tensorflow", "eager"): "eager (GradientTape)",
-    ("tensorflow", "function"): "tf.function",
-    ("tensorflow", "xla"): "tf.function(jit_compile=True)",
-}
-#: the framework companion whose ``benchmark_steps`` builds each framework's step
-COMPANIONS = {
-    "pytorch": "diptych.adapters.pytorch_performance",
-    "tensorflow": "diptych.adapters.tensorflow_performance",
-}
+IDIOMS = {(f.key, name): written for f in FRAMEWORKS for name, written in f.variants}
 
 
 class BenchmarkError(RuntimeError):
@@ -187,23 +177,9 @@ def batch(size: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return digits.X_train[order], digits.y_train[order]
 
 
-def tensorflow_as_shipped() -> bool:
-    """Ask for TensorFlow as it ships, before it is imported: with oneDNN's kernels, its default
-    on x86 CPUs, which importing ``diptych.adapters.tensorflow`` otherwise switches off for the
-    lessons' exact sums (``optional.QUIET_TENSORFLOW``). Returns whether oneDNN will be on.
-
-    TensorFlow reads the setting once, at import: if it is already imported, nothing changes. Under
-    an imitated CPU (``diptych run --cpu``, which caps oneDNN with ``ONEDNN_MAX_CPU_ISA`` below
-    what TensorFlow itself detects, a pair no real CPU presents) oneDNN stays off: there TensorFlow
-    would pick bfloat16 kernels that the capped oneDNN refuses, and abort.
-    """
-    if "tensorflow" in sys.modules:
-        return os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1"
-    if os.environ.get("ONEDNN_MAX_CPU_ISA"):
-        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
-        return False
-    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
-    return True
+#: lesson 09's TensorFlow notebook asks for TensorFlow as it ships by this name (before its import);
+#: what it sets is TensorFlow's own, declared beside its other variables
+tensorflow_as_shipped = tensorflow_environment.as_shipped
 
 
 def inductor_settings(capability: str) -> Path:
@@ -285,7 +261,9 @@ def pipeline_reading(
 
 def measure(settings: Settings) -> list[Result]:
     """Measure in this process (which must not have started the framework's runtime yet)."""
-    adapter = importlib.import_module(BY_KEY[settings.framework].adapter)
+    from diptych.adapters.loading import load
+
+    adapter = load(BY_KEY[settings.framework])
     threads = adapter.set_threads(settings.threads)  # before the runtime's first operation
     if settings.configuration == "parity":
         adapter.setup(seed=0)  # deterministic kernels, TF32 off: the lessons' setup
@@ -293,7 +271,7 @@ def measure(settings: Settings) -> list[Result]:
         from diptych.seeding import seed_everything
 
         seed_everything(0)  # the framework as it ships, seeded
-    companion = importlib.import_module(COMPANIONS[settings.framework])
+    companion = adapter.IDIOM.companion("performance")
     batches = {size: batch(size) for size in settings.batch_sizes}
     steps, sync, notes = companion.benchmark_steps(
         settings, batches, sizes=SIZES, learning_rate=LEARNING_RATE

@@ -1,7 +1,7 @@
 """Import a framework only when it is used, with a message that says how to install it.
 
-A learner may install one framework's track only (``pip install -e '.[pytorch]'``); touching the
-other framework's helpers must then say which extra is missing instead of a bare ImportError.
+A learner may install one framework's track only (``pip install -e '.[pytorch]'``); touching
+another framework's helpers must then say which extra is missing instead of a bare ImportError.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from diptych import frameworks
 from diptych.adapters import environments
 from diptych.adapters.environments import tensorflow as tensorflow_environment
 
-#: Python module name -> (what a person calls it, the diptych extra that installs it)
+#: Python module name -> (what a person calls it, the command that installs it)
 INSTALL_HINTS = {
-    **{f.module: (f.name, f.extra) for f in frameworks.FRAMEWORKS},
-    "nbgrader": ("nbgrader (used by the exercise builder)", "dev"),
+    **{f.module: (f.name, f.install_command) for f in frameworks.FRAMEWORKS},
+    "nbgrader": ("nbgrader (used by the exercise builder)", "pip install -e '.[dev]'"),
 }
 
 
@@ -46,10 +46,10 @@ def require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        name, extra = INSTALL_HINTS.get(module.split(".")[0], (module, "all"))
+        name, command = INSTALL_HINTS.get(module.split(".")[0], (module, "pip install -e '.[all]'"))
         raise MissingFrameworkError(
             f"{name} is not installed, and this part of diptych needs it. "
-            f"Install the {name} track with:  pip install -e '.[{extra}]'  "
+            f"Install the {name} track with:  {command}  "
             f"(or everything with '.[all]'). Original error: {error}"
         ) from error
 
@@ -75,11 +75,20 @@ def require_tracks(keys: Iterable[str], *, chosen: bool) -> None:
         return
     names = " and ".join(INSTALL_HINTS[TRACKS[fw]][0] for fw in missing)
     verb = "is" if len(missing) == 1 else "are"
-    message = f"{names} {verb} not installed here: pip install -e '.[{','.join(missing)}]'"
+    message = f"{names} {verb} not installed here: {_install_commands(missing)}"
     present = [fw for fw in TRACKS if fw not in missing]
     if not chosen and present:
-        track = present[0]
-        message += (
-            f", or run the {INSTALL_HINTS[TRACKS[track]][0]} track alone with --framework {track}"
-        )
+        names = " and ".join(INSTALL_HINTS[TRACKS[fw]][0] for fw in present)
+        options = " ".join(f"--framework {fw}" for fw in present)
+        tracks = "track" if len(present) == 1 else "tracks"
+        message += f", or run the {names} {tracks} alone with {options}"
     raise MissingFrameworkError(message)
+
+
+def _install_commands(keys: list[str]) -> str:
+    """What installs the tracks ``keys``: diptych's extras in one pip command
+    (``pip install -e '.[pytorch,tensorflow]'``), then each package's own."""
+    rows = [frameworks.BY_KEY[key] for key in keys]
+    extras = [row.extra for row in rows if not row.install]
+    commands = [f"pip install -e '.[{','.join(extras)}]'"] if extras else []
+    return "; ".join(commands + [row.install for row in rows if row.install])

@@ -7,6 +7,7 @@ never leaks into a later cell. matplotlib is imported only when a figure is draw
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -248,25 +249,27 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, *, title: str)
 
 
 def framework_overlay(name: str, values: Mapping[str, Sequence[float] | np.ndarray]) -> Any:
-    """One recorded curve from each framework, overlaid, with their absolute difference beneath."""
+    """One recorded curve from each framework (label -> values, however many), overlaid, with
+    beneath, at each step, the largest absolute difference between any two of them."""
     figure = _new_figure(6.5, 5.5)
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     arrays = {label: np.asarray(v, dtype=float).ravel() for label, v in values.items()}
-    for style, (label, array) in zip(["-", "--"], arrays.items(), strict=False):
+    for style, (label, array) in zip(itertools.cycle(["-", "--", ":", "-."]), arrays.items()):
         top.plot(array, style, label=label, color=_color(label))
-    top.set(title=f"{name}: PyTorch and TensorFlow from the same start", ylabel=name)
+    top.set(title=f"{name}: {frameworks.listed(list(arrays))} from the same start", ylabel=name)
     top.legend()
     top.grid(alpha=0.3)
-    if len(arrays) == 2:
-        first, second = arrays.values()
-        difference = np.abs(first - second)
+    lengths = {len(array) for array in arrays.values()}
+    if len(arrays) >= 2 and len(lengths) == 1:
+        stacked = np.stack(list(arrays.values()))
+        difference = stacked.max(axis=0) - stacked.min(axis=0)  # the widest pair, step by step
         exact = int(np.sum(difference == 0))
         if exact < len(difference):  # zeros cannot sit on a log axis: they are left as gaps
             bottom.semilogy(
                 np.where(difference > 0, difference, np.nan), ".", color="k", markersize=2
             )
         bottom.set_title(f"|Δ| (exactly equal at {exact} of {len(difference)} points)", fontsize=9)
-    bottom.set(xlabel="index (step)", ylabel="|Δ|")
+    bottom.set(xlabel="index (step)", ylabel="|Δ|" if len(arrays) <= 2 else "largest |Δ|")
     return figure
 
 

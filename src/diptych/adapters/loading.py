@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from diptych.adapters import pytorch, tensorflow
 
     # each adapter module assigned to the contract, one by one, so that mypy names the member
-    # that does not fit; a third framework's adapter joins here
+    # that does not fit; a built-in framework's adapter joins here (a package's adapter, registered
+    # through ``frameworks``' entry point, is checked by the same assignment in its own package)
     _PYTORCH: Adapter = pytorch
     _TENSORFLOW: Adapter = tensorflow
 

@@ -148,22 +148,21 @@ def _one_sgd_step(
     except (TypeError, ValueError) as error:
         if "NoneType" not in str(error) and "No gradients" not in str(error):
             raise
-        framework = idiom(adapter).framework
-        hint = _NO_GRADIENT.get(framework, f"{framework} gave no gradient (None)")
-        raise Mismatch(hint) from error
+        raise Mismatch(_no_gradient(adapter)) from error
     if got is None:
         raise Mismatch("your function returns None: return the new θ")
     return got
 
 
-#: exercise 2's commonest mistake per framework: a gradient that is None
-_NO_GRADIENT = {
-    "TensorFlow": "the tape returned no gradient for θ (None): a tape watches only variables. "
-    "Make θ a `tf.Variable(theta)` or call `tape.watch(theta)` inside the `with` block "
-    "(lesson 01)",
-    "PyTorch": "the gradient of θ is None: autograd fills `.grad` only for a leaf tensor with "
-    "`requires_grad=True`, and only after `backward()` (lesson 01)",
-}
+def _no_gradient(adapter: Adapter) -> str:
+    """Exercise 2's commonest mistake, a gradient that is None, in the framework's own words (its
+    ``gradient_descent`` companion's); a framework without one gets the plain fact."""
+    own = idiom(adapter)
+    try:
+        words: str = own.companion("gradient_descent").NO_GRADIENT
+    except ModuleNotFoundError:
+        return f"{own.framework} gave no gradient (None)"
+    return words
 
 
 def _step_atol(change: np.ndarray) -> float:

@@ -22,15 +22,25 @@ from diptych import benchmark, timing
 from diptych.command import exit_status
 from diptych.command.arguments import positive_int
 from diptych.command.exit_status import UsageError
-from diptych.frameworks import BY_KEY, KEYS
+from diptych.frameworks import BY_KEY, KEYS, listed
 
 DEFAULT_BATCH_SIZES = (16, 64, 256, 1024)
-#: what ``--variants`` accepts, and what each is in its framework
-VARIANT_HELP = (
-    "eager (both), compiled (torch.compile), function (tf.function), "
-    "xla (tf.function(jit_compile=True))"
-)
 ALL_VARIANTS = tuple(dict.fromkeys(v for names in benchmark.VARIANTS.values() for v in names))
+
+
+def _variant_help() -> str:
+    """What ``--variants`` accepts, and what each is in each framework that has it:
+    "eager (PyTorch: eager; TensorFlow: eager (GradientTape)), compiled (PyTorch: ...)"."""
+    return ", ".join(
+        f"{variant} ("
+        + "; ".join(
+            f"{BY_KEY[fw].name}: {benchmark.IDIOMS[fw, variant]}"
+            for fw, names in benchmark.VARIANTS.items()
+            if variant in names
+        )
+        + ")"
+        for variant in ALL_VARIANTS
+    )
 
 
 def add_parser(commands: Any) -> None:
@@ -42,12 +52,14 @@ def add_parser(commands: Any) -> None:
         "framework and variant, each framework in a fresh process with its threads set before "
         "its runtime starts; prints a table and writes a plot and JSON if asked.",
     )
-    bench.add_argument("--framework", choices=KEYS, help="measure one framework only")
+    bench.add_argument(
+        "--framework", choices=tuple(benchmark.VARIANTS), help="measure one framework only"
+    )
     bench.add_argument(
         "--variants",
         type=_names,
         metavar="NAMES",
-        help=f"comma-separated, of: {VARIANT_HELP} (default: every one a framework has)",
+        help=f"comma-separated, of: {_variant_help()} (default: every one a framework has)",
     )
     bench.add_argument(
         "--batch-sizes",
@@ -115,14 +127,19 @@ def plan(args: argparse.Namespace) -> Plan:
     if args.framework:
         require_tracks([args.framework], chosen=True)
     chosen = [args.framework] if args.framework else list(KEYS)
-    installed = [fw for fw in chosen if is_installed(TRACKS[fw])]
+    unmeasured = [fw for fw in chosen if fw not in benchmark.VARIANTS]
+    installed = [fw for fw in chosen if fw in benchmark.VARIANTS and is_installed(TRACKS[fw])]
     skipped = [
+        f"{BY_KEY[fw].name} has no benchmarked step (its row names no variants): not measured"
+        for fw in unmeasured
+    ] + [
         f"{BY_KEY[fw].name} is not installed here: not measured"
         for fw in chosen
-        if fw not in installed
+        if fw not in installed and fw not in unmeasured
     ]
     if not installed:
-        raise UsageError("neither PyTorch nor TensorFlow is installed here: nothing to measure")
+        names = listed([BY_KEY[fw].name for fw in benchmark.VARIANTS])
+        raise UsageError(f"none of {names} is installed here: nothing to measure")
     wanted = args.variants or ALL_VARIANTS
     settings = []
     for fw in installed:

@@ -23,6 +23,7 @@ from diptych.command.arguments import positive_int
 from diptych.command.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, after_signal
 from diptych.command.interrupts import Interrupted, honoured
 from diptych.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
+from diptych.frameworks import FRAMEWORKS, KEYS
 
 if TYPE_CHECKING:
     from diptych.command.registry import Curriculum
@@ -47,7 +48,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="diptych",
-        description="Deep learning taught twice, side by side: PyTorch and TensorFlow.",
+        description="Deep learning taught twice, side by side: "
+        + " and ".join(framework.name for framework in FRAMEWORKS)
+        + ".",
     )
     parser.add_argument("--version", action="version", version=f"diptych {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -55,12 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("list", help="the lessons, their notebooks and expected run times")
     commands.add_parser("doctor", help="can this machine run the curriculum? what to fix")
 
-    run = commands.add_parser("run", help="execute lessons and compare both frameworks' values")
+    run = commands.add_parser("run", help="execute lessons and compare the frameworks' values")
     run.add_argument(
         "lessons", nargs="*", metavar="LESSON", help="e.g. 04_mlp, 04 or mlp (default: all)"
     )
     run.add_argument(
-        "--framework", choices=("pytorch", "tensorflow"), help="run one framework only"
+        "--framework",
+        action="append",
+        choices=KEYS,
+        help="run this framework only; repeat it to run several (default: every one)",
     )
     run.add_argument(
         "--solutions", action="store_true", help="run solutions/ instead of notebooks/"
@@ -70,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--plots",
         type=Path,
         metavar="DIR",
-        help="also draw every recorded curve of both frameworks, overlaid, as PNG files in DIR",
+        help="also draw every recorded curve of the frameworks, overlaid, as PNG files in DIR",
     )
     run.add_argument(
         "--timeout", type=_seconds, default=600, metavar="SECONDS", help="per cell (default 600)"
@@ -93,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="JSON",
         help="compare with values another machine recorded ('diptych run --json') for the "
-        "framework not run here (e.g. a GPU run of one framework against a CPU run of both)",
+        "frameworks not run here (e.g. a GPU run of one framework against a CPU run of all)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument(
@@ -118,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     site = commands.add_parser(
-        "site", help="build the curriculum as a static website, both frameworks side by side"
+        "site", help="build the curriculum as a static website, the frameworks side by side"
     )
     site.add_argument(
         "--out",
@@ -303,13 +309,12 @@ def _list(args: argparse.Namespace) -> int:
 
     from diptych.command.registry import FRAMEWORK_NAMES, lessons
     from diptych.command.sections import CORE_BUDGET_MINUTES
-    from diptych.frameworks import KEYS
 
     root = _curriculum().root
     solutions = {lesson.name: lesson for lesson in lessons(root, "solutions")}
     rows = []
     for lesson in lessons(root):
-        meta = lesson.metadata("pytorch") or lesson.metadata("tensorflow")
+        meta = next(filter(None, map(lesson.metadata, lesson.notebooks)), {})
         seconds = [lesson.metadata(fw).get("expected_seconds") for fw in lesson.notebooks]
         minutes = lesson.minutes(solutions.get(lesson.name))
         rows.append(

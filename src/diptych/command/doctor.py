@@ -16,7 +16,7 @@ from pathlib import Path
 from diptych import platforms
 from diptych.adapters.contract import Adapter
 from diptych.adapters.loading import load
-from diptych.frameworks import FRAMEWORKS, Framework, others
+from diptych.frameworks import FRAMEWORKS, Framework, listed, others
 from diptych.optional import is_installed
 
 CORE_PACKAGES = (
@@ -158,10 +158,11 @@ def _load(framework: Framework) -> Adapter | Finding:
     """Load a framework's adapter (which imports the framework), or say why it cannot be used:
     absent, or present but broken."""
     name = framework.name
-    other = " or ".join(f.name for f in others(framework))
-    fix = f"pip install -e '.[{framework.extra}]'"
+    rest = [f.name for f in others(framework)]
+    other = f"{listed(rest)} track{'s' if len(rest) > 1 else ''}"
+    fix = framework.install_command
     if not is_installed(framework.module):
-        return Finding(Level.WARN, name, f"not installed: only the {other} track can run", fix)
+        return Finding(Level.WARN, name, f"not installed: only the {other} can run", fix)
     try:
         return load(framework)
     except Exception as error:  # a broken install raises anything from ImportError to OSError
@@ -169,7 +170,7 @@ def _load(framework: Framework) -> Adapter | Finding:
         return Finding(
             Level.WARN,
             name,
-            f"installed but cannot be imported ({reason}): only the {other} track can run",
+            f"installed but cannot be imported ({reason}): only the {other} can run",
             f"reinstall it: {fix}",
         )
 

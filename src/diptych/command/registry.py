@@ -1,9 +1,10 @@
 """The curriculum, discovered from the folder layout; there is no hand-kept list of lessons.
 
-A lesson is a folder ``NN_slug`` under ``notebooks/`` holding ``slug_pytorch.ipynb`` and
-``slug_tensorflow.ipynb``; its exercises, under ``exercises/`` (and solved, under ``solutions/``),
-are ``exercises_slug_pytorch.ipynb`` and ``exercises_slug_tensorflow.ipynb``, so that a lesson and
-its exercises never open as two JupyterLab tabs with the same name.
+A lesson is a folder ``NN_slug`` under ``notebooks/`` holding one notebook per framework of the
+table (``frameworks``), ``slug_<key>.ipynb``: ``slug_pytorch.ipynb``, ``slug_tensorflow.ipynb``;
+its exercises, under ``exercises/`` (and solved, under ``solutions/``), are
+``exercises_slug_<key>.ipynb``, so that a lesson and its exercises never open as two JupyterLab
+tabs with the same name.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,13 +201,17 @@ def _matches(lesson: Lesson, key: str) -> bool:
     return key in (lesson.name, lesson.slug)
 
 
-def chosen_frameworks(framework: str | None) -> tuple[str, ...]:
-    """The frameworks to run: the one named, or both when None."""
-    if framework is None:
+def chosen_frameworks(named: Sequence[str] | None) -> tuple[str, ...]:
+    """The frameworks to run: those named (``--framework``, in the table's order, each once), or
+    every one in the table when none is."""
+    if not named:
         return frameworks.KEYS
-    if framework not in frameworks.KEYS:
-        raise CurriculumError(f"unknown framework {framework!r}; choose pytorch or tensorflow")
-    return (framework,)
+    unknown = [key for key in named if key not in frameworks.KEYS]
+    if unknown:
+        raise CurriculumError(
+            f"unknown framework {unknown[0]!r}; choose from {', '.join(frameworks.KEYS)}"
+        )
+    return tuple(key for key in frameworks.KEYS if key in named)
 
 
 def framework_of(path: Path) -> str | None:

@@ -1,7 +1,9 @@
-"""Compare the values two twin notebooks recorded, and present them as tables or JSON."""
+"""Compare the values a lesson's twin notebooks recorded (one per framework in the table, however
+many), and present them as tables or JSON."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -60,12 +62,17 @@ class LessonReport:
 
 
 def compare_values(runs: dict[str, Execution]) -> list[ValueRow]:
-    """Rows for every name recorded by any notebook; with two notebooks, compare them."""
+    """Rows for every name recorded by any notebook; with two notebooks or more, every pair of
+    them compared (see ``_row``)."""
     names = sorted({name for run in runs.values() for name in run.values}, key=_order(runs))
     return [_row(name, runs) for name in names]
 
 
 def _row(name: str, runs: dict[str, Execution]) -> ValueRow:
+    """One value across the frameworks: a bar each must reach on its own, or a comparison of
+    every pair of frameworks (N frameworks, N(N-1)/2 pairs), which shows the largest difference
+    of any pair and the least headroom of any pair or of any notebook's own check against the
+    reference, and agrees only when every pair does."""
     entries = {fw: run.values[name] for fw, run in runs.items() if name in run.values}
     atol = max(entry["atol"] for entry in entries.values())
     rtol = max(entry["rtol"] for entry in entries.values())
@@ -81,7 +88,7 @@ def _row(name: str, runs: dict[str, Execution]) -> ValueRow:
         ok = len(bars) == len(entries) and all(float(v) >= bar for v in values.values())
         return ValueRow(name, values, None, atol, rtol, ok, at_least=bar)
     # the least headroom of every comparison this value took part in: each notebook's own check
-    # against the NumPy reference, and the two frameworks against each other
+    # against the NumPy reference, and every pair of frameworks against each other
     margins = [h if h is not None else math.inf for h in against_reference.values()]
     if len(runs) < 2:  # one framework only: its checks against the reference
         least = min(margins, default=None)
@@ -91,14 +98,17 @@ def _row(name: str, runs: dict[str, Execution]) -> ValueRow:
         )
     if len(entries) < len(runs):
         return ValueRow(name, values, None, atol, rtol, False)
-    first, second = (np.asarray(v, dtype=np.float64) for v in values.values())
-    result = compare(name, first, second, atol=atol, rtol=rtol)
-    least = min([result.headroom, *margins])
-    ok = result.ok and least >= MIN_HEADROOM
+    arrays = [np.asarray(v, dtype=np.float64) for v in values.values()]
+    results = [
+        compare(name, first, second, atol=atol, rtol=rtol)
+        for first, second in itertools.combinations(arrays, 2)
+    ]
+    least = min([*(result.headroom for result in results), *margins])
+    ok = all(result.ok for result in results) and least >= MIN_HEADROOM
     return ValueRow(
         name,
         values,
-        result.max_abs_diff,
+        max(result.max_abs_diff for result in results),
         atol,
         rtol,
         ok,
@@ -221,13 +231,16 @@ def to_json(reports: list[LessonReport], configuration: Configuration = DEFAULT)
 
 def read_baseline(path: Path) -> dict[str, dict[str, Execution]]:
     """Values another machine recorded (``diptych run --json``), as lesson -> framework -> a
-    stand-in Execution, so a framework that cannot run here can still be compared against."""
+    stand-in Execution, so a framework that cannot run here can still be compared against.
+
+    A framework this table does not have (a package's, installed there and not here) is left out:
+    there is nothing here to name it by, and nothing run here to compare it with."""
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
         lessons = (document.get("matrix") or [document])[0]["lessons"]
         baseline: dict[str, dict[str, Execution]] = {}
         for lesson in lessons:
-            for fw in lesson["notebooks"]:
+            for fw in (key for key in lesson["notebooks"] if key in FRAMEWORK_NAMES):
                 entries = {
                     name: {
                         "value": row[fw],
@@ -283,8 +296,8 @@ def matrix_table(results: list[tuple[Configuration, list[LessonReport]]]) -> str
 
 
 def write_plots(reports: list[LessonReport], folder: Path) -> list[Path]:
-    """For every recorded value named ``*_curve`` (a loss curve, a schedule), a PNG of both
-    frameworks' values overlaid, with their absolute difference beneath."""
+    """For every recorded value named ``*_curve`` (a loss curve, a schedule), a PNG of every
+    framework's values overlaid, with their largest absolute difference beneath."""
     from diptych.plot import framework_overlay
 
     folder.mkdir(parents=True, exist_ok=True)

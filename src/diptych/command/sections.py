@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from diptych.frameworks import FRAMEWORKS
+
 #: JupyterLab folds a heading cell with this metadata flag when it opens the notebook
 COLLAPSED = "jp-MarkdownHeadingCollapsed"
 DEEPER_PREFIX = "Going deeper"
@@ -32,8 +34,16 @@ CODE_LINES_PER_MINUTE = 8
 SOLUTION_MINUTES_PER_LINE = 2
 MINUTES_PER_EXERCISE = 5
 
-#: the words that differ between twins' headings ("PyTorch's idioms" / "Keras' idioms")
-FRAMEWORK_WORDS = re.compile(r"PyTorch|TensorFlow|Keras")
+#: the words that differ between twins' headings ("PyTorch's idioms" / "Keras' idioms"): each
+#: framework's name and the other names its notebooks call it by, from the table, longest first
+FRAMEWORK_WORDS = re.compile(
+    "|".join(
+        re.escape(word)
+        for word in sorted(
+            {word for f in FRAMEWORKS for word in (f.name, *f.aliases)}, key=len, reverse=True
+        )
+    )
+)
 
 Kind = Literal["core", "deeper", "parity"]
 _INLINE_MATH = re.compile(r"\$[^$]*\$")

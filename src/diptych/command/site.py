@@ -1,4 +1,4 @@
-"""``diptych site``: the curriculum as a static website, both frameworks side by side.
+"""``diptych site``: the curriculum as a static website, the frameworks side by side.
 
 Built from the committed notebooks with Sphinx, myst-nb and sphinx-design (the ``site`` extra),
 never executing one; read from ``file://`` or any static host, with nothing fetched at reading

@@ -22,7 +22,7 @@ import nbformat
 from diptych.command import sections as kinds
 from diptych.command.registry import FRAMEWORK_NAMES, Lesson
 from diptych.command.site_parity import ParityTable, markdown
-from diptych.frameworks import KEYS
+from diptych.frameworks import FRAMEWORKS, KEYS, listed
 
 #: the sphinx-design sync group of every lesson's tabs (``?framework=tensorflow`` picks one)
 SYNC_GROUP = "framework"
@@ -98,7 +98,7 @@ def lesson_page(
     """The side-by-side page of one lesson, as MyST Markdown."""
     frameworks = [fw for fw in KEYS if fw in lesson.notebooks]
     stems = {fw: lesson.notebooks[fw].stem for fw in frameworks}
-    names = " and ".join(FRAMEWORK_NAMES[fw] for fw in frameworks)
+    names = listed([FRAMEWORK_NAMES[fw] for fw in frameworks])
     lines = [
         "---",
         "html_theme.sidebar_secondary.remove: true",
@@ -116,19 +116,15 @@ def lesson_page(
         ),
         ":::",
         "",
-        f"{names}, section by section: "
-        + ", ".join(
-            f"{FRAMEWORK_NAMES[fw]} {'left' if i == 0 else 'right'}"
-            for i, fw in enumerate(frameworks)
-        )
-        + " on a wide screen, tabs on a narrow one (the tab you pick holds for every section and "
-        f"every lesson). Both notebooks start from the same data, the same initial weights and "
-        f"the same minibatch order; the [parity table](#{_anchor(lesson)}) shows how closely "
-        "their numbers agree.",
+        f"{names}, section by section: one column each on a wide screen, in that order from "
+        "left to right, tabs on a narrow one (the tab you pick holds for every section and "
+        f"every lesson). {_every(len(frameworks)).capitalize()} start from the same data, the "
+        "same initial weights and the same minibatch order; the "
+        f"[parity table](#{_anchor(lesson)}) shows how closely their numbers agree.",
         "",
         _links_table(lesson, frameworks, exercises),
         "",
-        f"Run both notebooks and compare their numbers on your machine: `diptych run "
+        f"Run {_every(len(frameworks))} and compare their numbers on your machine: `diptych run "
         f"{lesson.name}`.",
         "",
     ]
@@ -146,6 +142,13 @@ def lesson_page(
     if not parity_done:
         lines += [f"({_anchor(lesson)})=", "", f"## {PARITY_HEADING}", "", markdown(parity, "")]
     return "\n".join(lines) + "\n"
+
+
+def _every(count: int) -> str:
+    """A lesson's notebooks in a sentence: "the notebook", "both notebooks", "all 3 notebooks"."""
+    if count < 2:
+        return "the notebook"
+    return "both notebooks" if count == 2 else f"all {count} notebooks"
 
 
 def _folded(pair: str) -> str:
@@ -242,12 +245,13 @@ def index_page(rows: list[tuple[Lesson, str, Lesson | None]], parity_source: str
         [
             "# diptych: deep learning, taught twice",
             "",
-            "Every lesson is a pair of Jupyter notebooks, one in PyTorch and one in "
-            "TensorFlow/Keras, that build the same idea from the same data, the same initial "
-            "weights and the same minibatch order, so that the two can be read side by side and "
-            "compared number by number. Each lesson page shows both notebooks section by section "
-            "and ends with a parity table: every value both frameworks computed, checked against "
-            "a plain NumPy reference.",
+            "Every lesson is a set of Jupyter notebooks, one per framework ("
+            + listed([framework.name for framework in FRAMEWORKS])
+            + "), that build the same idea from the same data, the same initial weights and the "
+            "same minibatch order, so that they can be read side by side and compared number by "
+            "number. Each lesson page shows the notebooks section by section and ends with a "
+            "parity table: every value the frameworks computed, checked against a plain NumPy "
+            "reference.",
             "",
             "## Lessons",
             "",
@@ -263,7 +267,7 @@ def index_page(rows: list[tuple[Lesson, str, Lesson | None]], parity_source: str
             "`py scripts\\make.py test`):",
             "",
             "```bash",
-            "make run     # execute every lesson in both frameworks and print the parity tables",
+            "make run     # execute every lesson in every framework and print the parity tables",
             "make test    # the whole test suite: unit tests, every notebook, the command",
             "```",
             "",

@@ -170,7 +170,7 @@ def from_results(runs: list[dict[str, Any]], lesson: str, source: str) -> Parity
 def markdown(table: ParityTable, caption: str) -> str:
     """The table as a MyST list-table, its note below it (a sentence when it has no rows)."""
     if not table.rows:
-        return "*No parity values yet: neither notebook recorded or checked a value.*\n"
+        return "*No parity values yet: no notebook recorded or checked a value.*\n"
     lines = [
         f":::{{list-table}} {caption}",
         ":header-rows: 1",

@@ -14,12 +14,15 @@ they were written there (the lesson page sits in the twins' folder, so relative 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
+
+from diptych.frameworks import FRAMEWORKS
 
 
 class diptych_section(nodes.General, nodes.Element):  # docutils names its node classes so
@@ -88,7 +91,7 @@ def section_content(doctree: nodes.document, index: int) -> list[nodes.Node]:
 
 
 def _renamed(node: nodes.Node, prefix: str) -> nodes.Node:
-    """The copy with its ids (and the references to them) prefixed: both twins' sections stand on
+    """The copy with its ids (and the references to them) prefixed: every twin's sections stand on
     one page, and an id must name one element there."""
     for element in node.findall(nodes.Element):
         element["ids"] = [f"{prefix}-{name}" for name in element.get("ids", [])]
@@ -101,7 +104,33 @@ def _missing(why: str) -> list[nodes.Node]:
     return [nodes.paragraph(text=f"(not available: {why})", classes=["diptych-missing"])]
 
 
+#: the stylesheet of the frameworks' colours, written for every build from the table
+FRAMEWORK_CSS = "diptych-frameworks.css"
+
+
+def framework_css() -> str:
+    """Each framework's colour on its tab (and, on a wide screen, its column's heading), keyed by
+    the tab's sync id, its ``frameworks`` key: a framework added to the table is drawn in its own
+    colour without a line of CSS written for it."""
+    return "".join(
+        f'.sd-tab-set.diptych-pair > label[data-sync-id="{framework.key}"] '
+        f"{{ --diptych-framework: {framework.color}; }}\n"
+        for framework in FRAMEWORKS
+    )
+
+
+def _write_framework_css(app: Sphinx) -> None:
+    """Put ``framework_css`` in a static folder of this build's own (beside its doctrees), where
+    Sphinx copies it from like the stylesheet in ``site_assets``."""
+    folder = Path(app.doctreedir) / "diptych-static"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / FRAMEWORK_CSS).write_text(framework_css(), encoding="utf-8")
+    app.config.html_static_path = [*app.config.html_static_path, str(folder)]
+    app.add_css_file(FRAMEWORK_CSS)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("builder-inited", _write_framework_css)
     app.add_node(diptych_section)
     app.add_directive("diptych-section", SectionDirective)
     app.add_post_transform(FillSections)

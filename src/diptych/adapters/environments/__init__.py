@@ -5,13 +5,17 @@ log level and oneDNN switch, its thread pools, the instruction set PyTorch's ATe
 Each adapter's are declared in ``adapters.environments.<framework>``, a module that imports no
 framework, so that ``optional.require``, ``configurations``, ``benchmark`` and the command read
 them without starting any framework; this package sits in the base layer of docs/design.md's
-*Layers*, below everything that reads it. A third framework adds its module to ``ENVIRONMENTS``.
+*Layers*, below everything that reads it. A package that adds a framework (its row registered in
+``frameworks``) registers its environment module the same way, in the entry point group
+``diptych.environments``, named by the framework's key (``jax = "diptych_jax.environment"``); a
+framework that reads nothing from the environment registers none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Protocol
+from importlib.metadata import entry_points
+from typing import Protocol, cast
 
 from diptych.adapters.environments import pytorch as pytorch_environment
 from diptych.adapters.environments import tensorflow as tensorflow_environment
@@ -34,8 +38,31 @@ class Environment(Protocol):
         ...
 
 
-#: every framework's, in ``frameworks.FRAMEWORKS``' order (tested)
-ENVIRONMENTS: tuple[Environment, ...] = (pytorch_environment, tensorflow_environment)
+#: the entry point group in which a package registers its framework's environment module
+ENTRY_POINTS = "diptych.environments"
+
+
+def _registered() -> tuple[Environment, ...]:
+    """The environment modules packages register, by key, each its framework's (``FRAMEWORK``)."""
+    found = []
+    for entry in sorted(entry_points(group=ENTRY_POINTS), key=lambda registered: registered.name):
+        module = entry.load()
+        if getattr(getattr(module, "FRAMEWORK", None), "key", None) != entry.name:
+            raise TypeError(
+                f"entry point {entry.name} = {entry.value} in {ENTRY_POINTS} is not the "
+                f"environment of the framework of key {entry.name!r}"
+            )
+        found.append(cast(Environment, module))
+    return tuple(found)
+
+
+#: every framework's that declares one, in ``frameworks.FRAMEWORKS``' order (tested): the
+#: built-in ones, then those packages register
+ENVIRONMENTS: tuple[Environment, ...] = (
+    pytorch_environment,
+    tensorflow_environment,
+    *_registered(),
+)
 
 
 def _merged(parts: Iterable[Mapping[str, str]]) -> dict[str, str]:

@@ -9,6 +9,9 @@ TensorFlow is not installed.
 
 from __future__ import annotations
 
+import os
+import sys
+
 from diptych.frameworks import TENSORFLOW
 
 FRAMEWORK = TENSORFLOW
@@ -30,3 +33,22 @@ def imitating(cpu: str) -> dict[str, str]:
     at run time; the oneDNN cap ``configurations`` sets reaches it where oneDNN is on."""
     del cpu
     return {}
+
+
+def as_shipped() -> bool:
+    """Ask for TensorFlow as it ships, before it is imported: with oneDNN's kernels, its default
+    on x86 CPUs, which ``BEFORE_IMPORT`` otherwise switches off for the lessons' exact sums
+    (lesson 09 and ``benchmark`` time it as people run it). Returns whether oneDNN will be on.
+
+    TensorFlow reads the setting once, at import: if it is already imported, nothing changes. Under
+    an imitated CPU (``diptych run --cpu``, which caps oneDNN with ``ONEDNN_MAX_CPU_ISA`` below
+    what TensorFlow itself detects, a pair no real CPU presents) oneDNN stays off: there TensorFlow
+    would pick bfloat16 kernels that the capped oneDNN refuses, and abort.
+    """
+    if TENSORFLOW.module in sys.modules:
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1"
+    if os.environ.get("ONEDNN_MAX_CPU_ISA"):
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+        return False
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
+    return True
