@@ -97,6 +97,7 @@ IDIOM = Idiom(
     engine="ddp",
     weight_layout="pytorch",
     channels_last=False,
+    one_graph="trace",
     autograd=lambda: _NOTHING,
     convolution=lambda: _NOTHING,
     log_softmax=lambda: _NOTHING,

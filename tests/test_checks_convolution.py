@@ -157,7 +157,7 @@ def pool_backward_average(x, grad_out):
 
 
 def kernel_by_diptych(kernel):
-    return layouts.conv_from_keras(kernel)
+    return layouts.conv_from_hwio(kernel)
 
 
 def kernel_in_place(kernel):
@@ -326,7 +326,7 @@ WRONG = [
         tensorflow,
         "expected",
     ),
-    (convolution.convert_kernel, kernel_by_diptych, tensorflow, "diptych.layouts.conv_from_keras"),
+    (convolution.convert_kernel, kernel_by_diptych, tensorflow, "diptych.layouts.conv_from_hwio"),
     (convolution.convert_kernel, kernel_in_place, tensorflow, "changed the kernel"),
     (convolution.port_strided_conv, torch_port(pad=(1, 1, 1, 1)), pytorch, "padding=1"),
     (convolution.port_strided_conv, torch_port(pad=(1, 0, 1, 0)), pytorch, "up and left"),
@@ -407,7 +407,7 @@ def test_hints_never_give_the_answer_away(outcomes):
 
 def test_diptych_layouts_works_again_after_the_check(outcomes):
     convolution.convert_kernel(kernel_by_diptych, tensorflow)
-    assert layouts.conv_from_keras(np.zeros((3, 3, 1, 2))).shape == (2, 1, 3, 3)
+    assert layouts.conv_from_hwio(np.zeros((3, 3, 1, 2))).shape == (2, 1, 3, 3)
 
 
 def test_the_colleagues_layers_are_what_the_frameworks_compute():

@@ -37,7 +37,16 @@ def test_each_convention_is_one_the_reference_computes(framework):
         theta, grad, np.zeros(2), np.zeros(2), step=1, lr=0.1, epsilon_style=own.adam_epsilon
     )
     assert {own.batch_norm_momentum, own.weight_layout} <= set(training.FORMS)
-    assert own.form == own.momentum  # the alias lesson 09's checks read
+
+
+#: what lesson 09's clipping check calls on the performance companion, by ``Idiom.one_graph``
+ONE_GRAPH = {"capture": "capture_whole", "trace": "traced_calls"}
+
+
+@pytest.mark.parametrize("framework", frameworks.FRAMEWORKS, ids=lambda f: f.key)
+def test_the_way_to_one_graph_is_one_the_performance_companion_offers(framework):
+    own = pytest.importorskip(framework.adapter).IDIOM
+    assert hasattr(own.companion("performance"), ONE_GRAPH[own.one_graph]), own.one_graph
 
 
 @pytest.mark.parametrize("framework", frameworks.FRAMEWORKS, ids=lambda f: f.key)

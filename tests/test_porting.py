@@ -302,7 +302,7 @@ def test_layouts_stay_the_one_place_for_kernels():
     """porting delegates dense and conv kernels to diptych.layouts (one place only)."""
     W = initial.conv2d(2, 3, 3, seed=9)["W"]
     weights = porting.to_keras([{"W": W, "b": np.zeros(3, np.float32)}])
-    np.testing.assert_array_equal(weights[0], layouts.conv_to_keras(W))
+    np.testing.assert_array_equal(weights[0], layouts.conv_to_hwio(W))
 
 
 # --------------------------------------------------------------------------- attention

@@ -162,7 +162,7 @@ def from_torch(state_dict: Mapping[str, Any]) -> list[Layer]:
         layer_kind = _kind_of(arrays, 1, prefix)
         layer = _rename(arrays, layer_kind, source=1)
         if layer_kind == "dense":
-            layer["W"] = layouts.linear_from_torch(layer["W"])
+            layer["W"] = layouts.dense_from_out_in(layer["W"])
         layers.append(layer)
     return layers
 
@@ -181,7 +181,7 @@ def to_torch(layers: Sequence[Layer], *, like: Mapping[str, Any]) -> dict[str, n
         layer_kind = kind(layer)
         arrays = {name: np.asarray(value) for name, value in layer.items()}
         if layer_kind == "dense":
-            arrays["W"] = layouts.linear_to_torch(arrays["W"])
+            arrays["W"] = layouts.dense_to_out_in(arrays["W"])
         for name, value in _rename(arrays, layer_kind, source=0, target=1).items():
             state[f"{prefix}.{name}"] = _fit(value, target.get(name), f"{prefix}.{name}")
         if TORCH_STEP_COUNT in target:
@@ -204,7 +204,7 @@ def from_keras(weights: Mapping[str, Any], *, feature_map: FeatureMap | None = N
         layer_kind = _kind_of(arrays, 2, prefix)
         layer = _rename(arrays, layer_kind, source=2)
         if layer_kind == "conv":
-            layer["W"] = layouts.conv_from_keras(layer["W"])
+            layer["W"] = layouts.conv_from_hwio(layer["W"])
         layers.append(layer)
     for index in _dense_after_conv(layers):
         shape = _feature_map_for(layers, index, feature_map)
@@ -226,7 +226,7 @@ def to_keras(layers: Sequence[Layer], *, feature_map: FeatureMap | None = None) 
     for layer in converted:
         layer_kind = kind(layer)
         if layer_kind == "conv":
-            layer["W"] = layouts.conv_to_keras(layer["W"])
+            layer["W"] = layouts.conv_to_hwio(layer["W"])
         weights += [np.ascontiguousarray(v) for v in _rename(layer, layer_kind, 0, 2).values()]
     return weights
 
@@ -392,8 +392,8 @@ def attention_from_torch(state_dict: Mapping[str, Any]) -> Layer:
         raise ValueError(f"in_proj_weight is (3E, E) = {(3 * embed, embed)}, got {packed.shape}")
     layer: Layer = {}
     for name, weight in zip("qkv", np.split(packed, 3), strict=True):
-        layer[f"W{name}"] = layouts.linear_from_torch(weight)
-    layer["Wo"] = layouts.linear_from_torch(arrays["out_proj.weight"])
+        layer[f"W{name}"] = layouts.dense_from_out_in(weight)
+    layer["Wo"] = layouts.dense_from_out_in(arrays["out_proj.weight"])
     if "in_proj_bias" in arrays:
         for name, bias in zip("qkv", np.split(arrays["in_proj_bias"], 3), strict=True):
             layer[f"b{name}"] = np.ascontiguousarray(bias)
@@ -408,12 +408,12 @@ def attention_to_torch(layer: Mapping[str, Any]) -> dict[str, np.ndarray]:
     arrays = _attention_arrays(layer)
     state = {
         "in_proj_weight": np.concatenate(
-            [layouts.linear_to_torch(arrays[f"W{name}"]) for name in "qkv"]
+            [layouts.dense_to_out_in(arrays[f"W{name}"]) for name in "qkv"]
         )
     }
     if "bq" in arrays:
         state["in_proj_bias"] = np.concatenate([arrays[f"b{name}"] for name in "qkv"])
-    state["out_proj.weight"] = layouts.linear_to_torch(arrays["Wo"])
+    state["out_proj.weight"] = layouts.dense_to_out_in(arrays["Wo"])
     if "bo" in arrays:
         state["out_proj.bias"] = np.ascontiguousarray(arrays["bo"])
     return state

@@ -35,6 +35,9 @@ TrainingMode = Literal["model", "call"]
 #: lesson 10's engine, which is also the topic of its companion: PyTorch's DistributedDataParallel
 #: (gradients averaged over the replicas) or TensorFlow's MirroredStrategy (summed)
 Engine = Literal["ddp", "mirrored"]
+#: how a function becomes one compiled graph: captured whole from its bytecode ("capture":
+#: ``torch.compile(fullgraph=True)``), or traced by calling it ("trace": ``tf.function``)
+OneGraph = Literal["capture", "trace"]
 
 #: whose convention each is, as a check's message names it
 WHOSE: dict[Convention, str] = {"pytorch": "PyTorch's", "keras": "Keras'"}
@@ -66,6 +69,8 @@ class Idiom:
       framework writes: OIHW kernels and (out, in) dense weights ("pytorch"), or HWIO and
       (in, out) ("keras"); a port's source is the other (lessons 06, 08 and 11).
     * ``channels_last``: images NHWC, else NCHW.
+    * ``one_graph``: how a function becomes one compiled graph, "capture" or "trace"; lesson 09's
+      clipping exercise checks each its own way.
     """
 
     framework: str  # "PyTorch"
@@ -78,6 +83,7 @@ class Idiom:
     engine: Engine
     weight_layout: Convention
     channels_last: bool  # images NHWC (else NCHW)
+    one_graph: OneGraph
     # --- entry points a check switches off, and builders for test inputs ---
     autograd: Callable[[], list[Target]]
     convolution: Callable[[], list[Target]]
@@ -98,14 +104,6 @@ class Idiom:
         if not topic.isidentifier():
             raise ValueError(f"a companion's topic is a module name's tail, got {topic!r}")
         return importlib.import_module(f"{self.companions}_{topic}")
-
-    @property
-    def form(self) -> Convention:
-        """Read-only alias of the one two-valued field this class had before each convention got
-        its own: kept for lesson 09's clipping check (``checks/performance.py`` picks how the
-        update is compiled by it) until that reads a field of its own.
-        It answers the optimizer form, which ``form`` named."""
-        return self.momentum
 
     @property
     def image_axes(self) -> tuple[str, ...]:

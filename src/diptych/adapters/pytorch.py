@@ -104,7 +104,7 @@ def load_dense(layer: Any, weights: initial.Layer) -> None:
             f"cannot load dense weights of shape {tuple(np.shape(weights['W']))} (in, out) into "
             f"nn.Linear(in_features={expected[0]}, out_features={expected[1]}), which needs {expected}"
         )
-    _copy(layer.weight, layouts.linear_to_torch(weights["W"]), "weight")
+    _copy(layer.weight, layouts.dense_to_out_in(weights["W"]), "weight")
     _copy(layer.bias, weights["b"], "bias")
 
 
@@ -200,6 +200,7 @@ IDIOM = Idiom(
     engine="ddp",
     weight_layout="pytorch",
     channels_last=False,
+    one_graph="capture",
     autograd=_autograd,
     convolution=_convolution,
     log_softmax=_log_softmax,

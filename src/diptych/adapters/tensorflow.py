@@ -87,7 +87,7 @@ def load_dense(layer: Any, weights: initial.Layer) -> None:
 
 def load_conv(layer: Any, weights: initial.Layer) -> None:
     """Copy shared conv weights ``{"W": OIHW, "b": (out,)}`` into a built ``Conv2D`` (HWIO)."""
-    _assign(layer, [layouts.conv_to_keras(weights["W"]), weights["b"]])
+    _assign(layer, [layouts.conv_to_hwio(weights["W"]), weights["b"]])
 
 
 def _assign(layer: Any, values: list[np.ndarray]) -> None:
@@ -174,6 +174,7 @@ IDIOM = Idiom(
     engine="mirrored",
     weight_layout="keras",
     channels_last=True,
+    one_graph="trace",
     autograd=_autograd,
     convolution=_convolution,
     log_softmax=_log_softmax,

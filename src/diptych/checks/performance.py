@@ -597,7 +597,7 @@ def clipped_update(learner: Callable[..., Any], adapter: Adapter) -> str:
     compiles it whole: captured in one graph by ``torch.compile(fullgraph=True)`` (PyTorch), or a
     ``tf.function`` traced once for every call (TensorFlow)."""
     engine, cases = _engine(adapter), _clip_cases()
-    if idiom(adapter).form == "pytorch":
+    if idiom(adapter).one_graph == "capture":
         results, why = engine.capture_whole(learner, cases)
         if why is not None:
             raise Mismatch(

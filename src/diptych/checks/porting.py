@@ -64,7 +64,7 @@ def dense_layer(learner: Callable[[Any, Any], Any], adapter: Adapter) -> str:
     W = rng.normal(size=(5, 3)).astype(np.float32)  # neutral (in, out): every axis differs
     b = rng.normal(size=3).astype(np.float32)
     into_keras = _into_keras(adapter)
-    given = [layouts.linear_to_torch(W), b.copy()] if into_keras else [W.copy(), b.copy()]
+    given = [layouts.dense_to_out_in(W), b.copy()] if into_keras else [W.copy(), b.copy()]
     before = snapshot(*given)
     result = learner(*given)
     expect_unchanged(before, given, ["weight" if into_keras else "kernel", "bias"])
@@ -73,7 +73,7 @@ def dense_layer(learner: Callable[[Any, Any], Any], adapter: Adapter) -> str:
         expected, axes = W, ("in features", "out features")
     else:
         kernel, bias = _named(result, ("weight", "bias"), "nn.Linear's load_state_dict")
-        expected, axes = layouts.linear_to_torch(W), ("out features", "in features")
+        expected, axes = layouts.dense_to_out_in(W), ("out features", "in features")
     _not_a_reshape(kernel, expected, given[0])
     expect_array(kernel, expected, what="the ported kernel", atol=0, axes=axes)
     expect_array(bias, b, what="the ported bias", atol=0)
@@ -135,11 +135,11 @@ def flatten_order(learner: Callable[[Any, Any], Any], adapter: Adapter) -> str:
             np.float32
         )  # (C, H, W) rows
         if into_keras:
-            given = layouts.linear_to_torch(W)
+            given = layouts.dense_to_out_in(W)
             expected = porting.rows_chw_to_hwc(W, feature_map)
         else:
             given = porting.rows_chw_to_hwc(W, feature_map)
-            expected = layouts.linear_to_torch(W)
+            expected = layouts.dense_to_out_in(W)
         kept = given.copy()
         got = as_numpy(learner(given, feature_map), "the ported kernel")
         expect_unchanged(snapshot(kept), [given], ["the kernel"])
@@ -170,7 +170,7 @@ def _name_the_order(
     outputs = W.shape[1]
     for order in itertools.permutations(range(3)):
         rows = W.reshape(*feature_map, outputs).transpose(*order, 3).reshape(-1, outputs)
-        candidate = rows if into_keras else layouts.linear_to_torch(rows)
+        candidate = rows if into_keras else layouts.dense_to_out_in(rows)
         if order == wanted or not np.array_equal(got, candidate):
             continue
         shown = ", ".join(names[i] for i in order)
