@@ -23,8 +23,6 @@ from diptych.timing import Conditions, Timing
 
 #: the reasons exercise 1 names, in the order the exercise asks them to be looked for
 REASONS = ("clock", "threads", "samples", "busy", "waited")
-#: fewer blocks than this give no median or IQR worth the name (exercise 1)
-MIN_BLOCKS = 5
 
 
 def _close(a: float, b: float) -> bool:
