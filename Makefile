@@ -1,5 +1,5 @@
 # The README's two commands: `make run` (the curriculum and its parity table) and `make test`
-# (the linters, the type checker, then every test and notebook); `make unit` is the fast loop:
+# (the linters and the type checker beside every test and notebook); `make unit` is the fast loop:
 # the tests that execute no notebook, and how much of the package they run (coverage). `make test` also finds a Chromium for the site's browser
 # tests, installing Debian's package where it can (scripts/chromium.py; they skip, saying why,
 # where there is none), and JupyterHub's proxy for its test (scripts/hub_proxy.py, from npm).
@@ -20,7 +20,7 @@ FALLBACK := uv could not install the lock here: pip installs it instead
 # makes .venv and the linters run (CPU)
 MAKEFLAGS += --jobs=2
 
-.PHONY: run test unit lint browser hub-proxy guide-check lock-check clean-venv
+.PHONY: run test suite unit lint browser hub-proxy guide-check lock-check clean-venv
 # the stamp names the lock installed (an empty one is from before there was a choice: cpu)
 ifneq ($(LOCK),$(or $(shell cat $(STAMP) 2>/dev/null),cpu))
 .PHONY: $(STAMP)
@@ -29,7 +29,11 @@ endif
 run: $(STAMP)
 	$(BIN)/diptych run
 
-test: lint browser hub-proxy
+# the linters run beside the tests (make runs two jobs at once): run one after the other, the
+# type checker's 11 s on one core left the other idle
+test: lint suite
+
+suite: $(STAMP) browser hub-proxy
 	$(BIN)/python -m pytest
 
 # standard library only, so it needs no .venv and runs beside the set-up

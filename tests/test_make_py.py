@@ -60,10 +60,10 @@ def test_both_install_the_lock_with_uv_and_fall_back_to_pip_alike():
 
 @pytest.mark.parametrize("target", ["run", "test", "lint", "unit", "guide-check"])
 def test_both_run_the_same_commands(target):
-    # test: lint browser hub-proxy (make runs the browser's and the proxy's installs beside the
-    # set-up; make.py in turn)
-    before = [*recipe("lint"), *recipe("browser"), *recipe("hub-proxy")] if target == "test" else []
-    commands = [shlex.split(line) for line in [*before, *recipe(target)]]
+    # test: lint suite, and suite: browser hub-proxy (make runs the browser's and the proxy's
+    # installs beside the set-up, and the linters beside the tests; make.py one after the other)
+    parts = ["lint", "browser", "hub-proxy", "suite"] if target == "test" else [target]
+    commands = [shlex.split(line) for part in parts for line in recipe(part)]
     # the browser's and the proxy's scripts need only the standard library: make runs them with
     # $(PYTHON)
     programs = {"$(PYTHON)": "python"}
@@ -73,7 +73,8 @@ def test_both_run_the_same_commands(target):
     ]
     assert expected == make_py().TARGETS[target]
     if target == "test":
-        assert re.search(r"^test: lint browser hub-proxy$", MAKEFILE, re.MULTILINE)
+        assert re.search(r"^test: lint suite$", MAKEFILE, re.MULTILINE)
+        assert re.search(r"^suite: \$\(STAMP\) browser hub-proxy$", MAKEFILE, re.MULTILINE)
 
 
 def test_both_check_the_platform_first_and_write_the_same_stamp():
