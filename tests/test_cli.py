@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import types
 
 import pytest
 
 from diptych.command.cli import main
 
-from helpers import REPO, diptych
+from helpers import REPO, diptych, write_notebook
 
 
 def test_list_shows_every_lesson_with_its_run_time(capsys):
@@ -76,6 +79,7 @@ RECORD = "from diptych import parity\nparity.record('loss', {value}, atol=1e-6)"
 
 @pytest.mark.slow
 def test_failing_cell_is_reported_with_cell_number_and_error(make_curriculum, capsys, tmp_path):
+    """One kernel: the failing twin alone (its PyTorch twin, which passes, adds nothing here)."""
     make_curriculum(
         {
             "01_demo": {
@@ -84,7 +88,8 @@ def test_failing_cell_is_reported_with_cell_number_and_error(make_curriculum, ca
             }
         }
     )
-    assert main(["run", "01", "--json", str(tmp_path / "out.json")]) == 1
+    args = ["run", "01", "--framework", "tensorflow", "--json", str(tmp_path / "out.json")]
+    assert main(args) == 1
     output = capsys.readouterr().out
     assert (
         "cell 3 (\"raise ValueError('learning rate too high')\") raised ValueError: learning rate too high"
@@ -117,20 +122,61 @@ def test_one_framework_only_runs_one_notebook(make_curriculum, capsys, tmp_path)
     assert list(notebooks) == ["pytorch"]
 
 
-@pytest.mark.slow
-def test_a_cell_past_the_timeout_is_reported(make_curriculum, capsys):
-    make_curriculum({"01_demo": {"pytorch": ["import time\ntime.sleep(30)"]}})
-    assert main(["run", "01", "--framework", "pytorch", "--timeout", "2"]) == 1
-    assert "ran longer than the per-cell timeout of 2 s" in capsys.readouterr().out
+CURVE = (
+    "from diptych import parity\n"
+    "parity.record('loss_curve', [3.0, 2.0, 1.5, 1.2], atol=1e-6)\n"
+    "parity.record('grad', [1.0, 2.0], atol=1e-6)"
+)
+
+
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory) -> types.SimpleNamespace:
+    """One plain run of a lesson whose twins both pass, with every output asked for: ``diptych run
+    01 --jobs 2 --no-progress --json --plots``. Both twins record curves (drawn as overlay plots)
+    and write to stderr (kept in the JSON, cell by cell): the tests of the plots and of the stderr
+    record read this one run, two kernels rather than two runs' four."""
+    root = tmp_path_factory.mktemp("plain-run")
+    lesson = root / "notebooks" / "01_demo"
+    write_notebook(
+        lesson / "demo_pytorch.ipynb",
+        "import warnings\nwarnings.warn('a learner would see this in red')",
+        CURVE,
+    )
+    write_notebook(
+        lesson / "demo_tensorflow.ipynb",
+        "print('all is well')",
+        "import sys\nprint('oops', file=sys.stderr)",
+        CURVE,
+    )
+    options = ["--jobs", "2", "--no-progress", "--json", str(root / "run.json")]
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
+        patch.setenv("DIPTYCH_ROOT", str(root))
+        code = main(["run", "01", *options, "--plots", str(root / "plots")])
+    return types.SimpleNamespace(
+        code=code,
+        stdout=out.getvalue(),
+        json=json.loads((root / "run.json").read_text()),
+        plots=root / "plots",
+    )
 
 
 @pytest.mark.slow
-def test_plots_draw_recorded_curves_of_both_frameworks(make_curriculum, capsys, tmp_path):
-    curve = "from diptych import parity\nparity.record('loss_curve', [3.0, 2.0, 1.5, 1.2], atol=1e-6)\nparity.record('grad', [1.0, 2.0], atol=1e-6)"
-    make_curriculum({"01_demo": {"pytorch": [curve], "tensorflow": [curve]}})
-    assert main(["run", "01", "--plots", str(tmp_path / "plots"), "--jobs", "2"]) == 0
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["01_demo-loss_curve.png"]
-    assert "1 overlay plot(s)" in capsys.readouterr().out
+def test_plots_draw_recorded_curves_of_both_frameworks(plain_run):
+    assert plain_run.code == 0, plain_run.stdout
+    assert sorted(p.name for p in plain_run.plots.iterdir()) == ["01_demo-loss_curve.png"]
+    assert "1 overlay plot(s)" in plain_run.stdout
+
+
+@pytest.mark.slow
+def test_a_run_records_warnings_and_prints_to_stderr_in_its_json(plain_run):
+    """What a live run writes to stderr is kept, by cell (tests/test_stderr.py says why)."""
+    assert plain_run.code == 0, plain_run.stdout
+    notebooks = plain_run.json["lessons"][0]["notebooks"]
+    (warning,) = notebooks["pytorch"]["stderr"]
+    assert (
+        warning["cell"] == 2 and "UserWarning: a learner would see this in red" in warning["text"]
+    )
+    assert notebooks["tensorflow"]["stderr"] == [{"cell": 3, "text": "oops\n"}]
 
 
 ISA = (
