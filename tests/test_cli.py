@@ -127,58 +127,6 @@ CURVE = (
     "parity.record('loss_curve', [3.0, 2.0, 1.5, 1.2], atol=1e-6)\n"
     "parity.record('grad', [1.0, 2.0], atol=1e-6)"
 )
-
-
-@pytest.fixture(scope="module")
-def plain_run(tmp_path_factory) -> types.SimpleNamespace:
-    """One plain run of a lesson whose twins both pass, with every output asked for: ``diptych run
-    01 --jobs 2 --no-progress --json --plots``. Both twins record curves (drawn as overlay plots)
-    and write to stderr (kept in the JSON, cell by cell): the tests of the plots and of the stderr
-    record read this one run, two kernels rather than two runs' four."""
-    root = tmp_path_factory.mktemp("plain-run")
-    lesson = root / "notebooks" / "01_demo"
-    write_notebook(
-        lesson / "demo_pytorch.ipynb",
-        "import warnings\nwarnings.warn('a learner would see this in red')",
-        CURVE,
-    )
-    write_notebook(
-        lesson / "demo_tensorflow.ipynb",
-        "print('all is well')",
-        "import sys\nprint('oops', file=sys.stderr)",
-        CURVE,
-    )
-    options = ["--jobs", "2", "--no-progress", "--json", str(root / "run.json")]
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
-        patch.setenv("DIPTYCH_ROOT", str(root))
-        code = main(["run", "01", *options, "--plots", str(root / "plots")])
-    return types.SimpleNamespace(
-        code=code,
-        stdout=out.getvalue(),
-        json=json.loads((root / "run.json").read_text()),
-        plots=root / "plots",
-    )
-
-
-@pytest.mark.slow
-def test_plots_draw_recorded_curves_of_both_frameworks(plain_run):
-    assert plain_run.code == 0, plain_run.stdout
-    assert sorted(p.name for p in plain_run.plots.iterdir()) == ["01_demo-loss_curve.png"]
-    assert "1 overlay plot(s)" in plain_run.stdout
-
-
-@pytest.mark.slow
-def test_a_run_records_warnings_and_prints_to_stderr_in_its_json(plain_run):
-    """What a live run writes to stderr is kept, by cell (tests/test_stderr.py says why)."""
-    assert plain_run.code == 0, plain_run.stdout
-    notebooks = plain_run.json["lessons"][0]["notebooks"]
-    (warning,) = notebooks["pytorch"]["stderr"]
-    assert (
-        warning["cell"] == 2 and "UserWarning: a learner would see this in red" in warning["text"]
-    )
-    assert notebooks["tensorflow"]["stderr"] == [{"cell": 3, "text": "oops\n"}]
-
-
 ISA = (
     "import os\nfrom diptych import parity\n"
     "parity.record('isa', float(os.environ.get('ONEDNN_MAX_CPU_ISA') == 'AVX2'), atol=0)\n"
@@ -186,16 +134,87 @@ ISA = (
 )
 
 
+@pytest.fixture(scope="module")
+def imitated_run(tmp_path_factory) -> types.SimpleNamespace:
+    """One run of a lesson whose twins both pass, under an imitated CPU and with every output
+    asked for: ``diptych run 01 --cpu avx2-1thread --jobs 2 --no-progress --json --plots``. Both
+    twins write to stderr (kept in the JSON, cell by cell), record what their kernel's environment
+    says of the configuration, and record curves (drawn as overlay plots). The tests of the
+    configuration, the plots and the stderr record read this one run: two kernels, not six."""
+    root = tmp_path_factory.mktemp("imitated-run")
+    lesson = root / "notebooks" / "01_demo"
+    write_notebook(
+        lesson / "demo_pytorch.ipynb",
+        "import warnings\nwarnings.warn('a learner would see this in red')",
+        ISA,
+        CURVE,
+    )
+    write_notebook(
+        lesson / "demo_tensorflow.ipynb",
+        "print('all is well')",
+        "import sys\nprint('oops', file=sys.stderr)",
+        ISA,
+        CURVE,
+    )
+    options = ["--cpu", "avx2-1thread", "--jobs", "2", "--no-progress"]
+    outputs = ["--json", str(root / "r.json"), "--plots", str(root / "plots")]
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
+        patch.setenv("DIPTYCH_ROOT", str(root))
+        code = main(["run", "01", *options, *outputs])
+    return types.SimpleNamespace(
+        code=code,
+        stdout=out.getvalue(),
+        json=json.loads((root / "r.json").read_text()),
+        plots=root / "plots",
+    )
+
+
 @pytest.mark.slow
-def test_cpu_runs_every_kernel_under_the_imitated_configuration(make_curriculum, capsys, tmp_path):
-    make_curriculum({"01_demo": {"pytorch": [ISA], "tensorflow": [ISA]}})
-    assert main(["run", "01", "--cpu", "avx2-1thread", "--json", str(tmp_path / "r.json")]) == 0
-    document = json.loads((tmp_path / "r.json").read_text())
+def test_plots_draw_recorded_curves_of_both_frameworks(imitated_run):
+    assert imitated_run.code == 0, imitated_run.stdout
+    # an imitated configuration's plots are named after it (a plain run's: below)
+    assert sorted(p.name for p in imitated_run.plots.iterdir()) == [
+        "01_demo-loss_curve-avx2-1thread.png"
+    ]
+    assert "1 overlay plot(s)" in imitated_run.stdout
+
+
+def test_plots_of_a_plain_run_are_named_after_the_lesson_and_value_only(tmp_path):
+    """Which values ``--plots`` draws and what it names the files, without a kernel: a curve
+    (``*_curve``, one-dimensional) only, as ``<lesson>-<value>.png`` under this machine's
+    configuration."""
+    from diptych.command.report import LessonReport, ValueRow, write_plots
+
+    def row(name: str, value: object) -> ValueRow:
+        return ValueRow(name, {"pytorch": value, "tensorflow": value}, 0.0, 1e-6, 0.0, True)
+
+    curves = [row("loss_curve", [3.0, 2.0, 1.5]), row("grad", [1.0, 2.0]), row("loss", 1.0)]
+    written = write_plots([LessonReport("01_demo", rows=curves)], tmp_path / "plots")
+    assert [p.name for p in written] == ["01_demo-loss_curve.png"]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["01_demo-loss_curve.png"]
+
+
+@pytest.mark.slow
+def test_a_run_records_warnings_and_prints_to_stderr_in_its_json(imitated_run):
+    """What a live run writes to stderr is kept, by cell (tests/test_stderr.py says why)."""
+    assert imitated_run.code == 0, imitated_run.stdout
+    notebooks = imitated_run.json["lessons"][0]["notebooks"]
+    (warning,) = notebooks["pytorch"]["stderr"]
+    assert (
+        warning["cell"] == 2 and "UserWarning: a learner would see this in red" in warning["text"]
+    )
+    assert notebooks["tensorflow"]["stderr"] == [{"cell": 3, "text": "oops\n"}]
+
+
+@pytest.mark.slow
+def test_cpu_runs_every_kernel_under_the_imitated_configuration(imitated_run):
+    assert imitated_run.code == 0, imitated_run.stdout
+    document = imitated_run.json
     assert document["configuration"]["name"] == "avx2-1thread"
     values = document["lessons"][0]["values"]
     assert values["isa"]["pytorch"] == values["isa"]["tensorflow"] == 1.0
     assert values["threads"]["pytorch"] == 1.0
-    assert "== configuration avx2-1thread" in capsys.readouterr().out
+    assert "== configuration avx2-1thread" in imitated_run.stdout
 
 
 @pytest.mark.slow

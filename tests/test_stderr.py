@@ -4,9 +4,10 @@ Committed outputs leave stderr out (``runner.save_executed``), so a warning a le
 red in Jupyter (a library's UserWarning, a deprecation) never shows in the repository. ``diptych
 run`` keeps what each cell wrote to stderr (``Execution.stderr``, the JSON's ``"stderr"``), and
 this file shows that the record catches what it must. A live run's record (a warning and a print
-to stderr, by cell, in ``--json``) is asserted in ``tests/test_cli.py``, on the plain run that its
-plots' test reads too: one run, two kernels. The test suite holds every lesson and solution cell
-to none as it executes them (``tests/notebook_runs.py``, proven in ``tests/test_notebook_runs.py``).
+to stderr, by cell, in ``--json``) is asserted in ``tests/test_cli.py``, on the one run that its
+tests of ``--cpu`` and ``--plots`` read too (``imitated_run``: two kernels for the three). The
+test suite holds every lesson and solution cell to none as it executes them
+(``tests/notebook_runs.py``, proven in ``tests/test_notebook_runs.py``).
 """
 
 from __future__ import annotations
