@@ -10,6 +10,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from diptych.checks import exercises_of
 from diptych.command import verdicts
+from diptych.command.cli import main
 from diptych.outcomes import Outcome, Status
 
 from helpers import REPO, write_notebook
@@ -111,21 +112,27 @@ def test_the_lesson_is_found_by_its_import_or_else_by_its_folder(tmp_path):
     assert verdicts.lesson_checks(bare, tmp_path / "notes.ipynb") == []
 
 
-def test_missing_notebook_is_exit_2(tmp_path):
-    result = check(tmp_path / "nope.ipynb")
-    assert result.returncode == 2 and "no such notebook" in result.stderr
+def refused(path: Path, capsys) -> str:
+    """``diptych check PATH`` in this process, for input refused before any kernel starts (an
+    exception main() let through would fail the test with its traceback): exit 2, and stderr."""
+    assert main(["check", str(path)]) == 2
+    printed = capsys.readouterr()
+    assert "Traceback" not in printed.out + printed.err
+    return printed.err
 
 
-def test_truncated_json_is_exit_2(tmp_path):
+def test_missing_notebook_is_exit_2(tmp_path, capsys):
+    assert "no such notebook" in refused(tmp_path / "nope.ipynb", capsys)
+
+
+def test_truncated_json_is_exit_2(tmp_path, capsys):
     path = write_notebook(tmp_path / "nb.ipynb", "1")
     path.write_text(path.read_text()[:100])
-    result = check(path)
-    assert result.returncode == 2 and "not a valid notebook" in result.stderr
+    assert "not a valid notebook" in refused(path, capsys)
 
 
-def test_a_notebook_without_checks_is_exit_2(tmp_path):
-    result = check(write_notebook(tmp_path / "nb.ipynb", "1"))
-    assert result.returncode == 2 and "no exercise checks" in result.stderr
+def test_a_notebook_without_checks_is_exit_2(tmp_path, capsys):
+    assert "no exercise checks" in refused(write_notebook(tmp_path / "nb.ipynb", "1"), capsys)
 
 
 @pytest.mark.slow
