@@ -50,7 +50,7 @@ def test_doctor_reports_versions_and_passes_here(capsys):
 )
 def test_unknown_lesson_is_a_usage_error_without_traceback(args, message, capsys):
     """In this process (an exception main() let through would fail the test with its traceback):
-    the fresh process's exit status is test_unknown_framework_is_a_usage_error's subject."""
+    a fresh process's exit status is the unknown-framework test's subject, next."""
     assert exit_status_of(args) == 2
     stderr = capsys.readouterr().err
     assert message in stderr and "Traceback" not in stderr
