@@ -10,12 +10,17 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from diptych.checks import exercises_of
 from diptych.command import verdicts
+from diptych.command.cli import main
 from diptych.outcomes import Outcome, Status
 
-from helpers import REPO, write_notebook
+from helpers import REPO, ROWS_CHECK, write_notebook
 
+#: lesson 01's checks of exercises 2 and 5 need nothing of an adapter but ``from_numpy``: a NumPy
+#: stand-in spares every kernel below the second or so of importing a framework (the verdicts are
+#: the subject here; the adapters' own tests are in test_adapters.py and the lessons' runs)
 SETUP = (
-    "from diptych.adapters import pytorch as adapter\nfrom diptych.checks import tensors as checks"
+    "import types\nimport numpy as np\nfrom diptych.checks import tensors as checks\n"
+    "adapter = types.SimpleNamespace(NAME='NumPy', from_numpy=lambda a: np.array(a, copy=True))"
 )
 CHECK = ("checks.outer_sum(outer_sum, adapter)", ["exercise-check"])
 TENSORS = exercises_of("tensors")[:4]  # the first four: what the notebooks below hold
@@ -106,21 +111,27 @@ def test_the_lesson_is_found_by_its_import_or_else_by_its_folder(tmp_path):
     assert verdicts.lesson_checks(bare, tmp_path / "notes.ipynb") == []
 
 
-def test_missing_notebook_is_exit_2(tmp_path):
-    result = check(tmp_path / "nope.ipynb")
-    assert result.returncode == 2 and "no such notebook" in result.stderr
+def refused(path: Path, capsys) -> str:
+    """``diptych check PATH`` in this process, for input refused before any kernel starts (an
+    exception main() let through would fail the test with its traceback): exit 2, and stderr."""
+    assert main(["check", str(path)]) == 2
+    printed = capsys.readouterr()
+    assert "Traceback" not in printed.out + printed.err
+    return printed.err
 
 
-def test_truncated_json_is_exit_2(tmp_path):
+def test_missing_notebook_is_exit_2(tmp_path, capsys):
+    assert "no such notebook" in refused(tmp_path / "nope.ipynb", capsys)
+
+
+def test_truncated_json_is_exit_2(tmp_path, capsys):
     path = write_notebook(tmp_path / "nb.ipynb", "1")
     path.write_text(path.read_text()[:100])
-    result = check(path)
-    assert result.returncode == 2 and "not a valid notebook" in result.stderr
+    assert "not a valid notebook" in refused(path, capsys)
 
 
-def test_a_notebook_without_checks_is_exit_2(tmp_path):
-    result = check(write_notebook(tmp_path / "nb.ipynb", "1"))
-    assert result.returncode == 2 and "no exercise checks" in result.stderr
+def test_a_notebook_without_checks_is_exit_2(tmp_path, capsys):
+    assert "no exercise checks" in refused(write_notebook(tmp_path / "nb.ipynb", "1"), capsys)
 
 
 @pytest.mark.slow
@@ -180,24 +191,35 @@ def test_a_cell_that_loops_forever_is_stopped_by_the_timeout(tmp_path):
     assert "not run" in result.stdout
 
 
-@pytest.mark.slow
-def test_a_syntax_error_in_the_exercise_fails_its_check_with_a_hint(tmp_path):
-    path = write_notebook(tmp_path / "nb.ipynb", SETUP, "def outer_sum(a, b)\n    return a", CHECK)
-    result = check(path)
-    assert result.returncode == 1
-    assert (
-        "✗ Exercise 2: An outer sum by broadcasting — failed: the check could not run: NameError"
-        in result.stdout
-    )
-    assert "did it fail?" in result.stdout
-
-
-@pytest.mark.slow
-def test_a_wrong_answer_fails_with_the_checks_message_in_terminal_words(tmp_path):
+@pytest.fixture(scope="module")
+def two_failures(tmp_path_factory) -> subprocess.CompletedProcess:
+    """One `diptych check` of a notebook with two exercises failed two ways: exercise 2 a wrong
+    answer, exercise 5 a syntax error (so its check cell meets a NameError)."""
     path = write_notebook(
-        tmp_path / "nb.ipynb", SETUP, "def outer_sum(a, b):\n    return a + b[:1]", CHECK
+        tmp_path_factory.mktemp("two-failures") / "nb.ipynb",
+        SETUP,
+        "def outer_sum(a, b):\n    return a + b[:1]",
+        CHECK,
+        "def standardise_rows(X)\n    return X",
+        ROWS_CHECK,
     )
-    result = check(path)
+    return check(path)
+
+
+@pytest.mark.slow
+def test_a_syntax_error_in_the_exercise_fails_its_check_with_a_hint(two_failures):
+    result = two_failures
+    assert result.returncode == 1
+    (line,) = [line for line in result.stdout.splitlines() if "Exercise 5" in line]
+    assert line.startswith(
+        "✗ Exercise 5: Standardise every row — failed: the check could not run: NameError"
+    )
+    assert "did it fail?" in line  # the hint is this exercise's, not the wrong answer's
+
+
+@pytest.mark.slow
+def test_a_wrong_answer_fails_with_the_checks_message_in_terminal_words(two_failures):
+    result = two_failures
     assert result.returncode == 1 and "shape (4,), expected (4, 3)" in result.stdout
-    assert "0 of 5 passed, 1 failed, 0 not attempted, 4 not checked" in result.stdout
+    assert "0 of 5 passed, 2 failed, 0 not attempted, 3 not checked" in result.stdout
     assert "this cell" not in result.stdout and "this one" not in result.stdout
