@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -64,14 +65,74 @@ def test_sections_pair_by_heading_with_the_framework_names_aside():
     assert sections[4].title == "Parity"
 
 
-def test_a_lesson_page_has_one_tab_set_per_section_and_the_parity_table_in_parity(tmp_path):
+def _cells(*sources: str) -> list[dict]:
+    """Cells from sources: a source starting with ``>`` is code (the ``>`` removed)."""
+    return [
+        {"cell_type": "code", "source": text[1:]}
+        if text.startswith(">")
+        else {"cell_type": "markdown", "source": text}
+        for text in sources
+    ]
+
+
+def test_what_the_twins_say_alike_is_one_block_and_their_code_differs_line_by_line():
+    from diptych.command.site_twins import Block, blocks
+
+    found = blocks(
+        {
+            "pytorch": _cells(
+                "## Setup\nSame words.",
+                ">import torch\nx = torch.ones(2)\nprint(x)",
+                "Read back from Keras.",
+                "Only in this twin.",
+                "Said alike.",
+            ),
+            "tensorflow": _cells(
+                "## Setup\nSame words.",
+                ">import tensorflow as tf\nx = tf.ones(2)\nprint(x)",
+                "Read back from PyTorch.",
+                "Said alike.",
+            ),
+        },
+        {"pytorch": 10, "tensorflow": 20},
+    )
+    assert found == [
+        Block(True, {"pytorch": (10, 11), "tensorflow": (20, 21)}),
+        # a cell that differs by a framework's name is each twin's own, side by side
+        Block(
+            False,
+            {"pytorch": (11, 14), "tensorflow": (21, 23)},
+            {"pytorch": {11: [1, 2]}, "tensorflow": {21: [1, 2]}},  # print(x) is the same
+        ),
+        Block(True, {"pytorch": (14, 15), "tensorflow": (23, 24)}),
+    ]
+
+
+def test_a_lesson_page_shows_a_shared_cell_once_and_the_rest_in_tabs():
+    lesson = LESSONS[0]
+    notebooks = {fw: nbformat.read(path, as_version=4) for fw, path in lesson.notebooks.items()}
+    sections = site_pages.pair_sections(
+        {fw: site_pages.h2_headings(nb) for fw, nb in notebooks.items()}
+    )
+    table = site_parity.ParityTable(["value"], [["`x`"]], "the note")
+    page = site_pages.lesson_page(lesson, "Title", sections, table, None)
+    shared = [line for line in page.splitlines() if line == ":shared:"]
+    assert shared, "no cell of lesson 01 is shown once, though its twins share some"
+    stems = [path.stem for path in lesson.notebooks.values()]
+    # a shared block is the first twin's cells, outside any tab
+    for block in page.split(":shared:")[:-1]:
+        assert block.rsplit("```{diptych-section} ", 1)[1].startswith(stems[0])
+
+
+def test_a_lesson_page_has_a_heading_per_section_and_the_parity_table_in_parity(tmp_path):
     lesson = LESSONS[0]
     notebooks = {fw: nbformat.read(path, as_version=4) for fw, path in lesson.notebooks.items()}
     headings = {fw: site_pages.h2_headings(nb) for fw, nb in notebooks.items()}
     sections = site_pages.pair_sections(headings)
     table = site_parity.ParityTable(["value", "headroom"], [["`x`", "∞"]], "the note")
     page = site_pages.lesson_page(lesson, "Title", sections, table, None)
-    assert page.count("::::::{tab-set}") == len(headings["pytorch"]) + 1  # and the introduction
+    assert page.count("\n## ") == len(headings["pytorch"]) + 1  # and the introduction
+    assert page.count("::::::{tab-set}") >= len(headings["pytorch"])  # what differs, in tabs
     parity = page.index("## Parity")
     assert parity < page.index(":::{list-table}") < page.index("::::::{tab-set}", parity)
     assert "html_theme.sidebar_secondary.remove: true" in page
@@ -360,23 +421,32 @@ def test_a_lesson_page_shows_both_frameworks_side_by_side(built, desktop, lesson
         """() => [...document.querySelectorAll('article section')]
               .filter(s => s.querySelector(':scope > h2'))
               .map(s => {
-                const pair = s.querySelector(':scope > .diptych-pair')
-                             || s.querySelector(':scope > details > * > .diptych-pair');
-                const columns = pair ? [...pair.querySelectorAll(':scope > .sd-tab-content')] : [];
-                const boxes = columns.map(c => c.getBoundingClientRect());
+                const body = s.querySelector(':scope > details > .sd-summary-content') || s;
+                const pairs = [...body.querySelectorAll(':scope > .diptych-pair')];
                 return {
                   heading: s.querySelector('h2').textContent,
-                  labels: pair ? [...pair.querySelectorAll(':scope > label')].map(l => l.textContent.trim()) : [],
-                  side_by_side: boxes.length === 2 && boxes[0].width > 0 && boxes[1].width > 0
-                                && boxes[0].right <= boxes[1].left && boxes[0].top === boxes[1].top,
-                  filled: columns.every(c => c.textContent.trim().length > 0),
+                  shared: body.querySelectorAll(':scope > .diptych-shared').length,
+                  pairs: pairs.map(pair => {
+                    const columns = [...pair.querySelectorAll(':scope > .sd-tab-content')];
+                    const boxes = columns.map(c => c.getBoundingClientRect());
+                    return {
+                      labels: [...pair.querySelectorAll(':scope > label')].map(
+                        l => l.textContent.trim()),
+                      side_by_side: boxes.length === 2 && boxes[0].width > 0
+                                    && boxes[1].width > 0 && boxes[0].right <= boxes[1].left
+                                    && boxes[0].top === boxes[1].top,
+                      filled: columns.every(c => c.textContent.trim().length > 0),
+                    };
+                  }),
                 };
               })"""
     )
     assert len(sections) >= 6, sections
     for section in sections:
-        assert section["labels"] == ["PyTorch", "TensorFlow"], section
-        assert section["side_by_side"] and section["filled"], section
+        assert section["pairs"] or section["shared"], section
+        for pair in section["pairs"]:
+            assert pair["labels"] == ["PyTorch", "TensorFlow"], (section["heading"], pair)
+            assert pair["side_by_side"] and pair["filled"], (section["heading"], pair)
     code = page.evaluate(
         """() => [...document.querySelectorAll('.diptych-pair > .sd-tab-content')].map(
               c => c.querySelectorAll('div.highlight pre span.k, div.highlight pre span.kn').length)"""
@@ -529,3 +599,121 @@ def test_screenshots_of_a_lesson_on_a_desktop(built, desktop):
     page.locator("table.diptych-parity").scroll_into_view_if_needed()
     page.screenshot(path=SCREENSHOTS / f"{lesson.name}-desktop-parity.png")
     desktop.assert_clean("screenshots")
+
+
+def _shared_sentence(lesson: registry.Lesson) -> str | None:
+    """Words of a markdown cell both twins hold word for word (not a heading): a paragraph the
+    lesson page should show once."""
+    sources = [
+        [
+            c.source.strip()
+            for c in nbformat.read(path, as_version=4).cells
+            if c.cell_type == "markdown"
+        ]
+        for path in lesson.notebooks.values()
+    ]
+    for source in sources[0]:
+        found = re.search(r"(?:[A-Za-z,]{2,} ){7}[A-Za-z]{2,}", source)
+        if source in sources[1] and not source.startswith("#") and found:
+            return found.group(0)
+    return None
+
+
+@pytest.mark.slow
+def test_a_paragraph_both_twins_hold_is_shown_once_and_differing_code_lines_are_marked(
+    built, desktop
+):
+    lesson = next(lesson for lesson in LESSONS if _shared_sentence(lesson))
+    sentence = _shared_sentence(lesson)
+    page = desktop.read(built / "notebooks" / lesson.name / "index.html")
+    found = page.evaluate(
+        """sentence => {
+          const norm = t => t.replace(/\\s+/g, ' ');
+          const all = norm(document.querySelector('article').textContent);
+          const shared = [...document.querySelectorAll('.diptych-shared')]
+                         .filter(s => norm(s.textContent).includes(sentence));
+          const box = shared.length ? shared[0].getBoundingClientRect() : null;
+          const pair = document.querySelector('.diptych-pair').getBoundingClientRect();
+          return {count: all.split(sentence).length - 1, shared: shared.length,
+                  inside_tab: shared.length > 0 && shared[0].closest('.sd-tab-content') !== null,
+                  across: box !== null && box.width > 0.9 * pair.width};
+        }""",
+        sentence,
+    )
+    assert found == {"count": 1, "shared": 1, "inside_tab": False, "across": True}, sentence
+    marked = page.evaluate(
+        """() => [...document.querySelectorAll('.diptych-pair .diptych-differs span.hll')]
+              .map(l => getComputedStyle(l).backgroundColor)"""
+    )
+    assert marked, "no differing line is marked"
+    assert all(color not in ("rgba(0, 0, 0, 0)", "transparent") for color in marked)
+    desktop.assert_clean(lesson.name)
+
+
+#: WCAG's contrast ratio of an element's text with what lies behind it: its colour over the
+#: backgrounds of it and its ancestors, composited from the page down (alpha included)
+CONTRAST = """element => {
+  const rgba = text => { const v = text.match(/[\\d.]+/g).map(Number);
+                         return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
+  const over = (top, under) => top.slice(0, 3).map((c, i) => c * top[3] + under[i] * (1 - top[3]));
+  const layers = [];
+  for (let e = element; e; e = e.parentElement) layers.unshift(rgba(getComputedStyle(e).backgroundColor));
+  let background = [255, 255, 255];
+  for (const layer of layers) background = over(layer, background);
+  const text = over(rgba(getComputedStyle(element).color), background);
+  const luminance = rgb => { const [r, g, b] = rgb.map(c => { c /= 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const [light, dark] = [luminance(text), luminance(background)].sort((a, b) => b - a);
+  return {ratio: (light + 0.05) / (dark + 0.05), background: luminance(background)};
+}"""
+#: what must stay readable in both modes: prose, code, a marked line, the columns' headings
+#: and the parity table
+READABLE = {
+    "prose": "article .diptych-shared p",
+    "code": ".diptych-pair div.highlight pre",
+    "marked line": ".diptych-pair .diptych-differs span.hll",
+    "column heading": ".diptych-pair > label",
+    "parity header": "table.diptych-parity th",
+    "parity cell": "table.diptych-parity td",
+}
+
+
+def _switch_theme(page, mode: str) -> None:
+    """Pick a mode in the theme's own switcher (its dropdown in the header), as a reader does."""
+    page.locator(".theme-switch-button:visible").first.click()
+    page.locator(f".theme-change-button[data-mode='{mode}']:visible").first.click()
+    page.keyboard.press("Escape")  # close the dropdown
+    # the theme fades colours in over 0.25 s: read them once they have settled
+    page.evaluate(
+        "() => Promise.all(document.getAnimations().map(a => a.finished.catch(() => null)))"
+    )
+
+
+@pytest.mark.slow
+def test_dark_mode_keeps_text_code_plots_and_parity_tables_readable(built, desktop):
+    lesson = LESSONS[1]
+    page = desktop.read(built / "notebooks" / lesson.name / "index.html")
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    for mode in ("light", "dark"):
+        _switch_theme(page, mode)
+        assert page.evaluate("document.documentElement.dataset.theme") == mode
+        for what, selector in READABLE.items():
+            element = page.locator(selector).first
+            assert element.count(), f"{mode}: no {what} ({selector})"
+            contrast = element.evaluate(CONTRAST)
+            assert contrast["ratio"] >= 4.5, f"{mode}: {what} has contrast {contrast}"
+        # plots are drawn for a white page: in dark mode they sit on a light card
+        cards = page.evaluate(
+            "() => [...document.querySelectorAll('article .cell_output img')].map("
+            "i => getComputedStyle(i).backgroundColor)"
+        )
+        assert cards, "no plot on the page"
+        if mode == "dark":
+            for card in cards:
+                red, green, blue = (float(c) for c in re.findall(r"[\d.]+", card)[:3])
+                assert min(red, green, blue) >= 200, f"a plot on a dark background: {card}"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.locator("article img").first.scroll_into_view_if_needed()
+        page.screenshot(path=SCREENSHOTS / f"{lesson.name}-desktop-{mode}.png")
+    desktop.assert_clean(f"{lesson.name} in dark mode")
