@@ -11,9 +11,11 @@ are written to build/site-screenshots/ for a reviewer.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -198,7 +200,9 @@ def test_without_a_run_the_table_shows_what_each_notebook_printed(tmp_path):
     assert "diptych site --results" in table.note
 
 
-def _run_document(values: dict[str, tuple], configuration: str = "default") -> dict:
+def _run_document(
+    values: dict[str, tuple], configuration: str = "default", lesson: str = "01_demo"
+) -> dict:
     """What `diptych run --json` writes for one lesson whose twins recorded ``values``
     (name -> (PyTorch value, TensorFlow value, atol[, at_least])), compared by report."""
     from diptych.configurations import CONFIGURATIONS
@@ -211,7 +215,7 @@ def _run_document(values: dict[str, tuple], configuration: str = "default") -> d
             if at_least is not None:
                 recorded[name]["at_least"] = at_least
         runs[framework] = Execution(Path(f"demo_{framework}.ipynb"), ok=True, values=recorded)
-    report = LessonReport("01_demo", runs, compare_values(runs), configuration)
+    report = LessonReport(lesson, runs, compare_values(runs), configuration)
     return to_json([report], CONFIGURATIONS[configuration])
 
 
@@ -245,6 +249,52 @@ def test_a_matrix_run_shows_the_least_headroom_and_the_worst_verdict(tmp_path):
     table = site_parity.from_results(site_parity.read_results(path), "01_demo", "m")
     assert table.rows[0][-2:] == ["5×", "thin"]
     assert "default, avx2-1thread" in table.note
+
+
+def test_a_run_says_when_it_ran_and_with_which_versions():
+    from datetime import datetime, timezone
+    from importlib import metadata
+
+    document = _run_document({"x": (1.0, 1.0, 1e-6, None)})
+    ran = datetime.fromisoformat(document["date"])
+    assert abs((datetime.now(timezone.utc) - ran).total_seconds()) < 60
+    assert document["versions"]["python"] == platform.python_version()
+    assert document["versions"]["pytorch"] == metadata.version("torch").split("+")[0]
+    # TensorFlow's wheel is tensorflow-cpu on x86-64 Linux and Windows: found by its module
+    installed = []
+    for name in ("tensorflow", "tensorflow-cpu"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            installed.append(metadata.version(name))
+    assert [document["versions"]["tensorflow"]] == installed
+
+
+def test_a_lesson_page_says_when_and_with_what_the_run_verified_it(tmp_path):
+    document = _run_document({"x": (1.0, 1.0, 1e-6, None)})
+    document["versions"] = {"python": "3.12.1", "pytorch": "2.9.0", "tensorflow": "2.20.0"}
+    document["date"] = "2026-03-04T05:06:07+00:00"
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"matrix": [document]}))
+    runs = site_parity.read_results(path)
+    assert site_parity.verified(runs, "01_demo") == (
+        "Verified on 2026-03-04 with PyTorch 2.9.0 and TensorFlow 2.20.0 (`diptych run`, "
+        "configuration default, Python 3.12.1)."
+    )
+    assert site_parity.verified(runs, "02_other") is None
+    # values another machine recorded (--baseline) were not verified by this run
+    document["lessons"][0]["notebooks"]["tensorflow"]["recorded_elsewhere"] = True
+    assert "TensorFlow" not in site_parity.verified([document], "01_demo")
+    document["lessons"][0]["ok"] = False
+    assert site_parity.verified([document], "01_demo").startswith("Run, and not passed, on")
+    # a file written before runs recorded their date and versions: its table, and no line
+    del document["date"], document["versions"]
+    path.write_text(json.dumps(document))
+    runs = site_parity.read_results(path)
+    assert site_parity.from_results(runs, "01_demo", "r") is not None
+    assert site_parity.verified(runs, "01_demo") is None
+    page = site_pages.lesson_page(
+        LESSONS[0], "T", [], site_parity.from_outputs(LESSONS[0]), None, "V."
+    )
+    assert ":::{container} diptych-verified\nV.\n:::" in page
 
 
 @pytest.mark.parametrize("text", ["not json", "[]", '{"lessons": [{"lesson": 1}]}', "{}"])
@@ -307,9 +357,16 @@ def test_results_that_are_not_a_run_stop_the_build_before_it_starts(tmp_path):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    """The whole site, built once by the command as a reader would run it."""
-    out = tmp_path_factory.mktemp("site") / "site"
-    done = _diptych("--out", str(out), "--no-progress")
+    """The whole site, built once by the command as a reader would run it, with a run's results
+    for the first lesson (`--results`, written by `report.to_json`): its parity table and its
+    "verified" line come from them, the other lessons' from their committed outputs."""
+    folder = tmp_path_factory.mktemp("site")
+    results = folder / "results.json"
+    results.write_text(
+        json.dumps(_run_document({"x": (1.0, 1.0, 1e-6, None)}, lesson=LESSONS[0].name))
+    )
+    out = folder / "site"
+    done = _diptych("--out", str(out), "--no-progress", "--results", str(results))
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", f"the build warned:\n{done.stderr}"
     return out
@@ -717,3 +774,20 @@ def test_dark_mode_keeps_text_code_plots_and_parity_tables_readable(built, deskt
         page.locator("article img").first.scroll_into_view_if_needed()
         page.screenshot(path=SCREENSHOTS / f"{lesson.name}-desktop-{mode}.png")
     desktop.assert_clean(f"{lesson.name} in dark mode")
+
+
+@pytest.mark.slow
+def test_a_lesson_a_run_measured_says_when_and_with_which_versions(built, desktop):
+    from diptych.command.report import versions
+
+    found = versions()
+    page = desktop.read(built / "notebooks" / LESSONS[0].name / "index.html")
+    line = page.locator(".diptych-verified").inner_text()
+    assert line.startswith("Verified on ")
+    assert f"with PyTorch {found['pytorch']} and TensorFlow {found['tensorflow']}" in line
+    heading = page.locator("article h1").bounding_box()
+    assert page.locator(".diptych-verified").bounding_box()["y"] > heading["y"]  # under the title
+    assert "agree" in page.locator("table.diptych-parity thead").inner_text()  # the run's table
+    page = desktop.read(built / "notebooks" / LESSONS[1].name / "index.html")
+    assert page.locator(".diptych-verified").count() == 0  # its table is the committed outputs'
+    desktop.assert_clean("verified")

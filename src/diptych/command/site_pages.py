@@ -96,8 +96,10 @@ def lesson_page(
     sections: list[Section],
     parity: ParityTable,
     exercises: Lesson | None,
+    verified: str | None = None,
 ) -> str:
-    """The side-by-side page of one lesson, as MyST Markdown."""
+    """The side-by-side page of one lesson, as MyST Markdown; ``verified`` is the line saying
+    when and with which versions a run measured it (``site_parity.verified``)."""
     frameworks = [fw for fw in KEYS if fw in lesson.notebooks]
     stems = {fw: lesson.notebooks[fw].stem for fw in frameworks}
     names = listed([FRAMEWORK_NAMES[fw] for fw in frameworks])
@@ -108,6 +110,7 @@ def lesson_page(
         "",
         f"# {lesson.number} · {title}",
         "",
+        *([":::{container} diptych-verified", verified, ":::", ""] if verified else []),
         ":::{toctree}",
         ":hidden:",
         "",
