@@ -791,3 +791,39 @@ def test_a_lesson_a_run_measured_says_when_and_with_which_versions(built, deskto
     page = desktop.read(built / "notebooks" / LESSONS[1].name / "index.html")
     assert page.locator(".diptych-verified").count() == 0  # its table is the committed outputs'
     desktop.assert_clean("verified")
+
+
+#: per tab set shown on paper: whether each framework's column is laid out, and whether any tab
+#: label is (a folded section does not print)
+PRINTED = """() => [...document.querySelectorAll('.diptych-pair')]
+  .filter(pair => !pair.closest('details:not([open])')).map(pair => ({
+    columns: [...pair.querySelectorAll(':scope > .sd-tab-content')].map(
+               c => c.getBoundingClientRect().height > 0),
+    labels: [...pair.querySelectorAll(':scope > label')].some(
+               l => l.getBoundingClientRect().height > 0),
+  }))"""
+#: the code of every column laid out on paper
+PRINTED_CODE = """() => [...document.querySelectorAll('.diptych-pair div.highlight pre')]
+  .filter(pre => pre.getBoundingClientRect().height > 0).map(pre => pre.textContent)"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("framework", "mine", "theirs"), [("tensorflow", "tf.", "torch")])
+def test_a_lesson_prints_one_frameworks_track(built, desktop, framework, mine, theirs):
+    """`?framework=` picks the track; on paper only its columns stand, however wide the window."""
+    lesson = LESSONS[1]
+    page = desktop.read(built / "notebooks" / lesson.name / "index.html", f"?framework={framework}")
+    page.emulate_media(media="print")
+    wanted = [key == framework for key in lesson.notebooks]
+    printed = page.evaluate(PRINTED)
+    assert printed and all(p == {"columns": wanted, "labels": False} for p in printed), printed
+    code = page.evaluate(PRINTED_CODE)
+    assert any(mine in text for text in code), f"no {framework} code on paper"
+    assert not any(theirs in text for text in code), "the other framework's code on paper"
+    # Chromium's own print to PDF (Playwright's page.pdf, headless only), for a reviewer to read
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    pdf = page.pdf(path=SCREENSHOTS / f"{lesson.name}-{framework}.pdf", format="A4")
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    page.emulate_media(media="screen")  # and on screen, both columns again
+    assert all(p["columns"] == [True, True] for p in page.evaluate(PRINTED))
+    desktop.assert_clean(f"{lesson.name} printed")
