@@ -157,6 +157,36 @@ def test_a_section_is_copied_from_the_notebook_page_without_its_heading(text):
     assert found == [["intro"], ["in a"], ["in b"], []]
 
 
+def test_a_cell_range_keeps_the_nodes_myst_nb_rendered_from_those_cells():
+    from docutils import nodes
+
+    from diptych.command.site_sphinx import of_cells
+
+    def line(node, cell):  # myst-nb's pseudo line numbers: cell k's lines from 10000 (k + 1)
+        node.line = 10000 * (cell + 1) + 2
+        return node
+
+    code = nodes.container(cell_index=3)
+    target = nodes.target()  # no line: it goes with the node before it
+    subsection = nodes.section(
+        "",
+        line(nodes.title(text="Sub"), 5),
+        line(nodes.paragraph(text="five"), 5),
+        line(nodes.paragraph(text="six"), 6),
+    )
+    content = [
+        line(nodes.paragraph(text="two"), 2),
+        code,
+        target,
+        line(nodes.paragraph(text="four"), 4),
+        subsection,
+    ]
+    assert of_cells(content, 3, 5) == [code, target, content[3]]
+    assert [n.astext() for n in of_cells(content, 6, 7)] == ["six"]  # its heading's cell is out
+    (kept,) = of_cells([subsection.deepcopy()], 5, 7)
+    assert kept.astext().split() == ["Sub", "five", "six"]
+
+
 @pytest.mark.parametrize(
     ("source", "alt"),
     [

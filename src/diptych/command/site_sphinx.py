@@ -87,9 +87,10 @@ class FillSections(SphinxPostTransform):
                 if placeholder["cells"] is not None:
                     content = of_cells(content, *placeholder["cells"])
                 prefix = docname.rpartition("/")[2]
-                content = [_renamed(node, prefix) for node in content] or _missing(
-                    f"{docname} has no section {index}"
-                )
+                content = [_renamed(node, prefix) for node in content]
+                if not content and placeholder["cells"] is None:
+                    # (cells may render nothing here: a cell holding only the section's heading)
+                    content = _missing(f"{docname} has no section {index}")
                 _mark(content, placeholder["marks"])
             if placeholder["shared"]:
                 content = [nodes.container("", *content, classes=["diptych-shared"])]
