@@ -11,9 +11,12 @@ are written to build/site-screenshots/ for a reviewer.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
+import platform
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -64,14 +67,74 @@ def test_sections_pair_by_heading_with_the_framework_names_aside():
     assert sections[4].title == "Parity"
 
 
-def test_a_lesson_page_has_one_tab_set_per_section_and_the_parity_table_in_parity(tmp_path):
+def _cells(*sources: str) -> list[dict]:
+    """Cells from sources: a source starting with ``>`` is code (the ``>`` removed)."""
+    return [
+        {"cell_type": "code", "source": text[1:]}
+        if text.startswith(">")
+        else {"cell_type": "markdown", "source": text}
+        for text in sources
+    ]
+
+
+def test_what_the_twins_say_alike_is_one_block_and_their_code_differs_line_by_line():
+    from diptych.command.site_twins import Block, blocks
+
+    found = blocks(
+        {
+            "pytorch": _cells(
+                "## Setup\nSame words.",
+                ">import torch\nx = torch.ones(2)\nprint(x)",
+                "Read back from Keras.",
+                "Only in this twin.",
+                "Said alike.",
+            ),
+            "tensorflow": _cells(
+                "## Setup\nSame words.",
+                ">import tensorflow as tf\nx = tf.ones(2)\nprint(x)",
+                "Read back from PyTorch.",
+                "Said alike.",
+            ),
+        },
+        {"pytorch": 10, "tensorflow": 20},
+    )
+    assert found == [
+        Block(True, {"pytorch": (10, 11), "tensorflow": (20, 21)}),
+        # a cell that differs by a framework's name is each twin's own, side by side
+        Block(
+            False,
+            {"pytorch": (11, 14), "tensorflow": (21, 23)},
+            {"pytorch": {11: [1, 2]}, "tensorflow": {21: [1, 2]}},  # print(x) is the same
+        ),
+        Block(True, {"pytorch": (14, 15), "tensorflow": (23, 24)}),
+    ]
+
+
+def test_a_lesson_page_shows_a_shared_cell_once_and_the_rest_in_tabs():
+    lesson = LESSONS[0]
+    notebooks = {fw: nbformat.read(path, as_version=4) for fw, path in lesson.notebooks.items()}
+    sections = site_pages.pair_sections(
+        {fw: site_pages.h2_headings(nb) for fw, nb in notebooks.items()}
+    )
+    table = site_parity.ParityTable(["value"], [["`x`"]], "the note")
+    page = site_pages.lesson_page(lesson, "Title", sections, table, None)
+    shared = [line for line in page.splitlines() if line == ":shared:"]
+    assert shared, "no cell of lesson 01 is shown once, though its twins share some"
+    stems = [path.stem for path in lesson.notebooks.values()]
+    # a shared block is the first twin's cells, outside any tab
+    for block in page.split(":shared:")[:-1]:
+        assert block.rsplit("```{diptych-section} ", 1)[1].startswith(stems[0])
+
+
+def test_a_lesson_page_has_a_heading_per_section_and_the_parity_table_in_parity(tmp_path):
     lesson = LESSONS[0]
     notebooks = {fw: nbformat.read(path, as_version=4) for fw, path in lesson.notebooks.items()}
     headings = {fw: site_pages.h2_headings(nb) for fw, nb in notebooks.items()}
     sections = site_pages.pair_sections(headings)
     table = site_parity.ParityTable(["value", "headroom"], [["`x`", "∞"]], "the note")
     page = site_pages.lesson_page(lesson, "Title", sections, table, None)
-    assert page.count("::::::{tab-set}") == len(headings["pytorch"]) + 1  # and the introduction
+    assert page.count("\n## ") == len(headings["pytorch"]) + 1  # and the introduction
+    assert page.count("::::::{tab-set}") >= len(headings["pytorch"])  # what differs, in tabs
     parity = page.index("## Parity")
     assert parity < page.index(":::{list-table}") < page.index("::::::{tab-set}", parity)
     assert "html_theme.sidebar_secondary.remove: true" in page
@@ -92,6 +155,36 @@ def test_a_section_is_copied_from_the_notebook_page_without_its_heading(text):
     doctree = publish_doctree(text, settings_overrides={"doctitle_xform": False})
     found = [[node.astext() for node in section_content(doctree, i)] for i in range(4)]
     assert found == [["intro"], ["in a"], ["in b"], []]
+
+
+def test_a_cell_range_keeps_the_nodes_myst_nb_rendered_from_those_cells():
+    from docutils import nodes
+
+    from diptych.command.site_sphinx import of_cells
+
+    def line(node, cell):  # myst-nb's pseudo line numbers: cell k's lines from 10000 (k + 1)
+        node.line = 10000 * (cell + 1) + 2
+        return node
+
+    code = nodes.container(cell_index=3)
+    target = nodes.target()  # no line: it goes with the node before it
+    subsection = nodes.section(
+        "",
+        line(nodes.title(text="Sub"), 5),
+        line(nodes.paragraph(text="five"), 5),
+        line(nodes.paragraph(text="six"), 6),
+    )
+    content = [
+        line(nodes.paragraph(text="two"), 2),
+        code,
+        target,
+        line(nodes.paragraph(text="four"), 4),
+        subsection,
+    ]
+    assert of_cells(content, 3, 5) == [code, target, content[3]]
+    assert [n.astext() for n in of_cells(content, 6, 7)] == ["six"]  # its heading's cell is out
+    (kept,) = of_cells([subsection.deepcopy()], 5, 7)
+    assert kept.astext().split() == ["Sub", "five", "six"]
 
 
 @pytest.mark.parametrize(
@@ -137,7 +230,9 @@ def test_without_a_run_the_table_shows_what_each_notebook_printed(tmp_path):
     assert "diptych site --results" in table.note
 
 
-def _run_document(values: dict[str, tuple], configuration: str = "default") -> dict:
+def _run_document(
+    values: dict[str, tuple], configuration: str = "default", lesson: str = "01_demo"
+) -> dict:
     """What `diptych run --json` writes for one lesson whose twins recorded ``values``
     (name -> (PyTorch value, TensorFlow value, atol[, at_least])), compared by report."""
     from diptych.configurations import CONFIGURATIONS
@@ -150,7 +245,7 @@ def _run_document(values: dict[str, tuple], configuration: str = "default") -> d
             if at_least is not None:
                 recorded[name]["at_least"] = at_least
         runs[framework] = Execution(Path(f"demo_{framework}.ipynb"), ok=True, values=recorded)
-    report = LessonReport("01_demo", runs, compare_values(runs), configuration)
+    report = LessonReport(lesson, runs, compare_values(runs), configuration)
     return to_json([report], CONFIGURATIONS[configuration])
 
 
@@ -184,6 +279,52 @@ def test_a_matrix_run_shows_the_least_headroom_and_the_worst_verdict(tmp_path):
     table = site_parity.from_results(site_parity.read_results(path), "01_demo", "m")
     assert table.rows[0][-2:] == ["5×", "thin"]
     assert "default, avx2-1thread" in table.note
+
+
+def test_a_run_says_when_it_ran_and_with_which_versions():
+    from datetime import datetime, timezone
+    from importlib import metadata
+
+    document = _run_document({"x": (1.0, 1.0, 1e-6, None)})
+    ran = datetime.fromisoformat(document["date"])
+    assert abs((datetime.now(timezone.utc) - ran).total_seconds()) < 60
+    assert document["versions"]["python"] == platform.python_version()
+    assert document["versions"]["pytorch"] == metadata.version("torch").split("+")[0]
+    # TensorFlow's wheel is tensorflow-cpu on x86-64 Linux and Windows: found by its module
+    installed = []
+    for name in ("tensorflow", "tensorflow-cpu"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            installed.append(metadata.version(name))
+    assert [document["versions"]["tensorflow"]] == installed
+
+
+def test_a_lesson_page_says_when_and_with_what_the_run_verified_it(tmp_path):
+    document = _run_document({"x": (1.0, 1.0, 1e-6, None)})
+    document["versions"] = {"python": "3.12.1", "pytorch": "2.9.0", "tensorflow": "2.20.0"}
+    document["date"] = "2026-03-04T05:06:07+00:00"
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"matrix": [document]}))
+    runs = site_parity.read_results(path)
+    assert site_parity.verified(runs, "01_demo") == (
+        "Verified on 2026-03-04 with PyTorch 2.9.0 and TensorFlow 2.20.0 (`diptych run`, "
+        "configuration default, Python 3.12.1)."
+    )
+    assert site_parity.verified(runs, "02_other") is None
+    # values another machine recorded (--baseline) were not verified by this run
+    document["lessons"][0]["notebooks"]["tensorflow"]["recorded_elsewhere"] = True
+    assert "TensorFlow" not in site_parity.verified([document], "01_demo")
+    document["lessons"][0]["ok"] = False
+    assert site_parity.verified([document], "01_demo").startswith("Run, and not passed, on")
+    # a file written before runs recorded their date and versions: its table, and no line
+    del document["date"], document["versions"]
+    path.write_text(json.dumps(document))
+    runs = site_parity.read_results(path)
+    assert site_parity.from_results(runs, "01_demo", "r") is not None
+    assert site_parity.verified(runs, "01_demo") is None
+    page = site_pages.lesson_page(
+        LESSONS[0], "T", [], site_parity.from_outputs(LESSONS[0]), None, "V."
+    )
+    assert ":::{container} diptych-verified\nV.\n:::" in page
 
 
 @pytest.mark.parametrize("text", ["not json", "[]", '{"lessons": [{"lesson": 1}]}', "{}"])
@@ -246,9 +387,16 @@ def test_results_that_are_not_a_run_stop_the_build_before_it_starts(tmp_path):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    """The whole site, built once by the command as a reader would run it."""
-    out = tmp_path_factory.mktemp("site") / "site"
-    done = _diptych("--out", str(out), "--no-progress")
+    """The whole site, built once by the command as a reader would run it, with a run's results
+    for the first lesson (`--results`, written by `report.to_json`): its parity table and its
+    "verified" line come from them, the other lessons' from their committed outputs."""
+    folder = tmp_path_factory.mktemp("site")
+    results = folder / "results.json"
+    results.write_text(
+        json.dumps(_run_document({"x": (1.0, 1.0, 1e-6, None)}, lesson=LESSONS[0].name))
+    )
+    out = folder / "site"
+    done = _diptych("--out", str(out), "--no-progress", "--results", str(results))
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", f"the build warned:\n{done.stderr}"
     return out
@@ -360,23 +508,32 @@ def test_a_lesson_page_shows_both_frameworks_side_by_side(built, desktop, lesson
         """() => [...document.querySelectorAll('article section')]
               .filter(s => s.querySelector(':scope > h2'))
               .map(s => {
-                const pair = s.querySelector(':scope > .diptych-pair')
-                             || s.querySelector(':scope > details > * > .diptych-pair');
-                const columns = pair ? [...pair.querySelectorAll(':scope > .sd-tab-content')] : [];
-                const boxes = columns.map(c => c.getBoundingClientRect());
+                const body = s.querySelector(':scope > details > .sd-summary-content') || s;
+                const pairs = [...body.querySelectorAll(':scope > .diptych-pair')];
                 return {
                   heading: s.querySelector('h2').textContent,
-                  labels: pair ? [...pair.querySelectorAll(':scope > label')].map(l => l.textContent.trim()) : [],
-                  side_by_side: boxes.length === 2 && boxes[0].width > 0 && boxes[1].width > 0
-                                && boxes[0].right <= boxes[1].left && boxes[0].top === boxes[1].top,
-                  filled: columns.every(c => c.textContent.trim().length > 0),
+                  shared: body.querySelectorAll(':scope > .diptych-shared').length,
+                  pairs: pairs.map(pair => {
+                    const columns = [...pair.querySelectorAll(':scope > .sd-tab-content')];
+                    const boxes = columns.map(c => c.getBoundingClientRect());
+                    return {
+                      labels: [...pair.querySelectorAll(':scope > label')].map(
+                        l => l.textContent.trim()),
+                      side_by_side: boxes.length === 2 && boxes[0].width > 0
+                                    && boxes[1].width > 0 && boxes[0].right <= boxes[1].left
+                                    && boxes[0].top === boxes[1].top,
+                      filled: columns.every(c => c.textContent.trim().length > 0),
+                    };
+                  }),
                 };
               })"""
     )
     assert len(sections) >= 6, sections
     for section in sections:
-        assert section["labels"] == ["PyTorch", "TensorFlow"], section
-        assert section["side_by_side"] and section["filled"], section
+        assert section["pairs"] or section["shared"], section
+        for pair in section["pairs"]:
+            assert pair["labels"] == ["PyTorch", "TensorFlow"], (section["heading"], pair)
+            assert pair["side_by_side"] and pair["filled"], (section["heading"], pair)
     code = page.evaluate(
         """() => [...document.querySelectorAll('.diptych-pair > .sd-tab-content')].map(
               c => c.querySelectorAll('div.highlight pre span.k, div.highlight pre span.kn').length)"""
@@ -529,3 +686,174 @@ def test_screenshots_of_a_lesson_on_a_desktop(built, desktop):
     page.locator("table.diptych-parity").scroll_into_view_if_needed()
     page.screenshot(path=SCREENSHOTS / f"{lesson.name}-desktop-parity.png")
     desktop.assert_clean("screenshots")
+
+
+def _shared_sentence(lesson: registry.Lesson) -> str | None:
+    """Words of a markdown cell both twins hold word for word (not a heading): a paragraph the
+    lesson page should show once."""
+    sources = [
+        [
+            c.source.strip()
+            for c in nbformat.read(path, as_version=4).cells
+            if c.cell_type == "markdown"
+        ]
+        for path in lesson.notebooks.values()
+    ]
+    for source in sources[0]:
+        found = re.search(r"(?:[A-Za-z,]{2,} ){7}[A-Za-z]{2,}", source)
+        if source in sources[1] and not source.startswith("#") and found:
+            return found.group(0)
+    return None
+
+
+@pytest.mark.slow
+def test_a_paragraph_both_twins_hold_is_shown_once_and_differing_code_lines_are_marked(
+    built, desktop
+):
+    lesson = next(lesson for lesson in LESSONS if _shared_sentence(lesson))
+    sentence = _shared_sentence(lesson)
+    page = desktop.read(built / "notebooks" / lesson.name / "index.html")
+    found = page.evaluate(
+        """sentence => {
+          const norm = t => t.replace(/\\s+/g, ' ');
+          const all = norm(document.querySelector('article').textContent);
+          const shared = [...document.querySelectorAll('.diptych-shared')]
+                         .filter(s => norm(s.textContent).includes(sentence));
+          const box = shared.length ? shared[0].getBoundingClientRect() : null;
+          const pair = document.querySelector('.diptych-pair').getBoundingClientRect();
+          return {count: all.split(sentence).length - 1, shared: shared.length,
+                  inside_tab: shared.length > 0 && shared[0].closest('.sd-tab-content') !== null,
+                  across: box !== null && box.width > 0.9 * pair.width};
+        }""",
+        sentence,
+    )
+    assert found == {"count": 1, "shared": 1, "inside_tab": False, "across": True}, sentence
+    marked = page.evaluate(
+        """() => [...document.querySelectorAll('.diptych-pair .diptych-differs span.hll')]
+              .map(l => getComputedStyle(l).backgroundColor)"""
+    )
+    assert marked, "no differing line is marked"
+    assert all(color not in ("rgba(0, 0, 0, 0)", "transparent") for color in marked)
+    desktop.assert_clean(lesson.name)
+
+
+#: WCAG's contrast ratio of an element's text with what lies behind it: its colour over the
+#: backgrounds of it and its ancestors, composited from the page down (alpha included)
+CONTRAST = """element => {
+  const rgba = text => { const v = text.match(/[\\d.]+/g).map(Number);
+                         return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
+  const over = (top, under) => top.slice(0, 3).map((c, i) => c * top[3] + under[i] * (1 - top[3]));
+  const layers = [];
+  for (let e = element; e; e = e.parentElement) layers.unshift(rgba(getComputedStyle(e).backgroundColor));
+  let background = [255, 255, 255];
+  for (const layer of layers) background = over(layer, background);
+  const text = over(rgba(getComputedStyle(element).color), background);
+  const luminance = rgb => { const [r, g, b] = rgb.map(c => { c /= 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const [light, dark] = [luminance(text), luminance(background)].sort((a, b) => b - a);
+  return {ratio: (light + 0.05) / (dark + 0.05), background: luminance(background)};
+}"""
+#: what must stay readable in both modes: prose, code, a marked line, the columns' headings
+#: and the parity table
+READABLE = {
+    "prose": "article .diptych-shared p",
+    "code": ".diptych-pair div.highlight pre",
+    "marked line": ".diptych-pair .diptych-differs span.hll",
+    "column heading": ".diptych-pair > label",
+    "parity header": "table.diptych-parity th",
+    "parity cell": "table.diptych-parity td",
+}
+
+
+def _switch_theme(page, mode: str) -> None:
+    """Pick a mode in the theme's own switcher (its dropdown in the header), as a reader does."""
+    page.locator(".theme-switch-button:visible").first.click()
+    page.locator(f".theme-change-button[data-mode='{mode}']:visible").first.click()
+    page.keyboard.press("Escape")  # close the dropdown
+    # the theme fades colours in over 0.25 s: read them once they have settled
+    page.evaluate(
+        "() => Promise.all(document.getAnimations().map(a => a.finished.catch(() => null)))"
+    )
+
+
+@pytest.mark.slow
+def test_dark_mode_keeps_text_code_plots_and_parity_tables_readable(built, desktop):
+    lesson = LESSONS[1]
+    page = desktop.read(built / "notebooks" / lesson.name / "index.html")
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    for mode in ("light", "dark"):
+        _switch_theme(page, mode)
+        assert page.evaluate("document.documentElement.dataset.theme") == mode
+        for what, selector in READABLE.items():
+            element = page.locator(selector).first
+            assert element.count(), f"{mode}: no {what} ({selector})"
+            contrast = element.evaluate(CONTRAST)
+            assert contrast["ratio"] >= 4.5, f"{mode}: {what} has contrast {contrast}"
+        # plots are drawn for a white page: in dark mode they sit on a light card
+        cards = page.evaluate(
+            "() => [...document.querySelectorAll('article .cell_output img')].map("
+            "i => getComputedStyle(i).backgroundColor)"
+        )
+        assert cards, "no plot on the page"
+        if mode == "dark":
+            for card in cards:
+                red, green, blue = (float(c) for c in re.findall(r"[\d.]+", card)[:3])
+                assert min(red, green, blue) >= 200, f"a plot on a dark background: {card}"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.locator("article img").first.scroll_into_view_if_needed()
+        page.screenshot(path=SCREENSHOTS / f"{lesson.name}-desktop-{mode}.png")
+    desktop.assert_clean(f"{lesson.name} in dark mode")
+
+
+@pytest.mark.slow
+def test_a_lesson_a_run_measured_says_when_and_with_which_versions(built, desktop):
+    from diptych.command.report import versions
+
+    found = versions()
+    page = desktop.read(built / "notebooks" / LESSONS[0].name / "index.html")
+    line = page.locator(".diptych-verified").inner_text()
+    assert line.startswith("Verified on ")
+    assert f"with PyTorch {found['pytorch']} and TensorFlow {found['tensorflow']}" in line
+    heading = page.locator("article h1").bounding_box()
+    assert page.locator(".diptych-verified").bounding_box()["y"] > heading["y"]  # under the title
+    assert "agree" in page.locator("table.diptych-parity thead").inner_text()  # the run's table
+    page = desktop.read(built / "notebooks" / LESSONS[1].name / "index.html")
+    assert page.locator(".diptych-verified").count() == 0  # its table is the committed outputs'
+    desktop.assert_clean("verified")
+
+
+#: per tab set shown on paper: whether each framework's column is laid out, and whether any tab
+#: label is (a folded section does not print)
+PRINTED = """() => [...document.querySelectorAll('.diptych-pair')]
+  .filter(pair => !pair.closest('details:not([open])')).map(pair => ({
+    columns: [...pair.querySelectorAll(':scope > .sd-tab-content')].map(
+               c => c.getBoundingClientRect().height > 0),
+    labels: [...pair.querySelectorAll(':scope > label')].some(
+               l => l.getBoundingClientRect().height > 0),
+  }))"""
+#: the code of every column laid out on paper
+PRINTED_CODE = """() => [...document.querySelectorAll('.diptych-pair div.highlight pre')]
+  .filter(pre => pre.getBoundingClientRect().height > 0).map(pre => pre.textContent)"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("framework", "mine", "theirs"), [("tensorflow", "tf.", "torch")])
+def test_a_lesson_prints_one_frameworks_track(built, desktop, framework, mine, theirs):
+    """`?framework=` picks the track; on paper only its columns stand, however wide the window."""
+    lesson = LESSONS[1]
+    page = desktop.read(built / "notebooks" / lesson.name / "index.html", f"?framework={framework}")
+    page.emulate_media(media="print")
+    wanted = [key == framework for key in lesson.notebooks]
+    printed = page.evaluate(PRINTED)
+    assert printed and all(p == {"columns": wanted, "labels": False} for p in printed), printed
+    code = page.evaluate(PRINTED_CODE)
+    assert any(mine in text for text in code), f"no {framework} code on paper"
+    assert not any(theirs in text for text in code), "the other framework's code on paper"
+    # Chromium's own print to PDF (Playwright's page.pdf, headless only), for a reviewer to read
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    pdf = page.pdf(path=SCREENSHOTS / f"{lesson.name}-{framework}.pdf", format="A4")
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    page.emulate_media(media="screen")  # and on screen, both columns again
+    assert all(p["columns"] == [True, True] for p in page.evaluate(PRINTED))
+    desktop.assert_clean(f"{lesson.name} printed")

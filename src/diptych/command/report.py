@@ -190,9 +190,33 @@ def headroom_text(headroom: float | None) -> str:
     return f"{headroom:.3g}×" if headroom < 1e4 else f"{headroom:.1e}×"
 
 
+def versions() -> dict[str, str]:
+    """The version of each framework of the table installed here (by its module's
+    distribution, read from the package metadata without importing it), and Python's: what a
+    run was verified with, for the site's "verified on DATE with PyTorch X" line."""
+    import platform
+    from importlib import metadata
+
+    from diptych.frameworks import FRAMEWORKS
+
+    distributions = metadata.packages_distributions()
+    found = {"python": platform.python_version()}
+    for framework in FRAMEWORKS:
+        for distribution in distributions.get(framework.module, []):
+            found[framework.key] = metadata.version(distribution).split("+")[0]
+            break
+    return found
+
+
 def to_json(reports: list[LessonReport], configuration: Configuration = DEFAULT) -> dict[str, Any]:
-    """The machine-readable form of ``diptych run``'s result under one configuration."""
+    """The machine-readable form of ``diptych run``'s result under one configuration. ``date``
+    (UTC, when the document was made, at the run's end) and ``versions`` (``versions()``) came
+    later than the rest: a reader of older files finds them missing."""
+    from datetime import datetime, timezone
+
     return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions(),
         "configuration": {"name": configuration.name, "env": configuration.env},
         "lessons": [
             {

@@ -144,6 +144,7 @@ def _write_sources(
             site_pages.pair_sections(headings),
             table or site_parity.from_outputs(lesson),
             practice if practice and practice.notebooks else None,
+            site_parity.verified(runs, lesson.name) if runs is not None else None,
         )
         (folder / "index.md").write_text(page, encoding="utf-8")
         rows.append((lesson, title, practice if practice and practice.notebooks else None))

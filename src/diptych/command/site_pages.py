@@ -6,7 +6,8 @@ site unchanged. Copies of the notebooks get two additions that exist only on the
 for every plot (from the title the plotting call gives it), and a banner on every worked solution
 saying that it is the instructors' copy. Each lesson gets a side-by-side page (``index.md`` in its
 folder), built section by section by matching the twins' ``##`` headings by
-``sections.pairing_key`` (as ``tests/test_pairing.py`` does); ``diptych.command.site_sphinx``
+``sections.pairing_key`` (as ``tests/test_pairing.py`` does), each section as blocks of cells
+(``site_twins``: what every twin says alike once, the rest side by side); ``site_sphinx``
 fills in the sections.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import nbformat
 
 from diptych.command import sections as kinds
+from diptych.command import site_twins as twins
 from diptych.command.registry import FRAMEWORK_NAMES, Lesson
 from diptych.command.site_parity import ParityTable, markdown
 from diptych.frameworks import FRAMEWORKS, KEYS, listed
@@ -94,8 +96,10 @@ def lesson_page(
     sections: list[Section],
     parity: ParityTable,
     exercises: Lesson | None,
+    verified: str | None = None,
 ) -> str:
-    """The side-by-side page of one lesson, as MyST Markdown."""
+    """The side-by-side page of one lesson, as MyST Markdown; ``verified`` is the line saying
+    when and with which versions a run measured it (``site_parity.verified``)."""
     frameworks = [fw for fw in KEYS if fw in lesson.notebooks]
     stems = {fw: lesson.notebooks[fw].stem for fw in frameworks}
     names = listed([FRAMEWORK_NAMES[fw] for fw in frameworks])
@@ -106,6 +110,7 @@ def lesson_page(
         "",
         f"# {lesson.number} · {title}",
         "",
+        *([":::{container} diptych-verified", verified, ":::", ""] if verified else []),
         ":::{toctree}",
         ":hidden:",
         "",
@@ -128,6 +133,7 @@ def lesson_page(
         f"{lesson.name}`.",
         "",
     ]
+    notebooks = {fw: _notebook(lesson.notebooks[fw]) for fw in frameworks}
     parity_done = False
     for section in sections:
         is_parity = section.key == PARITY_HEADING and not parity_done
@@ -137,7 +143,7 @@ def lesson_page(
         if is_parity:
             lines.append(markdown(parity, f"Parity of {lesson.name}"))
             parity_done = True
-        pair = _pair(lesson, frameworks, section)
+        pair = _pair(lesson, frameworks, section, notebooks)
         lines.append(_folded(pair) if kinds.folds(section.key) else pair)
     if not parity_done:
         lines += [f"({_anchor(lesson)})=", "", f"## {PARITY_HEADING}", "", markdown(parity, "")]
@@ -192,28 +198,101 @@ def _read_and_download(path: str) -> str:
     return f"[read]({path}) · {{download}}`download .ipynb <{path}>`"
 
 
-def _pair(lesson: Lesson, frameworks: list[str], section: Section) -> str:
+def _pair(
+    lesson: Lesson,
+    frameworks: list[str],
+    section: Section,
+    notebooks: dict[str, nbformat.NotebookNode],
+) -> str:
+    """A section as blocks: what every twin says alike once, the rest side by side (a tab set,
+    one tab per framework); a section some twin lacks is one tab set of the whole sections."""
+    if len(frameworks) < 2 or any(section.positions.get(fw) is None for fw in frameworks):
+        return _tabs(
+            [
+                (fw, _placeholder(lesson, fw, section.positions.get(fw), None, {}))
+                for fw in frameworks
+            ]
+        )
+    indices = {
+        fw: twins.section_cells(notebooks[fw], section.positions[fw] or 0) for fw in frameworks
+    }
+    found = twins.blocks(
+        {fw: [notebooks[fw].cells[i] for i in indices[fw]] for fw in frameworks},
+        {fw: indices[fw][0] if indices[fw] else 0 for fw in frameworks},
+    )
+    parts = []
+    for block in found:
+        if block.shared:
+            base = frameworks[0]
+            parts.append(
+                _placeholder(lesson, base, section.positions[base], block.cells[base], {}, True)
+            )
+            parts.append("")
+        else:
+            parts.append(
+                _tabs(
+                    [
+                        (
+                            fw,
+                            _placeholder(
+                                lesson,
+                                fw,
+                                section.positions[fw],
+                                block.cells[fw],
+                                block.marks.get(fw, {}),
+                            ),
+                        )
+                        for fw in frameworks
+                    ]
+                )
+            )
+    return "\n".join(parts)
+
+
+def _tabs(columns: list[tuple[str, str]]) -> str:
+    """One tab per framework (a column on a wide screen), in the sync group of every lesson."""
     lines = [
         "::::::{tab-set}",
         f":sync-group: {SYNC_GROUP}",
         ":class: diptych-pair",
         "",
     ]
-    for framework in frameworks:
-        position = section.positions.get(framework)
+    for framework, content in columns:
         lines += [f":::::{{tab-item}} {FRAMEWORK_NAMES[framework]}", f":sync: {framework}", ""]
-        if position is None:
-            lines.append(
-                f"*The {FRAMEWORK_NAMES[framework]} notebook has no section with this heading.*"
-            )
-        else:
-            lines += [
-                f"```{{diptych-section}} {lesson.notebooks[framework].stem} {position}",
-                "```",
-            ]
-        lines += [":::::", ""]
+        lines += [content, ":::::", ""]
     lines += ["::::::", ""]
     return "\n".join(lines)
+
+
+def _placeholder(
+    lesson: Lesson,
+    framework: str,
+    position: int | None,
+    cells: tuple[int, int] | None,
+    marks: dict[int, list[int]],
+    shared: bool = False,
+) -> str:
+    """The ``diptych-section`` directive that ``site_sphinx`` fills with a twin's cells."""
+    if position is None:
+        return f"*The {FRAMEWORK_NAMES[framework]} notebook has no section with this heading.*"
+    if cells is not None and cells[0] == cells[1]:
+        return f"*The {FRAMEWORK_NAMES[framework]} notebook has nothing here.*"
+    lines = [f"```{{diptych-section}} {lesson.notebooks[framework].stem} {position}"]
+    if cells is not None:
+        lines.append(f":cells: {cells[0]}-{cells[1]}")
+    if marks:
+        lines.append(
+            ":marks: "
+            + " ".join(f"{cell}={','.join(map(str, found))}" for cell, found in marks.items())
+        )
+    if shared:
+        lines.append(":shared:")
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def _notebook(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
 
 
 def index_page(rows: list[tuple[Lesson, str, Lesson | None]], parity_source: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from diptych.command.registry import FRAMEWORK_NAMES, Lesson
 from diptych.command.report import headroom_text, summary
-from diptych.frameworks import KEYS
+from diptych.frameworks import KEYS, listed
 from diptych.parity import MIN_HEADROOM
 
 #: the line ``parity.matches_reference`` or ``parity.reaches`` prints when a check passes
@@ -165,6 +165,35 @@ def from_results(runs: list[dict[str, Any]], lesson: str, source: str) -> Parity
         )
     )
     return ParityTable(headers, rows, note)
+
+
+def verified(runs: list[dict[str, Any]], lesson: str) -> str | None:
+    """ "Verified on DATE with PyTorch X and TensorFlow Y": when the run that measured the lesson
+    was made, and the version of each framework it ran (``diptych run --json`` records them
+    since they were added; None for an older file, or a lesson the run does not hold). A
+    framework whose values came from another machine (``--baseline``) is not named: this run
+    did not run it."""
+    for run in runs:
+        entry = next((e for e in run["lessons"] if e["lesson"] == lesson), None)
+        date, found = run.get("date"), run.get("versions")
+        if entry is None or not isinstance(date, str) or not isinstance(found, dict):
+            continue
+        ran = [
+            f"{FRAMEWORK_NAMES[fw]} {found[fw]}"
+            for fw in KEYS
+            if fw in entry.get("notebooks", {})
+            and not entry["notebooks"][fw].get("recorded_elsewhere")
+            and fw in found
+        ]
+        if not ran:
+            return None
+        how = "Verified" if entry.get("ok") else "Run, and not passed,"
+        python = f", Python {found['python']}" if "python" in found else ""
+        return (
+            f"{how} on {date[:10]} with {listed(ran)} (`diptych run`, configuration "
+            f"{run['configuration']['name']}{python})."
+        )
+    return None
 
 
 def markdown(table: ParityTable, caption: str) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from docutils import nodes
+from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
@@ -31,15 +32,37 @@ class diptych_section(nodes.General, nodes.Element):  # docutils names its node 
 
 class SectionDirective(SphinxDirective):
     """``{diptych-section} NOTEBOOK INDEX``: the INDEXth ``##`` section of NOTEBOOK (a document
-    name relative to this page, without suffix); 0 is the introduction before the first one."""
+    name relative to this page, without suffix); 0 is the introduction before the first one.
+
+    ``:cells: START-STOP`` keeps only what the notebook's cells START to STOP - 1 rendered,
+    ``:marks: CELL=LINE,LINE ...`` marks those lines of those code cells (the lines that differ
+    from the twin's), and ``:shared:`` says the cells stand for every twin's."""
 
     required_arguments = 2
+    option_spec = {  # noqa: RUF012 (docutils reads it from the class)
+        "cells": directives.unchanged,
+        "marks": directives.unchanged,
+        "shared": directives.flag,
+    }
 
     def run(self) -> list[nodes.Node]:
         target = self.arguments[0]
         folder = self.env.docname.rpartition("/")[0]
         docname = f"{folder}/{target}" if folder else target
-        placeholder = diptych_section(docname=docname, index=int(self.arguments[1]))
+        start, _, stop = self.options.get("cells", "").partition("-")
+        marks = {
+            int(cell): [int(line) for line in lines.split(",")]
+            for cell, _, lines in (
+                item.partition("=") for item in self.options.get("marks", "").split()
+            )
+        }
+        placeholder = diptych_section(
+            docname=docname,
+            index=int(self.arguments[1]),
+            cells=(int(start), int(stop)) if stop else None,
+            marks=marks,
+            shared="shared" in self.options,
+        )
         self.set_source_info(placeholder)
         return [placeholder]
 
@@ -61,10 +84,16 @@ class FillSections(SphinxPostTransform):
                 if docname not in doctrees:  # read from disk and unpickled at every call
                     doctrees[docname] = self.env.get_doctree(docname)
                 content = section_content(doctrees[docname], index)
+                if placeholder["cells"] is not None:
+                    content = of_cells(content, *placeholder["cells"])
                 prefix = docname.rpartition("/")[2]
-                content = [_renamed(node, prefix) for node in content] or _missing(
-                    f"{docname} has no section {index}"
-                )
+                content = [_renamed(node, prefix) for node in content]
+                if not content and placeholder["cells"] is None:
+                    # (cells may render nothing here: a cell holding only the section's heading)
+                    content = _missing(f"{docname} has no section {index}")
+                _mark(content, placeholder["marks"])
+            if placeholder["shared"]:
+                content = [nodes.container("", *content, classes=["diptych-shared"])]
             placeholder.replace_self(content)
 
 
@@ -88,6 +117,57 @@ def section_content(doctree: nodes.document, index: int) -> list[nodes.Node]:
     else:
         return []
     return [child.deepcopy() for child in body]
+
+
+#: myst-nb numbers the lines of a notebook's cell k from 10000 * (k + 1) (its pseudo source
+#: lines for a notebook without a source map), so a node's line says which cell it came from
+CELL_LINES = 10000
+
+
+def cell_of(node: nodes.Node) -> int | None:
+    """The notebook cell a rendered node came from: a code cell's container names it, a markdown
+    cell's nodes carry myst-nb's pseudo line numbers; None for a node that says neither."""
+    if isinstance(node, nodes.Element) and node.get("cell_index") is not None:
+        return int(node["cell_index"])
+    line = getattr(node, "line", None)
+    return line // CELL_LINES - 1 if line else None
+
+
+def of_cells(content: list[nodes.Node], start: int, stop: int) -> list[nodes.Node]:
+    """What cells ``start`` to ``stop - 1`` rendered, of a section's copied nodes. A subsection
+    (``###``) is kept whole when its heading's cell is in range, else its own nodes are filtered
+    in its place; a node that names no cell belongs to the cell of the node before it."""
+    kept: list[nodes.Node] = []
+    current: int | None = None
+    for node in content:
+        if isinstance(node, nodes.section):
+            title = next(iter(node.findall(nodes.title)), None)
+            heading = cell_of(title) if title is not None else None
+            children = [c for c in node.children if not isinstance(c, nodes.title)]
+            inside = of_cells(children, start, stop)
+            if heading is not None and start <= heading < stop:
+                node.children = [title, *inside] if title is not None else inside
+                kept.append(node)
+            else:
+                kept += inside
+            current = heading if heading is not None else current
+            continue
+        current = cell_of(node) if cell_of(node) is not None else current
+        if current is not None and start <= current < stop:
+            kept.append(node)
+    return kept
+
+
+def _mark(content: list[nodes.Node], marks: dict[int, list[int]]) -> None:
+    """Mark the differing lines of code cells: Pygments wraps each line Sphinx's ``hl_lines``
+    names in a ``span.hll``; the cell's container gets the class the stylesheet colours them by."""
+    for node in content:
+        for container in node.findall(nodes.container):
+            lines = marks.get(container.get("cell_index", -1))
+            source = next(iter(container.findall(nodes.literal_block)), None)
+            if lines and source is not None:
+                source["highlight_args"] = {**source.get("highlight_args", {}), "hl_lines": lines}
+                container["classes"].append("diptych-differs")
 
 
 def _renamed(node: nodes.Node, prefix: str) -> nodes.Node:
