@@ -41,7 +41,7 @@ def test_every_built_in_framework_has_its_environment_in_the_tables_order():
 
 def test_a_package_registers_its_frameworks_environment_by_the_frameworks_key(monkeypatch):
     registered: list[EntryPoint] = []
-    monkeypatch.setattr(environments, "entry_points", lambda group: list(registered))
+    monkeypatch.setattr(frameworks, "entry_points", lambda group: list(registered))
     registered[:] = [EntryPoint("numpy", "numpy_adapter", environments.ENTRY_POINTS)]
     assert environments._registered() == (numpy_adapter,)
     registered[:] = [EntryPoint("jax", "numpy_adapter", environments.ENTRY_POINTS)]

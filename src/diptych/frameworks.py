@@ -83,19 +83,33 @@ BY_KEY: dict[str, Framework]
 KEYS: tuple[str, ...]
 
 
+def registered(group: str, what: str, key_of: Callable[[Any], object]) -> list[tuple[str, Any]]:
+    """What packages register in the entry point group ``group``, by name: each entry's value
+    ("diptych_jax.row:FRAMEWORK") and what it loads, which must belong to the framework its name
+    is the key of (``key_of`` reads that key; ``what`` names the thing in the error)."""
+    found = []
+    for entry in sorted(entry_points(group=group), key=lambda registered: registered.name):
+        loaded = entry.load()
+        if key_of(loaded) != entry.name:
+            raise TypeError(
+                f"entry point {entry.name} = {entry.value} in {group} is not the {what} of key "
+                f"{entry.name!r}"
+            )
+        found.append((entry.value, loaded))
+    return found
+
+
+def _key_of_row(row: object) -> object:
+    return row.key if isinstance(row, Framework) else None
+
+
 @functools.cache
 def table() -> tuple[Framework, ...]:
     """The built-in rows, then each row registered in ``ENTRY_POINTS``, its name its key."""
     rows = [PYTORCH, TENSORFLOW]
-    for entry in sorted(entry_points(group=ENTRY_POINTS), key=lambda found: found.name):
-        row = entry.load()
-        if not isinstance(row, Framework) or row.key != entry.name:
-            raise TypeError(
-                f"entry point {entry.name} = {entry.value} in {ENTRY_POINTS} is not the "
-                f"Framework row of key {entry.name!r}"
-            )
+    for value, row in registered(ENTRY_POINTS, "Framework row", _key_of_row):
         if row.key in {known.key for known in rows}:
-            raise ValueError(f"two framework rows have the key {row.key!r} ({entry.value})")
+            raise ValueError(f"two framework rows have the key {row.key!r} ({value})")
         rows.append(row)
     return tuple(rows)
 

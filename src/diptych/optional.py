@@ -73,12 +73,12 @@ def require_tracks(keys: Iterable[str], *, chosen: bool) -> None:
     missing = [fw for fw in keys if not is_installed(TRACKS[fw])]
     if not missing:
         return
-    names = " and ".join(INSTALL_HINTS[TRACKS[fw]][0] for fw in missing)
+    names = frameworks.listed([INSTALL_HINTS[TRACKS[fw]][0] for fw in missing])
     verb = "is" if len(missing) == 1 else "are"
     message = f"{names} {verb} not installed here: {_install_commands(missing)}"
     present = [fw for fw in TRACKS if fw not in missing]
     if not chosen and present:
-        names = " and ".join(INSTALL_HINTS[TRACKS[fw]][0] for fw in present)
+        names = frameworks.listed([INSTALL_HINTS[TRACKS[fw]][0] for fw in present])
         options = " ".join(f"--framework {fw}" for fw in present)
         tracks = "track" if len(present) == 1 else "tracks"
         message += f", or run the {names} {tracks} alone with {options}"

@@ -23,7 +23,7 @@ from diptych.command.arguments import positive_int
 from diptych.command.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, after_signal
 from diptych.command.interrupts import Interrupted, honoured
 from diptych.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
-from diptych.frameworks import FRAMEWORKS, KEYS
+from diptych.frameworks import FRAMEWORKS, KEYS, listed
 
 if TYPE_CHECKING:
     from diptych.command.registry import Curriculum
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="diptych",
         description="Deep learning taught twice, side by side: "
-        + " and ".join(framework.name for framework in FRAMEWORKS)
+        + listed([framework.name for framework in FRAMEWORKS])
         + ".",
     )
     parser.add_argument("--version", action="version", version=f"diptych {__version__}")

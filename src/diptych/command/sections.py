@@ -90,7 +90,7 @@ class Reading:
 
 def cell_reading(cell: Any) -> Reading:
     """A markdown cell's words (inline math as one word) or a code cell's non-comment lines."""
-    source = _source(cell)
+    source = cell_source(cell)
     if cell["cell_type"] == "markdown":
         return Reading(words=len(_INLINE_MATH.sub(" x ", source).split()))
     if cell["cell_type"] == "code":
@@ -103,7 +103,8 @@ def _is_code(line: str) -> bool:
     return bool(stripped) and not stripped.startswith("#")
 
 
-def _source(cell: Any) -> str:
+def cell_source(cell: Any) -> str:
+    """A cell's text, whether nbformat holds it as one string or as a list of lines."""
     source = cell.get("source", "")
     return source if isinstance(source, str) else "".join(source)
 
@@ -112,7 +113,7 @@ def h2(cell: Any) -> str | None:
     """The text of the ``##`` heading a markdown cell opens with, if it does."""
     if cell.get("cell_type") != "markdown":
         return None
-    first = _source(cell).lstrip("\n").split("\n", 1)[0]
+    first = cell_source(cell).lstrip("\n").split("\n", 1)[0]
     return first[3:].strip() if first.startswith("## ") else None
 
 
@@ -122,7 +123,7 @@ def kinds(cells: Iterable[Any]) -> list[tuple[Any, Kind]]:
     found = []
     for cell in cells:
         if cell.get("cell_type") == "markdown":
-            for line in _source(cell).splitlines():
+            for line in cell_source(cell).splitlines():
                 if line.startswith("## "):  # a heading cell belongs to the section it opens
                     current = kind_of(line[3:])
         found.append((cell, current))
@@ -143,7 +144,7 @@ def exercise_minutes(solution: Any) -> float:
     minutes = 0.0
     inside = False
     for cell in solution["cells"]:
-        source = _source(cell)
+        source = cell_source(cell)
         if cell["cell_type"] == "markdown":
             for line in source.splitlines():
                 if line.startswith("## "):

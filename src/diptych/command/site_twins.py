@@ -44,12 +44,7 @@ def section_cells(notebook: Any, position: int) -> list[int]:
 
 
 def _key(cell: Any) -> tuple[str, str]:
-    return cell["cell_type"], kinds.pairing_key(_text(cell).strip())
-
-
-def _text(cell: Any) -> str:
-    source = cell.get("source", "")
-    return source if isinstance(source, str) else "".join(source)
+    return cell["cell_type"], kinds.pairing_key(kinds.cell_source(cell).strip())
 
 
 def blocks(cells: dict[str, list[Any]], first: dict[str, int]) -> list[Block]:
@@ -68,7 +63,8 @@ def blocks(cells: dict[str, list[Any]], first: dict[str, int]) -> list[Block]:
             for k in range(size)
             if keys[base][a + k][0] == "markdown"
             and keys[base][a + k][1]
-            and _text(cells[base][a + k]).strip() == _text(cells[other][b + k]).strip()
+            and kinds.cell_source(cells[base][a + k]).strip()
+            == kinds.cell_source(cells[other][b + k]).strip()
         }
     anchors = [
         {base: i, **{fw: matched[fw][i] for fw in frameworks[1:]}}
@@ -99,7 +95,7 @@ def _side_by_side(
     """The cells between two shared ones, each framework's own, its code's differences marked."""
     code = {
         fw: [
-            (first[fw] + i, _text(cells[fw][i]))
+            (first[fw] + i, kinds.cell_source(cells[fw][i]))
             for i in range(start[fw], stop[fw])
             if cells[fw][i]["cell_type"] == "code"
         ]

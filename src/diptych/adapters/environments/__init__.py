@@ -14,12 +14,11 @@ framework that reads nothing from the environment registers none.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from importlib.metadata import entry_points
 from typing import Protocol, cast
 
 from diptych.adapters.environments import pytorch as pytorch_environment
 from diptych.adapters.environments import tensorflow as tensorflow_environment
-from diptych.frameworks import Framework
+from diptych.frameworks import Framework, registered
 
 
 class Environment(Protocol):
@@ -44,16 +43,12 @@ ENTRY_POINTS = "diptych.environments"
 
 def _registered() -> tuple[Environment, ...]:
     """The environment modules packages register, by key, each its framework's (``FRAMEWORK``)."""
-    found = []
-    for entry in sorted(entry_points(group=ENTRY_POINTS), key=lambda registered: registered.name):
-        module = entry.load()
-        if getattr(getattr(module, "FRAMEWORK", None), "key", None) != entry.name:
-            raise TypeError(
-                f"entry point {entry.name} = {entry.value} in {ENTRY_POINTS} is not the "
-                f"environment of the framework of key {entry.name!r}"
-            )
-        found.append(cast(Environment, module))
-    return tuple(found)
+    found = registered(
+        ENTRY_POINTS,
+        "environment of the framework",
+        lambda module: getattr(getattr(module, "FRAMEWORK", None), "key", None),
+    )
+    return tuple(cast(Environment, module) for _, module in found)
 
 
 #: every framework's that declares one, in ``frameworks.FRAMEWORKS``' order (tested): the
