@@ -152,7 +152,8 @@ def of_cells(content: list[nodes.Node], start: int, stop: int) -> list[nodes.Nod
                 kept += inside
             current = heading if heading is not None else current
             continue
-        current = cell_of(node) if cell_of(node) is not None else current
+        found = cell_of(node)
+        current = found if found is not None else current
         if current is not None and start <= current < stop:
             kept.append(node)
     return kept
