@@ -11,15 +11,19 @@ import`` depends on which one Python finds first.
   ``ROWS_CHECK``, a learner's right answer to lesson 01's exercise 5 and its check cell, which need
   nothing of an adapter but ``from_numpy`` (a NumPy stand-in passes);
 * ``verdict`` and ``case_id``, for the exercise checks' tables of right and wrong answers;
-* ``imported_names``, every module a parsed source imports, wherever the import sits.
+* ``imported_names``, every module a parsed source imports, wherever the import sits;
+* ``load_script``, a file that is not on the path (``scripts/make.py``, a lesson's training script) as
+  a module, its ``main`` not run.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -77,6 +81,16 @@ def save_notebook(path: Path, cells: list) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, path)
     return path
+
+
+def load_script(path: Path) -> ModuleType:
+    """The Python file at ``path``, which is not on the import path, loaded as a module named
+    after it; what it does under ``if __name__ == "__main__"`` is not run."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def verdict(check, learner, adapter, outcomes, **kwargs):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -49,7 +48,7 @@ import yaml
 from diptych.command import handout
 from diptych.configurations import thread_limits
 
-from helpers import REPO, diptych
+from helpers import REPO, diptych, load_script
 
 DEPLOY = REPO / "deploy"
 HUB_CONFIG = DEPLOY / "jupyterhub" / "jupyterhub_config.py"
@@ -77,10 +76,7 @@ STARTUP, CELL = 120, 120
 
 
 def _proxy_module():
-    spec = importlib.util.spec_from_file_location("hub_proxy", REPO / "scripts" / "hub_proxy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "scripts" / "hub_proxy.py")
 
 
 # ---------------------------------------------------------------------------------- the hub
@@ -501,9 +497,7 @@ def test_the_instructors_server_mounts_the_class_read_only():
 
 
 def test_the_image_installs_the_lock_as_the_makefile_does():
-    spec = importlib.util.spec_from_file_location("make_py", REPO / "scripts" / "make.py")
-    make_py = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_py)
+    make_py = load_script(REPO / "scripts" / "make.py")
     dockerfile = (Z2JH / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
     installs = [
         shlex.split(part)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shlex
 
 import pytest
 
-from helpers import REPO
+from helpers import REPO, load_script
 
 MAKEFILE = (REPO / "Makefile").read_text()
 
 
 def make_py():
-    spec = importlib.util.spec_from_file_location("make_py", REPO / "scripts" / "make.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "scripts" / "make.py")
 
 
 def recipe(target: str) -> list[str]:

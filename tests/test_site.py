@@ -30,7 +30,7 @@ from diptych.command import registry, site, site_pages, site_parity
 from diptych.command.execution import Execution
 from diptych.command.report import LessonReport, compare_values, to_json
 
-from helpers import REPO
+from helpers import REPO, load_script
 
 SCREENSHOTS = REPO / "build" / "site-screenshots"
 LESSONS = registry.lessons(REPO)
@@ -39,10 +39,7 @@ PHONE = {"width": 390, "height": 844}
 
 
 def _chromium_module():
-    spec = importlib.util.spec_from_file_location("chromium", REPO / "scripts" / "chromium.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "scripts" / "chromium.py")
 
 
 # ---- the pages, without a browser ----

@@ -24,7 +24,6 @@ rendezvous); the training itself takes well under a second.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -38,7 +37,7 @@ import pytest
 
 from diptych import scaling
 
-from helpers import REPO
+from helpers import REPO, load_script
 
 LESSON = REPO / "notebooks" / "10_scaling_out"
 TIMEOUT = 300  # seconds for all the processes of one run together; a loaded machine is slow
@@ -100,11 +99,7 @@ def free_ports(count: int) -> list[int]:
 
 def script(name: str) -> ModuleType:
     """A script of the lesson as a module (its ``main`` is not run)."""
-    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), LESSON / name)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(LESSON / name)
 
 
 def read(folder: Path, pattern: str) -> list[dict]:
