@@ -20,7 +20,7 @@ FALLBACK := uv could not install the lock here: pip installs it instead
 # makes .venv and the linters run (CPU)
 MAKEFLAGS += --jobs=2
 
-.PHONY: run test suite unit lint browser hub-proxy guide-check lock-check clean-venv
+.PHONY: run test suite retest unit lint browser hub-proxy guide-check lock-check clean-venv
 # the stamp names the lock installed (an empty one is from before there was a choice: cpu)
 ifneq ($(LOCK),$(or $(shell cat $(STAMP) 2>/dev/null),cpu))
 .PHONY: $(STAMP)
@@ -35,6 +35,13 @@ test: lint suite
 
 suite: $(STAMP) browser hub-proxy
 	$(BIN)/python -m pytest
+
+# the suite again after a local change: a notebook run whose inputs (the notebook, the library, the
+# lock, the packages, the configuration) are those of a run that passed and was kept in
+# build/notebook-runs/ is not executed again, and says so (tests/reused_runs.py). Never in CI,
+# which starts from a fresh clone; `make test` reuses nothing.
+retest: $(STAMP) browser hub-proxy
+	$(BIN)/python -m pytest --reuse-runs build/notebook-runs
 
 # standard library only, so it needs no .venv and runs beside the set-up
 browser:

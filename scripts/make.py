@@ -50,6 +50,12 @@ TARGETS = {
         ["python", "scripts/hub_proxy.py", "--install"],
         ["python", "-m", "pytest"],
     ],
+    # a rerun that reuses the notebook runs kept in build/notebook-runs/ (tests/reused_runs.py)
+    "retest": [
+        ["python", "scripts/chromium.py", "--install"],
+        ["python", "scripts/hub_proxy.py", "--install"],
+        ["python", "-m", "pytest", "--reuse-runs", "build/notebook-runs"],
+    ],
 }
 
 

@@ -23,10 +23,14 @@ cells' outputs are not). This plugin decides what runs where and what else reads
   order; every other test file is a scope of its own, as ``--dist loadfile`` would have it.
 * **stderr.** A cell that writes to stderr fails: committed outputs leave stderr out, so a warning
   a learner would see in red shows only in a live run.
+* **Reuse, local only.** With ``--reuse-runs DIR`` (``make retest``), a run whose inputs are those
+  of a run that passed before is not executed again: its item says so (skipped), and what it
+  recorded is put back for the comparisons, which are made afresh (``tests/reused_runs.py``).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -40,13 +44,15 @@ from typing import Any
 import pytest
 from nbval.plugin import IPyNbCell, IPyNbFile
 
+from diptych.adapters.environments import thread_limits
 from diptych.command import registry
-from diptych.command.execution import Execution
+from diptych.command.execution import KERNEL_ENV, Execution
 from diptych.command.report import LessonReport, compare_values, table
 from diptych.configurations import CONFIGURATIONS, DEFAULT, IMITATIONS
 from diptych.outcomes import Status
 from diptych.parity import MIN_HEADROOM
 from diptych.recording import RECORD_ENV, read_outcomes, read_values
+from tests import reused_runs
 
 #: every lesson notebook runs under each of these; ``diptych run --matrix`` runs them all.
 #: ``$DIPTYCH_TEST_CONFIGURATIONS`` (names, comma-separated) narrows it for a quick local run.
@@ -81,6 +87,28 @@ def configurations_of(kind: str, lesson: str) -> tuple[str, ...]:
 
 #: written in a run's record folder just before its kernel starts
 STARTED = "kernel-started"
+#: the variables a kernel reads that a run's key includes (besides a configuration's own)
+KERNEL_VARIABLES = sorted(
+    {*KERNEL_ENV, *thread_limits(1), "PYTHONPATH"}.union(*(c.env for c in CONFIGURATIONS.values()))
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--reuse-runs",
+        metavar="DIR",
+        type=Path,
+        help="keep each notebook run that passes in DIR, and reuse it instead of executing the "
+        "notebook again while its notebook, library, lock, packages and configuration are "
+        "unchanged (local only: refused where $CI is set)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("reuse_runs", None) is not None and os.environ.get("CI"):
+        raise pytest.UsageError("--reuse-runs is for a local rerun: CI executes every notebook")
+
+
 _SELECTED = pytest.StashKey[set[str]]()
 #: each collected notebook's bytes' hash, to show that running it left the source untouched
 _DIGESTS = pytest.StashKey[dict[Path, str]]()
@@ -186,14 +214,37 @@ class NotebookRun(IPyNbFile):
         self.kind = kind
         self.lesson = lesson
         self.framework = framework
+        #: the node ids of this run's cells, and those that passed in this session
+        self.cells: list[str] = []
+        self.passed: set[str] = set()
 
     @property
     def record_folder(self) -> Path:
         name = f"{self.lesson.name}/{self.framework}"
         return record_folder(self.config, self.configuration, self.kind, name)
 
+    @functools.cached_property
+    def store(self) -> Path | None:
+        """``--reuse-runs``' folder, or None."""
+        return self.config.getoption("reuse_runs", None)
+
+    @functools.cached_property
+    def key(self) -> str:
+        """This run's key in the store: everything that could change what it records."""
+        environment = {name: os.environ.get(name, "") for name in KERNEL_VARIABLES}
+        environment.update(CONFIGURATIONS[self.configuration].env)
+        return reused_runs.run_key(self.config.rootpath, self.path, self.configuration, environment)
+
+    @functools.cached_property
+    def reused(self) -> Path | None:
+        """The kept records of a passing run with this run's key, when reuse is on."""
+        return None if self.store is None else reused_runs.kept(self.store, self.key)
+
     def setup(self) -> None:
         folder = self.record_folder
+        if self.reused is not None:
+            reused_runs.restore(self.reused, folder)
+            return
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         (folder / STARTED).write_text(self.nodeid)
@@ -203,12 +254,48 @@ class NotebookRun(IPyNbFile):
         watch_for_death(self.kernel)
 
     def collect(self) -> Iterator[pytest.Item]:
-        items = list(super().collect())
+        if self.reused is not None:
+            items: list[pytest.Item] = [ReusedRun.from_parent(self, name="reused")]
+        else:
+            items = list(super().collect())
+            self.cells = [item.nodeid for item in items]
         if self.kind == "solutions":
             items.append(SolutionPassed.from_parent(self, name="every exercise passed"))
         elif self.framework == list(self.lesson.notebooks)[-1] and len(self.lesson.notebooks) > 1:
             items.append(TwinsAgree.from_parent(self, name="the twins agree"))
         yield from items
+
+    def keep_if_passed(self, report: pytest.TestReport) -> None:
+        """Keep this run in the store once its last cell passed and every other one did."""
+        if report.passed and report.when == "call":
+            self.passed.add(report.nodeid)
+        complete = self.cells and self.passed == set(self.cells)
+        if self.store is not None and complete and unchanged(self.config, self.path):
+            reused_runs.keep(self.store, self.key, self.record_folder, self.nodeid)
+
+
+class ReusedRun(pytest.Item):
+    """Stands for the cells of a run reused from ``--reuse-runs``' store: skipped, saying when
+    that run passed; the comparisons after it read what it recorded."""
+
+    parent: NotebookRun
+
+    def runtest(self) -> None:
+        assert self.parent.reused is not None
+        when = reused_runs.when_kept(self.parent.reused)
+        pytest.skip(f"reused the run that passed at {when}: its inputs are unchanged")
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.parent.nodeid}: reused"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Each cell's report tells its run, which is kept once every cell passed."""
+    report = yield
+    if isinstance(item, IPyNbCell) and isinstance(item.parent, NotebookRun):
+        item.parent.keep_if_passed(report)
+    return report
 
 
 #: how often a wait for a kernel's reply checks that the kernel is still alive, in seconds

@@ -54,11 +54,14 @@ def test_both_install_the_lock_with_uv_and_fall_back_to_pip_alike():
     assert re.fullmatch(r"uv==[\d.]+", (REPO / "requirements/uv.txt").read_text().split()[-1])
 
 
-@pytest.mark.parametrize("target", ["run", "test", "lint", "unit", "guide-check"])
+@pytest.mark.parametrize("target", ["run", "test", "retest", "lint", "unit", "guide-check"])
 def test_both_run_the_same_commands(target):
     # test: lint suite, and suite: browser hub-proxy (make runs the browser's and the proxy's
     # installs beside the set-up, and the linters beside the tests; make.py one after the other)
-    parts = ["lint", "browser", "hub-proxy", "suite"] if target == "test" else [target]
+    parts = {
+        "test": ["lint", "browser", "hub-proxy", "suite"],
+        "retest": ["browser", "hub-proxy", "retest"],
+    }.get(target, [target])
     commands = [shlex.split(line) for part in parts for line in recipe(part)]
     # the browser's and the proxy's scripts need only the standard library: make runs them with
     # $(PYTHON)

@@ -87,6 +87,74 @@ def test_twins_are_compared_from_the_run_that_executed_them(tiny):
 
 
 @pytest.mark.slow
+def test_a_rerun_reuses_only_the_passing_runs_whose_inputs_are_unchanged(tiny, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)  # CI is refused the option (the test below)
+    store = tiny.path / "kept"
+    args = ["-p", "no:cacheprovider", "-p", "no:xdist", "-rs", "--reuse-runs", str(store)]
+    first = tiny.runpytest_subprocess(*args, "notebooks")
+    first.assert_outcomes(passed=14, failed=3)
+    # the twins of 01 and 02 ran every cell to a pass; neither of 03's did
+    assert len([key for key in store.iterdir() if not key.name.startswith(".")]) == 4
+
+    second = tiny.runpytest_subprocess(*args, "notebooks/01_agree", "notebooks/02_differ")
+    # no cell runs; the comparisons read the kept records afresh, and 02's twins still differ
+    second.assert_outcomes(passed=1, failed=1, skipped=4)
+    second.stdout.fnmatch_lines(["*reused the run that passed at *: its inputs are unchanged*"])
+    assert "02_differ under default: x disagree" in "\n".join(second.stdout.lines)
+
+    write_notebook(  # a changed notebook runs again; its twin is still reused
+        tiny.path / "notebooks/01_agree/agree_pytorch.ipynb",
+        RECORDS,
+        "parity.record('x', 1.0 + 1e-9, atol=1e-6)",
+    )
+    third = tiny.runpytest_subprocess(*args, "-v", "notebooks/01_agree")
+    third.assert_outcomes(passed=3, skipped=1)
+    third.stdout.fnmatch_lines(["*agree_pytorch.ipynb::default::Cell 1 PASSED*"])
+
+
+def test_a_runs_key_changes_with_each_input_and_only_with_them(tmp_path):
+    from tests.reused_runs import run_key
+
+    root = tmp_path / "repo"
+    notebook = write_notebook(root / "notebooks/01_a/a_pytorch.ipynb", "1 + 1")
+    twin = write_notebook(root / "notebooks/01_a/a_tensorflow.ipynb", "2 + 2")
+    for name in ("src/diptych/parity.py", "requirements/cpu.txt", "pyproject.toml"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("one")
+    environment = {"OMP_NUM_THREADS": "1"}
+
+    def key(configuration: str = "default", **changes: str) -> str:
+        return run_key(root, notebook, configuration, {**environment, **changes})
+
+    before = key()
+    twin.write_text(twin.read_text() + " ")  # the twin is not an input
+    (root / "src/diptych/__pycache__").mkdir()
+    (root / "src/diptych/__pycache__/parity.pyc").write_bytes(b"compiled")
+    assert key() == before
+    assert key("avx2-1thread") != before
+    assert key(OMP_NUM_THREADS="2") != before
+    for changed in ("src/diptych/parity.py", "requirements/cpu.txt", "pyproject.toml"):
+        (root / changed).write_text("two")
+        assert key() != before, changed
+        (root / changed).write_text("one")
+        assert key() == before
+    (notebook.parent / "train.py").write_text("a lesson's script")
+    with_script = key()
+    assert with_script != before
+    notebook.write_text(notebook.read_text() + " ")
+    assert key() != with_script
+
+
+def test_ci_is_refused_the_reuse_of_runs(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{REPO}:{REPO / 'src'}")
+    monkeypatch.setenv("CI", "true")
+    pytester.makeconftest("pytest_plugins = ['tests.notebook_runs']")
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "--reuse-runs", "kept")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--reuse-runs is for a local rerun: CI executes every notebook*"])
+
+
+@pytest.mark.slow
 def test_a_twin_left_out_is_said_so_not_compared(tiny):
     result = tiny.runpytest_subprocess(
         "-p",
