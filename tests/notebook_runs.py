@@ -7,9 +7,8 @@ cells' outputs are not). This plugin decides what runs where and what else reads
 
 * **Configurations.** Every lesson notebook runs under each configuration of
   ``LESSON_CONFIGURATIONS``: this machine as it is, and an imitated other CPU
-  (``diptych.configurations``), except the lesson of ``DEFAULT_ONLY``, whose values
-  must then keep 100x the bar here; every solution under this machine's. ``diptych run
-  --matrix`` adds the rest.
+  (``diptych.configurations``); every solution under this machine's. ``diptych run --matrix``
+  adds the rest.
 * **Recording.** Each kernel starts with ``$DIPTYCH_RECORD_DIR`` pointing at a folder of its own,
   so the values the notebook records for ``diptych run`` (``parity.matches_reference``,
   ``parity.record``, ``parity.reaches``) and the outcomes of the exercises' self-checks are
@@ -61,28 +60,12 @@ LESSON_CONFIGURATIONS = tuple(
 )
 #: a solution's checks do not depend on the CPU (they compare with tolerances), so once
 SOLUTION_CONFIGURATIONS = (DEFAULT.name,)
-#: lessons run under this machine's configuration only, each with why (``diptych run --matrix``
-#: runs them under every one). Every value they record must keep ``FLOAT64_MARGIN`` here (checked
-#: by their comparison in every run), so another CPU's rounding would have to be 100 times worse
-#: than this one's to reach the 10x bar. With 09 under both configurations too, a fresh clone's
-#: `bash .ci/run` measured 629 s and 674 s on the developers' 2-core machine: too near CI's ten
-#: minutes, and this lesson costs the most for the least.
-DEFAULT_ONLY = {
-    "09_performance": "float64 parity only; its imitated run costs 60 to 85 s of CPU in a fresh "
-    "clone (Inductor compiles every graph again for another instruction set, and its two-thread "
-    "sweep waits for a CPU the other test worker holds)",
-}
-#: the headroom every value of a DEFAULT_ONLY lesson keeps on this machine
-FLOAT64_MARGIN = 100 * MIN_HEADROOM
 
 
-def configurations_of(kind: str, lesson: str) -> tuple[str, ...]:
-    """The configurations one lesson (``kind`` "notebooks") or solution notebook runs under."""
-    if kind != "notebooks":
-        return SOLUTION_CONFIGURATIONS
-    if lesson in DEFAULT_ONLY:
-        return tuple(c for c in LESSON_CONFIGURATIONS if c == DEFAULT.name)
-    return LESSON_CONFIGURATIONS
+def configurations_of(kind: str) -> tuple[str, ...]:
+    """The configurations a lesson (``kind`` "notebooks") or a solution notebook runs under:
+    every lesson under each of ``LESSON_CONFIGURATIONS``."""
+    return LESSON_CONFIGURATIONS if kind == "notebooks" else SOLUTION_CONFIGURATIONS
 
 
 #: written in a run's record folder just before its kernel starts
@@ -136,7 +119,7 @@ class NotebookFile(pytest.File):
         self.kind, self.lesson, self.framework = kind, lesson, framework
 
     def collect(self) -> Iterator[NotebookRun]:
-        for configuration in configurations_of(self.kind, self.lesson.name):
+        for configuration in configurations_of(self.kind):
             yield NotebookRun.from_parent(
                 self,
                 path=self.path,
@@ -352,13 +335,6 @@ class TwinsAgree(pytest.Item):
         )
         for check in EXTRA_CHECKS.get(lesson.name, []):
             check(report)
-        if lesson.name in DEFAULT_ONLY:
-            thin = [row.name for row in report.rows if not _float64_margin(row)]
-            assert not thin, (
-                f"{lesson.name} runs under one configuration only ({DEFAULT_ONLY[lesson.name]}), "
-                f"which needs {FLOAT64_MARGIN:g}x headroom here: {', '.join(thin)} have less; "
-                "take it out of DEFAULT_ONLY"
-            )
 
     def _run(self, framework: str) -> Execution:
         parent = self.parent
@@ -392,15 +368,6 @@ class SolutionPassed(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"{self.parent.lesson.name}: every exercise passed"
-
-
-def _float64_margin(row: Any) -> bool:
-    """A value compared with at least FLOAT64_MARGIN to spare (or a bar, or identical values),
-    against the other framework and against the reference."""
-    if row.at_least is not None:
-        return True
-    margins = [row.headroom, *row.reference_headroom.values()]
-    return all(h is None or h >= FLOAT64_MARGIN for h in margins)
 
 
 def float64_tight(name: str, *, steps: int) -> Any:

@@ -13,7 +13,6 @@ import pytest
 from diptych.command import registry
 from diptych.configurations import DEFAULT, IMITATIONS
 from tests.notebook_runs import (
-    DEFAULT_ONLY,
     LESSON_CONFIGURATIONS,
     SOLUTION_CONFIGURATIONS,
     configurations_of,
@@ -65,11 +64,13 @@ def tiny(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.P
 
 
 @pytest.mark.slow
-def test_twins_are_compared_from_the_run_that_executed_them(tiny):
+def test_twins_are_compared_from_the_run_that_executed_them_or_kept_them(tiny, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)  # CI is refused --reuse-runs (a test below)
+    store = tiny.path / "kept"
+    args = ["-p", "no:cacheprovider", "-p", "no:xdist", "--nbval-cell-timeout=600", "-rfEs"]
+    args += ["--reuse-runs", str(store)]
     # a dead kernel fails its cell at once; with nbval alone the wait is the cell timeout
-    result = tiny.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-p", "no:xdist", "--nbval-cell-timeout=600", "notebooks"
-    )
+    result = tiny.runpytest_subprocess(*args, "notebooks")
     result.stdout.fnmatch_lines(
         [
             "*FAILED notebooks/02_differ/differ_tensorflow.ipynb::default::the twins agree*",
@@ -84,32 +85,23 @@ def test_twins_are_compared_from_the_run_that_executed_them(tiny):
     assert "the kernel died, exit status -9" in text
     assert "FAILED notebooks/01_agree" not in text
     result.assert_outcomes(passed=14, failed=3)
-
-
-@pytest.mark.slow
-def test_a_rerun_reuses_only_the_passing_runs_whose_inputs_are_unchanged(tiny, monkeypatch):
-    monkeypatch.delenv("CI", raising=False)  # CI is refused the option (the test below)
-    store = tiny.path / "kept"
-    args = ["-p", "no:cacheprovider", "-p", "no:xdist", "-rs", "--reuse-runs", str(store)]
-    first = tiny.runpytest_subprocess(*args, "notebooks")
-    first.assert_outcomes(passed=14, failed=3)
-    # the twins of 01 and 02 ran every cell to a pass; neither of 03's did
+    # kept: the twins of 01 and 02, whose every cell passed; neither of 03's
     assert len([key for key in store.iterdir() if not key.name.startswith(".")]) == 4
 
-    second = tiny.runpytest_subprocess(*args, "notebooks/01_agree", "notebooks/02_differ")
+    again = tiny.runpytest_subprocess(*args, "notebooks/01_agree", "notebooks/02_differ")
     # no cell runs; the comparisons read the kept records afresh, and 02's twins still differ
-    second.assert_outcomes(passed=1, failed=1, skipped=4)
-    second.stdout.fnmatch_lines(["*reused the run that passed at *: its inputs are unchanged*"])
-    assert "02_differ under default: x disagree" in "\n".join(second.stdout.lines)
+    again.assert_outcomes(passed=1, failed=1, skipped=4)
+    again.stdout.fnmatch_lines(["*reused the run that passed at *: its inputs are unchanged*"])
+    assert "02_differ under default: x disagree" in "\n".join(again.stdout.lines)
 
     write_notebook(  # a changed notebook runs again; its twin is still reused
         tiny.path / "notebooks/01_agree/agree_pytorch.ipynb",
         RECORDS,
         "parity.record('x', 1.0 + 1e-9, atol=1e-6)",
     )
-    third = tiny.runpytest_subprocess(*args, "-v", "notebooks/01_agree")
-    third.assert_outcomes(passed=3, skipped=1)
-    third.stdout.fnmatch_lines(["*agree_pytorch.ipynb::default::Cell 1 PASSED*"])
+    changed = tiny.runpytest_subprocess(*args, "-v", "notebooks/01_agree")
+    changed.assert_outcomes(passed=3, skipped=1)
+    changed.stdout.fnmatch_lines(["*agree_pytorch.ipynb::default::Cell 1 PASSED*"])
 
 
 def test_a_runs_key_changes_with_each_input_and_only_with_them(tmp_path):
@@ -215,22 +207,12 @@ def test_make_test_runs_every_lesson_here_and_on_an_imitated_cpu():
 def test_every_lesson_runs_under_every_configuration_and_is_compared_there(collected):
     for lesson in registry.lessons(REPO):
         last = list(lesson.notebooks.values())[-1].relative_to(REPO).as_posix()
-        expected = configurations_of("notebooks", lesson.name)
-        assert expected == LESSON_CONFIGURATIONS or lesson.name in DEFAULT_ONLY, lesson.name
+        assert configurations_of("notebooks") == LESSON_CONFIGURATIONS
         for configuration in LESSON_CONFIGURATIONS:
-            agree = f"{last}::{configuration}::the twins agree"
-            assert (agree in collected) == (configuration in expected), (lesson, configuration)
+            assert f"{last}::{configuration}::the twins agree" in collected, (lesson, configuration)
             for path in lesson.notebooks.values():
                 cell = f"{path.relative_to(REPO).as_posix()}::{configuration}::Cell 0"
-                assert (cell in collected) == (configuration in expected), cell
-
-
-def test_a_lesson_left_to_one_configuration_exists_and_says_why():
-    """A reason for a lesson that is gone is stale; every such lesson still runs here."""
-    names = {lesson.name for lesson in registry.lessons(REPO)}
-    assert set(DEFAULT_ONLY) <= names and len(DEFAULT_ONLY) <= 1
-    assert all(len(why.split()) >= 2 for why in DEFAULT_ONLY.values())
-    assert all(configurations_of("notebooks", name) == ("default",) for name in DEFAULT_ONLY)
+                assert cell in collected, cell
 
 
 @pytest.mark.slow
@@ -241,21 +223,6 @@ def test_every_solution_runs_once_and_its_checks_are_read_from_that_run(collecte
             runs = {line.split("::")[1] for line in collected if line.startswith(f"{name}::")}
             assert runs == set(SOLUTION_CONFIGURATIONS), name
             assert f"{name}::default::every exercise passed" in collected, name
-
-
-def test_a_default_only_lesson_needs_100x_the_bar_against_the_twin_and_the_reference():
-    from types import SimpleNamespace
-
-    from tests.notebook_runs import FLOAT64_MARGIN, _float64_margin
-
-    def row(headroom, reference, at_least=None):
-        return SimpleNamespace(headroom=headroom, reference_headroom=reference, at_least=at_least)
-
-    assert _float64_margin(row(None, {"pytorch": None}))  # identical values
-    assert _float64_margin(row(FLOAT64_MARGIN, {"pytorch": 4e3}))
-    assert not _float64_margin(row(FLOAT64_MARGIN / 2, {}))  # the twins too close to the bar
-    assert not _float64_margin(row(1e6, {"tensorflow": 50.0}))  # a notebook's own check
-    assert _float64_margin(row(None, {}, at_least=0.9))  # a bar: no rounding margin to keep
 
 
 class _Item:
