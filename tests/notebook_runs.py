@@ -40,6 +40,7 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
+import nbval.kernel
 import pytest
 from nbval.plugin import IPyNbCell, IPyNbFile
 
@@ -232,9 +233,9 @@ class NotebookRun(IPyNbFile):
         folder.mkdir(parents=True)
         (folder / STARTED).write_text(self.nodeid)
         changes = {RECORD_ENV: str(folder), **CONFIGURATIONS[self.configuration].env}
-        with environment(changes):
+        with environment(changes), stderr_into(folder / KERNEL_STDERR):
             super().setup()
-        watch_for_death(self.kernel)
+        watch_for_death(self.kernel, folder / KERNEL_STDERR)
 
     def collect(self) -> Iterator[pytest.Item]:
         if self.reused is not None:
@@ -283,9 +284,31 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 #: how often a wait for a kernel's reply checks that the kernel is still alive, in seconds
 ALIVE_EVERY = 2.0
+#: the file in a run's record folder that receives what its kernel process writes to its stderr
+#: (C++ libraries' messages, an abort's reason: a cell's own stderr reaches nbval as output)
+KERNEL_STDERR = "kernel-stderr.txt"
+#: how much of it a dead kernel's failure shows
+LAST_WORDS = 2000
 
 
-def watch_for_death(kernel: Any) -> None:
+@contextmanager
+def stderr_into(path: Path) -> Iterator[None]:
+    """While a kernel starts, send its process's stderr to ``path`` rather than where nbval sends
+    it (``os.devnull``), so that a kernel that dies can say why."""
+    start = nbval.kernel.start_new_kernel
+
+    def start_new_kernel(*args: Any, **kwargs: Any) -> Any:
+        with path.open("ab") as stderr:
+            return start(*args, **{**kwargs, "stderr": stderr})
+
+    nbval.kernel.start_new_kernel = start_new_kernel
+    try:
+        yield
+    finally:
+        nbval.kernel.start_new_kernel = start
+
+
+def watch_for_death(kernel: Any, stderr: Path) -> None:
     """Make the waits of nbval's ``RunningKernel`` for its kernel's messages fail at once when the
     kernel process has died (a crash, the out-of-memory killer) instead of after the cell timeout
     (nbval's default is 2,000 s per cell, and it does not look): the wait is cut into slices, and
@@ -300,7 +323,9 @@ def watch_for_death(kernel: Any) -> None:
                 return wait(stream, timeout=max(0.0, min(ALIVE_EVERY, left)))
             except Empty:
                 if not kernel.is_alive():
-                    raise RuntimeError(f"the kernel died{_exit_status(kernel)}") from None
+                    raise RuntimeError(
+                        f"the kernel died{_exit_status(kernel)}{_last_words(stderr)}"
+                    ) from None
                 if deadline is not None and time.monotonic() >= deadline:
                     raise
 
@@ -312,6 +337,15 @@ def _exit_status(kernel: Any) -> str:
     process = getattr(getattr(kernel.km, "provisioner", None), "process", None)
     status = getattr(process, "returncode", None)
     return f", exit status {status}" if status is not None else ""
+
+
+def _last_words(stderr: Path) -> str:
+    """The end of what a dead kernel's process wrote to its stderr, if anything."""
+    try:
+        written = stderr.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    return f"; the end of its stderr:\n{written[-LAST_WORDS:]}" if written else ""
 
 
 class TwinsAgree(pytest.Item):

@@ -145,12 +145,13 @@ EXERCISES = [
     ("squared", "Squaring an array", "x * x", "2 * x", "that doubles; multiply x by itself"),
 ]
 #: what step 8's tests read besides the package and themselves: the conftests, the notebooks'
-#: plugin, and the design notes' *Layers*
+#: plugin and its store of kept runs, and the design notes' *Layers*
 TEST_SUPPORT = [
     "conftest.py",
     "tests/conftest.py",
     "tests/helpers.py",
     "tests/notebook_runs.py",
+    "tests/reused_runs.py",
     "docs/design.md",
 ]
 #: step 8's tests that read the outputs a real run commits (the slow test makes them first)

@@ -52,7 +52,8 @@ def tiny(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.P
         root / "03_noisy/noisy_pytorch.ipynb",
         RECORDS,
         "parity.record('x', 1.0, atol=1e-6)",
-        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)  # a crash",
+        "import os, signal\nos.write(2, b'the last word of a dying kernel')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)  # a crash, as a library's abort would say why",
     )
     write_notebook(
         root / "03_noisy/noisy_tensorflow.ipynb",
@@ -83,6 +84,7 @@ def test_twins_are_compared_from_the_run_that_executed_them_or_kept_them(tiny, m
     assert "02_differ under default: x disagree" in text
     assert "wrote to stderr" in text and "a learner would see this in red" in text
     assert "the kernel died, exit status -9" in text
+    assert "the end of its stderr:" in text and "the last word of a dying kernel" in text
     assert "FAILED notebooks/01_agree" not in text
     result.assert_outcomes(passed=14, failed=3)
     # kept: the twins of 01 and 02, whose every cell passed; neither of 03's
