@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 #: what the key reads besides the notebook, relative to the repository's root
 LIBRARY = (
@@ -45,10 +46,9 @@ ABOUT = "reused-run.json"
 def run_key(root: Path, notebook: Path, configuration: str, environment: Mapping[str, str]) -> str:
     """The key of one notebook's run under one configuration: equal keys, equal inputs."""
     digest = hashlib.sha256()
-    for name, data in _inputs(root, notebook):
-        digest.update(f"{name}\0{len(data)}\0".encode())
-        digest.update(data)
+    _add(digest, _lesson_files(notebook))
     described = {
+        "library": library_digest(root),
         "configuration": configuration,
         "environment": dict(sorted(environment.items())),
         "packages": installed_packages(),
@@ -58,19 +58,37 @@ def run_key(root: Path, notebook: Path, configuration: str, environment: Mapping
     return digest.hexdigest()
 
 
-def _inputs(root: Path, notebook: Path) -> Iterable[tuple[str, bytes]]:
-    """(name, bytes) of every file the key reads, in a fixed order: the notebook, the other files
-    of its folder (a lesson's scripts; not its twin), then the library's."""
+def _add(digest: Any, files: Iterable[tuple[str, bytes]]) -> None:
+    for name, data in files:
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+
+
+def _lesson_files(notebook: Path) -> Iterable[tuple[str, bytes]]:
+    """The notebook, then the other files of its folder (a lesson's scripts; not its twin)."""
     yield "notebook", notebook.read_bytes()
     for path in sorted(notebook.parent.iterdir()):
         if path.is_file() and path.suffix != ".ipynb":
             yield path.name, path.read_bytes()
+
+
+@functools.cache
+def library_digest(root: Path) -> str:
+    """The SHA-256 of the library's files (``LIBRARY``), read once per process: every run's key
+    shares it, and a session's keys are made at collection, before any notebook runs."""
+    digest = hashlib.sha256()
     for name in LIBRARY:
         top = root / name
         files = sorted(top.rglob("*")) if top.is_dir() else [top]
-        for path in files:
-            if path.is_file() and "__pycache__" not in path.parts:
-                yield path.relative_to(root).as_posix(), path.read_bytes()
+        _add(
+            digest,
+            (
+                (path.relative_to(root).as_posix(), path.read_bytes())
+                for path in files
+                if path.is_file() and "__pycache__" not in path.parts
+            ),
+        )
+    return digest.hexdigest()
 
 
 @functools.cache

@@ -107,7 +107,7 @@ def test_twins_are_compared_from_the_run_that_executed_them_or_kept_them(tiny, m
 
 
 def test_a_runs_key_changes_with_each_input_and_only_with_them(tmp_path):
-    from tests.reused_runs import run_key
+    from tests.reused_runs import library_digest, run_key
 
     root = tmp_path / "repo"
     notebook = write_notebook(root / "notebooks/01_a/a_pytorch.ipynb", "1 + 1")
@@ -118,6 +118,7 @@ def test_a_runs_key_changes_with_each_input_and_only_with_them(tmp_path):
     environment = {"OMP_NUM_THREADS": "1"}
 
     def key(configuration: str = "default", **changes: str) -> str:
+        library_digest.cache_clear()  # read once per process: a session's library is fixed
         return run_key(root, notebook, configuration, {**environment, **changes})
 
     before = key()
