@@ -251,9 +251,10 @@ class NotebookRun(IPyNbFile):
 
     def keep_if_passed(self, report: pytest.TestReport) -> None:
         """Keep this run in the store once its last cell passed and every other one did."""
-        if report.passed and report.when == "call":
-            self.passed.add(report.nodeid)
-        complete = self.cells and self.passed == set(self.cells)
+        if not (report.passed and report.when == "call"):
+            return
+        self.passed.add(report.nodeid)
+        complete = self.passed == set(self.cells)  # once: only the last cell's call completes it
         if self.store is not None and complete and unchanged(self.config, self.path):
             reused_runs.keep(self.store, self.key, self.record_folder, self.nodeid)
 
