@@ -35,6 +35,11 @@ LINT = [
 ]
 #: `unit` measures the package's line coverage while it tests (pyproject.toml's tool.coverage)
 COVERAGE = ["python", "-m", "coverage"]
+#: what the suite needs besides .venv: the site tests' browser and the JupyterHub test's proxy
+SUITE_TOOLS = [
+    ["python", "scripts/chromium.py", "--install"],
+    ["python", "scripts/hub_proxy.py", "--install"],
+]
 TARGETS = {
     "run": [["diptych", "run"]],
     "lint": LINT,
@@ -44,18 +49,9 @@ TARGETS = {
         [*COVERAGE, "report"],
     ],
     "guide-check": [["python", "-m", "pytest", "-m", "guide", "tests/test_contributing.py"]],
-    "test": [
-        *LINT,
-        ["python", "scripts/chromium.py", "--install"],
-        ["python", "scripts/hub_proxy.py", "--install"],
-        ["python", "-m", "pytest"],
-    ],
+    "test": [*LINT, *SUITE_TOOLS, ["python", "-m", "pytest"]],
     # a rerun that reuses the notebook runs kept in build/notebook-runs/ (tests/reused_runs.py)
-    "retest": [
-        ["python", "scripts/chromium.py", "--install"],
-        ["python", "scripts/hub_proxy.py", "--install"],
-        ["python", "-m", "pytest", "--reuse-runs", "build/notebook-runs"],
-    ],
+    "retest": [*SUITE_TOOLS, ["python", "-m", "pytest", "--reuse-runs", "build/notebook-runs"]],
 }
 
 

@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from queue import Empty
 from typing import Any
+from unittest import mock
 
 import nbval.kernel
 import pytest
@@ -155,21 +156,6 @@ def record_folder(config: pytest.Config, configuration: str, kind: str, name: st
     return base / "notebook-runs" / configuration / kind / name
 
 
-@contextmanager
-def environment(changes: dict[str, str]) -> Iterator[None]:
-    """``os.environ`` with ``changes`` while a kernel starts (it copies the environment then)."""
-    saved = {key: os.environ.get(key) for key in changes}
-    os.environ.update(changes)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -233,7 +219,8 @@ class NotebookRun(IPyNbFile):
         folder.mkdir(parents=True)
         (folder / STARTED).write_text(self.nodeid)
         changes = {RECORD_ENV: str(folder), **CONFIGURATIONS[self.configuration].env}
-        with environment(changes), stderr_into(folder / KERNEL_STDERR):
+        # os.environ while the kernel starts: it copies the environment then
+        with mock.patch.dict(os.environ, changes), stderr_into(folder / KERNEL_STDERR):
             super().setup()
         watch_for_death(self.kernel, folder / KERNEL_STDERR)
 
@@ -302,11 +289,8 @@ def stderr_into(path: Path) -> Iterator[None]:
         with path.open("ab") as stderr:
             return start(*args, **{**kwargs, "stderr": stderr})
 
-    nbval.kernel.start_new_kernel = start_new_kernel
-    try:
+    with mock.patch.object(nbval.kernel, "start_new_kernel", start_new_kernel):
         yield
-    finally:
-        nbval.kernel.start_new_kernel = start
 
 
 def watch_for_death(kernel: Any, stderr: Path) -> None:
